@@ -1,0 +1,3 @@
+from cnnsize.cli import run
+
+run()

@@ -1,0 +1,55 @@
+"""Checking a report against the budgets its spec states."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from cnnsize.errors import Problem
+from cnnsize.kinds.base import shape_text
+from cnnsize.report import Report
+from cnnsize.schema import Spec
+from cnnsize.units import human_bytes, human_count
+
+# budget field -> (what it limits, the report's figure, how to show it)
+LIMITS: dict[str, tuple[str, Callable[[Report], int], Callable[[int], str]]] = {
+    "params": ("trainable parameters", lambda r: r.totals.params, human_count),
+    "non_trainable_params": ("non-trainable parameters", lambda r: r.totals.non_trainable_params, human_count),
+    "macs": ("MACs", lambda r: r.totals.macs, human_count),
+    "flops": ("FLOPs", lambda r: r.totals.flops, human_count),
+    "activation_memory": ("activation memory", lambda r: r.totals.activation_bytes, human_bytes),
+    "param_memory": ("parameter memory", lambda r: r.totals.param_bytes, human_bytes),
+}
+
+
+def check_budgets(spec: Spec, report: Report) -> list[Problem]:
+    """One problem per budget the report exceeds (and for an output shape that differs)."""
+    budgets = spec.budgets
+    if budgets is None:
+        return []
+    problems = []
+    for field, (what, figure, show) in LIMITS.items():
+        limit = getattr(budgets, field)
+        if limit is None:
+            continue
+        actual = figure(report)
+        if actual > limit:
+            batch = (
+                f" at batch size {report.batch_size}"
+                if field not in ("params", "non_trainable_params", "param_memory")
+                else ""
+            )
+            problems.append(
+                Problem(
+                    spec.locate(("budgets", field)),
+                    f"{what} over budget{batch}: {actual:,} ({show(actual)}) > {limit:,} ({show(limit)})",
+                )
+            )
+    if budgets.output_shape is not None and tuple(budgets.output_shape) != report.output_shape:
+        problems.append(
+            Problem(
+                spec.locate(("budgets", "output_shape")),
+                f"the network ends with shape {shape_text(report.output_shape)}, "
+                f"but the budget expects {shape_text(tuple(budgets.output_shape))}",
+            )
+        )
+    return problems

@@ -1,0 +1,143 @@
+"""The `cnnsize` command line (typer). Every command turns user errors into one message per
+problem and an exit code; torch is imported only by the commands that build models."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, List, Optional
+
+import typer
+
+from cnnsize import __version__
+from cnnsize.errors import CnnsizeError, Problem, SpecError
+
+app = typer.Typer(
+    name="cnnsize",
+    help="Size convolutional networks from a YAML spec: shapes, parameters, MACs/FLOPs, memory, receptive field.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    csv = "csv"
+
+
+class DType(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    float64 = "float64"
+    int8 = "int8"
+
+
+SpecArgs = Annotated[List[str], typer.Argument(help="Spec files (YAML).", metavar="SPEC...")]
+BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Batch size for work and memory.")]
+DTypeOption = Annotated[Optional[DType], typer.Option("--dtype", help="Data type (default: the spec's, else float32).")]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cnnsize {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """cnnsize: size CNNs before you train them."""
+
+
+def fail(problems: List[Problem], code: int) -> None:
+    """Print each problem on stderr, one line each, and exit with `code`."""
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    raise typer.Exit(code)
+
+
+def exit_on_user_error(error: CnnsizeError) -> None:
+    if isinstance(error, SpecError):
+        fail(list(error.problems), error.exit_code)
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(error.exit_code)
+
+
+@app.command()
+def report(
+    specs: SpecArgs,
+    batch_size: BatchOption = 1,
+    dtype: DTypeOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals."""
+    from cnnsize.engine import analyze
+    from cnnsize.loader import load
+    from cnnsize.render import render
+
+    reports, problems, code = [], [], 0
+    for path in specs:
+        try:
+            reports.append(analyze(load(path), batch_size, dtype.value if dtype else None))
+        except SpecError as error:
+            problems.extend(error.problems)
+            code = max(code, error.exit_code)
+        except CnnsizeError as error:
+            exit_on_user_error(error)
+    if problems:
+        fail(problems, code)  # never print a partial result as if it were whole
+    render(reports, fmt.value)
+
+
+@app.command()
+def check(
+    specs: SpecArgs,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print problems only.")] = False,
+) -> None:
+    """Validate specs, their budgets and stated shapes (for CI and pre-commit).
+
+    Prints `file:line:col: error: message` per problem; exits 0 if all pass, 1 if any fails,
+    2 on a usage error (such as a missing file).
+    """
+    from cnnsize.budgets import check_budgets
+    from cnnsize.engine import analyze
+    from cnnsize.loader import load
+
+    code, failed = 0, 0
+    for path in specs:
+        try:
+            spec = load(path)
+            batch = spec.budgets.batch_size if spec.budgets else 1
+            problems = check_budgets(spec, analyze(spec, batch))
+            file_code = 1 if problems else 0
+        except SpecError as error:
+            problems, file_code = list(error.problems), error.exit_code
+        for problem in problems:
+            typer.echo(str(problem))
+        failed += bool(problems)
+        code = max(code, file_code)
+    if not quiet:
+        total = len(specs)
+        summary = f"{total} spec{'s' if total != 1 else ''} checked: " + (
+            f"{failed} failed" if failed else "all passed"
+        )
+        typer.echo(summary, err=bool(failed))
+    raise typer.Exit(code)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except CnnsizeError as error:  # pragma: no cover - commands handle their own
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)

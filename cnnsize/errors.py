@@ -1,0 +1,106 @@
+"""The errors a user can cause, each carrying where in the spec it happened.
+
+User errors (`CnnsizeError` and its subclasses) are turned into one clear message and an exit code
+at the command boundary; anything else escaping is a bug in cnnsize and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable, Union
+
+PathKey = Union[str, int]
+SpecPath = tuple[PathKey, ...]
+
+
+def format_path(path: SpecPath) -> str:
+    """`('layers', 3, 'kernel_size')` -> `layers[3].kernel_size`."""
+    text = ""
+    for key in path:
+        if isinstance(key, int):
+            text += f"[{key}]"
+        else:
+            text += f".{key}" if text else str(key)
+    return text
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a spec: the file, 1-based line and column where known, and the spec path."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    path: SpecPath = ()
+
+    def prefix(self) -> str:
+        """`file:line:col` as compilers print it (unknown parts left out)."""
+        parts = [self.file or "<spec>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake: where, and what is wrong."""
+
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        where = format_path(self.location.path)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{self.location.prefix()}: error: {text}"
+
+
+class CnnsizeError(Exception):
+    """Base of every error a user can cause; the CLI prints it without a traceback."""
+
+    exit_code = 1
+
+
+class UsageError(CnnsizeError):
+    """A bad command-line option or argument (exit code 2, as click uses)."""
+
+    exit_code = 2
+
+
+class SpecError(CnnsizeError):
+    """One or more problems in a spec, each with its location."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def at(cls, message: str, location: Location) -> "SpecError":
+        return cls([Problem(location, message)])
+
+    def in_file(self, file: str) -> "SpecError":
+        """The same problems, attributed to `file` where they named none."""
+        return SpecError(Problem(replace(p.location, file=p.location.file or file), p.message) for p in self.problems)
+
+
+class SpecFileError(SpecError):
+    """The file itself cannot be read as a spec (missing, a directory, binary, not UTF-8)."""
+
+
+class MissingFileError(SpecFileError):
+    """A path on the command line names nothing that exists (a usage error)."""
+
+    exit_code = 2
+
+
+class LayerRuleError(Exception):
+    """Raised by a layer kind's shape rule; the engine adds the layer's location.
+
+    `field` names the field the problem is best pointed at (for example `kernel_size`), if any.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field

@@ -1,0 +1,126 @@
+"""What every layer kind declares, and the registry that finds a kind by its name.
+
+A kind is one pydantic model: its fields are the spec's fields (PyTorch's argument names), and its
+methods are its rules, all in terms of one sample (the engine multiplies by the batch):
+- `output_shape(inp)`: the shape rule; raises `LayerRuleError` for an impossible input;
+- `weight_shapes(inp)` / `buffer_shapes(inp)`: trainable tensors and running statistics, from which
+  parameter counts follow;
+- `macs(inp, out)`: multiply-accumulates per sample (convolution and fully connected only);
+- `receptive_field(field, inp)`: how the layer moves the receptive field.
+Defaults describe an element-wise layer with no weights.
+"""
+
+from __future__ import annotations
+
+from difflib import get_close_matches
+from math import prod
+from typing import Annotated, Any, ClassVar, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from cnnsize.errors import LayerRuleError, SpecPath
+from cnnsize.receptive import Field as RField
+
+Shape = tuple[int, ...]
+
+KINDS: dict[str, type["LayerKind"]] = {}
+
+# A list of layers inside a composite; validated by the spec parser, described by `$defs/Layer`.
+LayerList = Annotated[
+    list[Any],
+    WithJsonSchema({"type": "array", "items": {"$ref": "#/$defs/Layer"}}),
+]
+
+
+class LayerKind(BaseModel):
+    """Base of every layer kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    kind: ClassVar[str] = ""
+    type: str
+    name: Optional[str] = Field(None, description="Your name for the layer (shown in reports, used for module names).")
+
+    def output_shape(self, inp: Shape) -> Shape:
+        return inp
+
+    def weight_shapes(self, inp: Shape) -> dict[str, Shape]:
+        return {}
+
+    def buffer_shapes(self, inp: Shape) -> dict[str, Shape]:
+        return {}
+
+    def macs(self, inp: Shape, out: Shape) -> int:
+        return 0
+
+    def receptive_field(self, field: RField, inp: Shape) -> RField:
+        return field
+
+    def params(self, inp: Shape) -> int:
+        """Trainable parameters: the elements of every weight tensor."""
+        return sum(prod(shape) for shape in self.weight_shapes(inp).values())
+
+    def non_trainable_params(self, inp: Shape) -> int:
+        """Running statistics (batch norm's mean and variance)."""
+        return sum(prod(shape) for shape in self.buffer_shapes(inp).values())
+
+
+class Composite(LayerKind):
+    """A layer made of layer sequences that all start from the composite's input."""
+
+    merge_op: ClassVar[str] = ""
+    layer_fields: ClassVar[dict[str, int]] = {}  # field -> 1 (a list of layers) or 2 (a list of lists)
+
+    def sequences(self) -> list[tuple[SpecPath, list[LayerKind]]]:
+        """Each sequence with its spec path relative to this layer, e.g. `(('body',), [...])`."""
+        raise NotImplementedError
+
+    def merge(self, shapes: list[Shape]) -> Shape:
+        """The shape that joining the sequences' outputs gives; raises `LayerRuleError`."""
+        raise NotImplementedError
+
+
+def register(cls: type[LayerKind]) -> type[LayerKind]:
+    """Class decorator: add a kind to the registry under its `type` literal, refusing duplicates."""
+    name = cls.model_fields["type"].default
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{cls.__name__} must give `type` a default: its kind name")
+    if name in KINDS:
+        raise TypeError(f"layer kind '{name}' is registered twice ({KINDS[name].__name__}, {cls.__name__})")
+    cls.kind = name
+    KINDS[name] = cls
+    return cls
+
+
+def suggest(word: str, choices: Any) -> str:
+    """` (did you mean 'x'?)` when a close match exists, else an empty string."""
+    close = get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def shape_text(shape: Shape) -> str:
+    """`[12, 32, 32]`: a shape as it is written in a spec."""
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def volume(inp: Shape, layer: LayerKind) -> tuple[int, int, int]:
+    """The input as (C, H, W); a flat input is an error that says so."""
+    if len(inp) != 3:
+        raise LayerRuleError(f"needs a (C, H, W) volume but its input is the flat vector {shape_text(inp)}")
+    return inp[0], inp[1], inp[2]
+
+
+def check_stated(stated: Optional[int], inferred: int, field: str) -> None:
+    """A stated `in_channels`/`in_features`/`num_features` must equal the inferred one."""
+    if stated is not None and stated != inferred:
+        raise LayerRuleError(f"{field} is {stated}, but the layer's input has {inferred}", field=field)
+
+
+def check_groups(groups: int, in_channels: int, out_channels: int) -> None:
+    """Grouped convolutions need both channel counts divisible by `groups` (Keras's wording)."""
+    for what, count in (("input channels", in_channels), ("output channels", out_channels)):
+        if count % groups:
+            raise LayerRuleError(
+                f"the number of {what} must be evenly divisible by groups. Received: groups={groups}, {what}={count}",
+                field="groups",
+            )

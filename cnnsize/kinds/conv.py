@@ -1,0 +1,143 @@
+"""Convolutions: `conv2d` and `conv_transpose2d`."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from cnnsize import receptive, shapes
+from cnnsize.errors import LayerRuleError
+from cnnsize.fields import ConvPadding, Flag, NonNegativePair, Size, SizePair
+from cnnsize.kinds.base import LayerKind, Shape, check_groups, check_stated, register, volume
+from cnnsize.receptive import Field as RField
+
+
+@register
+class Conv2d(LayerKind):
+    """2-D convolution (PyTorch `nn.Conv2d`); `padding` also takes `same` (TensorFlow's rule, any
+    stride), `full` and `[top, bottom, left, right]`."""
+
+    type: Literal["conv2d"] = "conv2d"
+    out_channels: Size
+    kernel_size: SizePair
+    stride: SizePair = Field(1, validate_default=True)
+    padding: ConvPadding = Field(0, validate_default=True)
+    dilation: SizePair = Field(1, validate_default=True)
+    groups: Size = 1
+    bias: Flag = True
+    in_channels: Optional[Size] = Field(None, description="Inferred from the input; if stated, it must agree.")
+
+    def pads(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((top, bottom), (left, right)) for an input of h x w."""
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        if self.padding == "same":
+            return shapes.same_padding(h, kh, sh, dh), shapes.same_padding(w, kw, sw, dw)
+        if self.padding == "full":
+            ph, pw = shapes.full_padding(kh, dh), shapes.full_padding(kw, dw)
+            return (ph, ph), (pw, pw)
+        top, bottom, left, right = self.padding
+        return (top, bottom), (left, right)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        c, h, w = volume(inp, self)
+        check_stated(self.in_channels, c, "in_channels")
+        check_groups(self.groups, c, self.out_channels)
+        (top, bottom), (left, right) = self.pads(h, w)
+        oh = _fitted("height", h, self.kernel_size[0], self.stride[0], top, bottom, self.dilation[0])
+        ow = _fitted("width", w, self.kernel_size[1], self.stride[1], left, right, self.dilation[1])
+        return (self.out_channels, oh, ow)
+
+    def weight_shapes(self, inp: Shape) -> dict[str, Shape]:
+        weights = {"weight": (self.out_channels, inp[0] // self.groups, *self.kernel_size)}
+        if self.bias:
+            weights["bias"] = (self.out_channels,)
+        return weights
+
+    def macs(self, inp: Shape, out: Shape) -> int:
+        # C_out * H_out * W_out * (C_in / groups) * kH * kW
+        return out[0] * out[1] * out[2] * (inp[0] // self.groups) * self.kernel_size[0] * self.kernel_size[1]
+
+    def receptive_field(self, field: RField, inp: Shape) -> RField:
+        pads = self.pads(inp[1], inp[2])
+        return tuple(  # type: ignore[return-value]
+            receptive.through_window(field[a], self.kernel_size[a], self.stride[a], pads[a][0], self.dilation[a])
+            for a in (0, 1)
+        )
+
+
+def _fitted(axis: str, i: int, k: int, s: int, p_before: int, p_after: int, d: int) -> int:
+    out = shapes.conv_out(i, k, s, p_before, p_after, d)
+    if out < 1:
+        raise LayerRuleError(
+            f"the kernel does not fit the padded input along the {axis}: input {i}, kernel {k}"
+            + (f" dilated by {d}" if d > 1 else "")
+            + f", padding {p_before}+{p_after}: {shapes.conv_formula(i, k, s, p_before, p_after, d)}",
+            field="kernel_size",
+        )
+    return out
+
+
+@register
+class ConvTranspose2d(LayerKind):
+    """2-D transposed convolution (PyTorch `nn.ConvTranspose2d`):
+    `out = (i - 1)*s - 2*p + d*(k - 1) + output_padding + 1`."""
+
+    type: Literal["conv_transpose2d"] = "conv_transpose2d"
+    out_channels: Size
+    kernel_size: SizePair
+    stride: SizePair = Field(1, validate_default=True)
+    padding: NonNegativePair = Field(0, validate_default=True)
+    output_padding: NonNegativePair = Field(0, validate_default=True)
+    dilation: SizePair = Field(1, validate_default=True)
+    groups: Size = 1
+    bias: Flag = True
+    in_channels: Optional[Size] = Field(None, description="Inferred from the input; if stated, it must agree.")
+
+    def output_shape(self, inp: Shape) -> Shape:
+        c, h, w = volume(inp, self)
+        check_stated(self.in_channels, c, "in_channels")
+        check_groups(self.groups, c, self.out_channels)
+        out = []
+        for axis, i in (0, h), (1, w):
+            k, s, p, op, d = (
+                self.kernel_size[axis],
+                self.stride[axis],
+                self.padding[axis],
+                self.output_padding[axis],
+                self.dilation[axis],
+            )
+            if op >= max(s, d):
+                raise LayerRuleError(
+                    f"output_padding must be smaller than stride or dilation: got output_padding={op}, "
+                    f"stride={s}, dilation={d}",
+                    field="output_padding",
+                )
+            size = shapes.transposed_conv_out(i, k, s, p, op, d)
+            if size < 1:
+                raise LayerRuleError(
+                    f"the padding removes the whole output: {shapes.transposed_conv_formula(i, k, s, p, op, d)}",
+                    field="padding",
+                )
+            out.append(size)
+        return (self.out_channels, out[0], out[1])
+
+    def weight_shapes(self, inp: Shape) -> dict[str, Shape]:
+        weights = {"weight": (inp[0], self.out_channels // self.groups, *self.kernel_size)}
+        if self.bias:
+            weights["bias"] = (self.out_channels,)
+        return weights
+
+    def macs(self, inp: Shape, out: Shape) -> int:
+        # C_in * H_in * W_in * (C_out / groups) * kH * kW
+        return inp[0] * inp[1] * inp[2] * (self.out_channels // self.groups) * self.kernel_size[0] * self.kernel_size[1]
+
+    def receptive_field(self, field: RField, inp: Shape) -> RField:
+        return tuple(  # type: ignore[return-value]
+            receptive.through_transposed(
+                field[a], self.kernel_size[a], self.stride[a], self.padding[a], self.dilation[a]
+            )
+            for a in (0, 1)
+        )

@@ -1,0 +1,150 @@
+"""Layers that keep the shape: activations, dropout, batch norm, identity."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from cnnsize.errors import LayerRuleError
+from cnnsize.fields import Flag, Number, PositiveNumber, Probability, Size
+from cnnsize.kinds.base import LayerKind, Shape, check_stated, register, volume
+
+
+class _InPlace(LayerKind):
+    inplace: Flag = False
+
+
+@register
+class Identity(LayerKind):
+    """Passes its input through (`nn.Identity`)."""
+
+    type: Literal["identity"] = "identity"
+
+
+@register
+class ReLU(_InPlace):
+    """`max(0, x)` (`nn.ReLU`)."""
+
+    type: Literal["relu"] = "relu"
+
+
+@register
+class ReLU6(_InPlace):
+    """`min(max(0, x), 6)` (`nn.ReLU6`)."""
+
+    type: Literal["relu6"] = "relu6"
+
+
+@register
+class LeakyReLU(_InPlace):
+    """`x if x > 0 else negative_slope*x` (`nn.LeakyReLU`)."""
+
+    type: Literal["leaky_relu"] = "leaky_relu"
+    negative_slope: Number = 0.01
+
+
+@register
+class ELU(_InPlace):
+    """Exponential linear unit (`nn.ELU`)."""
+
+    type: Literal["elu"] = "elu"
+    alpha: Number = 1.0
+
+
+@register
+class GELU(LayerKind):
+    """Gaussian error linear unit (`nn.GELU`)."""
+
+    type: Literal["gelu"] = "gelu"
+    approximate: Literal["none", "tanh"] = "none"
+
+
+@register
+class SiLU(_InPlace):
+    """`x * sigmoid(x)`, also called swish (`nn.SiLU`)."""
+
+    type: Literal["silu"] = "silu"
+
+
+@register
+class Sigmoid(LayerKind):
+    """Logistic sigmoid (`nn.Sigmoid`)."""
+
+    type: Literal["sigmoid"] = "sigmoid"
+
+
+@register
+class Tanh(LayerKind):
+    """Hyperbolic tangent (`nn.Tanh`)."""
+
+    type: Literal["tanh"] = "tanh"
+
+
+@register
+class Hardswish(_InPlace):
+    """`x * relu6(x + 3)/6` (`nn.Hardswish`)."""
+
+    type: Literal["hardswish"] = "hardswish"
+
+
+@register
+class Softmax(LayerKind):
+    """Softmax along `dim`, numbered as in PyTorch with the batch as dim 0 (default 1: channels or
+    features)."""
+
+    type: Literal["softmax"] = "softmax"
+    dim: int = Field(1, strict=True)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        rank = len(inp) + 1
+        if not -rank <= self.dim < rank:
+            raise LayerRuleError(
+                f"dim must be in [{-rank}, {rank - 1}] for a batched input of {rank} dimensions, got {self.dim}",
+                field="dim",
+            )
+        return inp
+
+
+@register
+class Dropout(_InPlace):
+    """Zeroes elements with probability `p` in training (`nn.Dropout`)."""
+
+    type: Literal["dropout"] = "dropout"
+    p: Probability = 0.5
+
+
+@register
+class Dropout2d(_InPlace):
+    """Zeroes whole channels with probability `p` in training (`nn.Dropout2d`)."""
+
+    type: Literal["dropout2d"] = "dropout2d"
+    p: Probability = 0.5
+
+    def output_shape(self, inp: Shape) -> Shape:
+        volume(inp, self)
+        return inp
+
+
+@register
+class BatchNorm2d(LayerKind):
+    """Batch normalisation over channels (`nn.BatchNorm2d`): `2*C` trainable (weight, bias) when
+    affine, `2*C` running statistics when tracked."""
+
+    type: Literal["batchnorm2d"] = "batchnorm2d"
+    eps: PositiveNumber = 1e-5
+    momentum: Probability = 0.1
+    affine: Flag = True
+    track_running_stats: Flag = True
+    num_features: Optional[Size] = Field(None, description="Inferred from the input; if stated, it must agree.")
+
+    def output_shape(self, inp: Shape) -> Shape:
+        c, _, _ = volume(inp, self)
+        check_stated(self.num_features, c, "num_features")
+        return inp
+
+    def weight_shapes(self, inp: Shape) -> dict[str, Shape]:
+        return {"weight": (inp[0],), "bias": (inp[0],)} if self.affine else {}
+
+    def buffer_shapes(self, inp: Shape) -> dict[str, Shape]:
+        return {"running_mean": (inp[0],), "running_var": (inp[0],)} if self.track_running_stats else {}

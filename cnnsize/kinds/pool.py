@@ -1,0 +1,174 @@
+"""Pooling: windowed (max, average, Lp), adaptive, global, and over the channel axis."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from cnnsize import receptive, shapes
+from cnnsize.errors import LayerRuleError
+from cnnsize.fields import Flag, NonNegativePair, PositiveNumber, Size, SizePair
+from cnnsize.kinds.base import LayerKind, Shape, register, volume
+from cnnsize.receptive import Field as RField
+
+
+class _WindowPool(LayerKind):
+    """Shared rule of max, average and Lp pooling; `stride` defaults to the kernel size."""
+
+    kernel_size: SizePair
+    stride: Optional[SizePair] = Field(None, description="Defaults to kernel_size.")
+    ceil_mode: Flag = False
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return self.stride or self.kernel_size
+
+    @property
+    def pads(self) -> tuple[int, int]:
+        return (0, 0)
+
+    @property
+    def dilations(self) -> tuple[int, int]:
+        return (1, 1)
+
+    def output_shape(self, inp: Shape) -> Shape:
+        c, h, w = volume(inp, self)
+        out = []
+        for axis, i in (0, h), (1, w):
+            k, s, p, d = self.kernel_size[axis], self.strides[axis], self.pads[axis], self.dilations[axis]
+            if p > k // 2:
+                raise LayerRuleError(
+                    f"padding must be at most half the kernel size (PyTorch's rule): got padding={p}, kernel_size={k}",
+                    field="padding",
+                )
+            size = shapes.pool_out(i, k, s, p, d, self.ceil_mode)
+            if size < 1:
+                raise LayerRuleError(
+                    f"the window does not fit the padded input along the {('height', 'width')[axis]}: input {i}, "
+                    f"kernel {k}, padding {p}: {shapes.pool_formula(i, k, s, p, d, self.ceil_mode)}",
+                    field="kernel_size",
+                )
+            out.append(size)
+        return (c, out[0], out[1])
+
+    def receptive_field(self, field: RField, inp: Shape) -> RField:
+        return tuple(  # type: ignore[return-value]
+            receptive.through_window(field[a], self.kernel_size[a], self.strides[a], self.pads[a], self.dilations[a])
+            for a in (0, 1)
+        )
+
+
+@register
+class MaxPool2d(_WindowPool):
+    """Max pooling (PyTorch `nn.MaxPool2d`)."""
+
+    type: Literal["maxpool2d"] = "maxpool2d"
+    padding: NonNegativePair = Field(0, validate_default=True)
+    dilation: SizePair = Field(1, validate_default=True)
+
+    @property
+    def pads(self) -> tuple[int, int]:
+        return self.padding
+
+    @property
+    def dilations(self) -> tuple[int, int]:
+        return self.dilation
+
+
+@register
+class AvgPool2d(_WindowPool):
+    """Average pooling (PyTorch `nn.AvgPool2d`)."""
+
+    type: Literal["avgpool2d"] = "avgpool2d"
+    padding: NonNegativePair = Field(0, validate_default=True)
+    count_include_pad: Flag = True
+
+    @property
+    def pads(self) -> tuple[int, int]:
+        return self.padding
+
+
+@register
+class LPPool2d(_WindowPool):
+    """Power-average pooling (PyTorch `nn.LPPool2d`); `norm_type: 2` is L2-norm pooling."""
+
+    type: Literal["lppool2d"] = "lppool2d"
+    norm_type: PositiveNumber
+
+
+class _AdaptivePool(LayerKind):
+    output_size: SizePair
+
+    def output_shape(self, inp: Shape) -> Shape:
+        c, _, _ = volume(inp, self)
+        return (c, *self.output_size)
+
+    def receptive_field(self, field: RField, inp: Shape) -> RField:
+        return tuple(  # type: ignore[return-value]
+            receptive.through_adaptive(field[a], inp[1 + a], self.output_size[a]) for a in (0, 1)
+        )
+
+
+@register
+class AdaptiveAvgPool2d(_AdaptivePool):
+    """Adaptive average pooling to `output_size` (PyTorch `nn.AdaptiveAvgPool2d`)."""
+
+    type: Literal["adaptive_avgpool2d"] = "adaptive_avgpool2d"
+
+
+@register
+class AdaptiveMaxPool2d(_AdaptivePool):
+    """Adaptive max pooling to `output_size` (PyTorch `nn.AdaptiveMaxPool2d`)."""
+
+    type: Literal["adaptive_maxpool2d"] = "adaptive_maxpool2d"
+
+
+class _GlobalPool(LayerKind):
+    def output_shape(self, inp: Shape) -> Shape:
+        c, _, _ = volume(inp, self)
+        return (c, 1, 1)
+
+    def receptive_field(self, field: RField, inp: Shape) -> RField:
+        return (receptive.through_whole(field[0], inp[1]), receptive.through_whole(field[1], inp[2]))
+
+
+@register
+class GlobalAvgPool2d(_GlobalPool):
+    """Average over all of H x W, giving (C, 1, 1) (`nn.AdaptiveAvgPool2d(1)`)."""
+
+    type: Literal["global_avgpool2d"] = "global_avgpool2d"
+
+
+@register
+class GlobalMaxPool2d(_GlobalPool):
+    """Maximum over all of H x W, giving (C, 1, 1) (`nn.AdaptiveMaxPool2d(1)`)."""
+
+    type: Literal["global_maxpool2d"] = "global_maxpool2d"
+
+
+class _ChannelPool(LayerKind):
+    kernel_size: Size = Field(description="How many neighbouring channels pool into one; must divide C.")
+
+    def output_shape(self, inp: Shape) -> Shape:
+        c, h, w = volume(inp, self)
+        if c % self.kernel_size:
+            raise LayerRuleError(
+                f"kernel_size must divide the channels: {c} channels do not split into groups of {self.kernel_size}",
+                field="kernel_size",
+            )
+        return (c // self.kernel_size, h, w)
+
+
+@register
+class ChannelMaxPool(_ChannelPool):
+    """Max over groups of `kernel_size` neighbouring channels ("depth" pooling, maxout); H, W kept."""
+
+    type: Literal["channel_maxpool"] = "channel_maxpool"
+
+
+@register
+class ChannelAvgPool(_ChannelPool):
+    """Average over groups of `kernel_size` neighbouring channels ("depth" pooling); H, W kept."""
+
+    type: Literal["channel_avgpool"] = "channel_avgpool"

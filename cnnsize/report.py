@@ -1,0 +1,138 @@
+"""Result objects of an analysis: plain data that knows nothing of rendering.
+
+`Report.to_dict()` is the public JSON contract (see README): counts and bytes are exact integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Iterator, Optional
+
+from cnnsize.errors import SpecPath, format_path
+from cnnsize.kinds import Shape
+
+
+def _number(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Per spatial axis (H, W): field size, jump and start, in input pixels."""
+
+    size: tuple[Fraction, Fraction]
+    jump: tuple[Fraction, Fraction]
+    start: tuple[Fraction, Fraction]
+
+    def to_dict(self) -> dict[str, list[int | float]]:
+        return {key: [_number(v) for v in getattr(self, key)] for key in ("size", "jump", "start")}
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One layer's figures for the whole batch. A composite row sums its `children`, which are its
+    sequences' rows followed by the row of its merge operation (`add` or `cat`)."""
+
+    path: SpecPath
+    name: Optional[str]
+    type: str
+    input_shape: Shape
+    output_shape: Shape
+    params: int
+    non_trainable_params: int
+    macs: int
+    activation_bytes: int
+    receptive_field: Optional[ReceptiveField]
+    children: tuple["LayerRow", ...] = field(default=())
+
+    @property
+    def flops(self) -> int:
+        """FLOPs are 2 x MACs (the convention of PyTorch's FlopCounterMode)."""
+        return 2 * self.macs
+
+    def leaves(self) -> Iterator["LayerRow"]:
+        if not self.children:
+            yield self
+        for child in self.children:
+            yield from child.leaves()
+
+    def walk(self, depth: int = 0) -> Iterator[tuple[int, "LayerRow"]]:
+        """(nesting depth, row) for this row, then every row below it, depth first."""
+        yield depth, self
+        for child in self.children:
+            yield from child.walk(depth + 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": format_path(self.path),
+            "name": self.name,
+            "type": self.type,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "params": self.params,
+            "non_trainable_params": self.non_trainable_params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "activation_bytes": self.activation_bytes,
+            "receptive_field": self.receptive_field.to_dict() if self.receptive_field else None,
+        }
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    non_trainable_params: int
+    macs: int
+    activation_bytes: int
+    param_bytes: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "params": self.params,
+            "non_trainable_params": self.non_trainable_params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "activation_bytes": self.activation_bytes,
+            "param_bytes": self.param_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the engine computed for one spec at one batch size and dtype."""
+
+    name: str
+    file: Optional[str]
+    input_shape: Shape
+    output_shape: Shape
+    batch_size: int
+    dtype: str
+    rows: tuple[LayerRow, ...]
+    totals: Totals
+
+    def leaves(self) -> Iterator[LayerRow]:
+        """Every leaf layer (and merge operation) in execution order."""
+        for row in self.rows:
+            yield from row.leaves()
+
+    def walk(self) -> Iterator[tuple[int, LayerRow]]:
+        """(nesting depth, row) for every row, parents before their children."""
+        for row in self.rows:
+            yield from row.walk()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.file,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "batch_size": self.batch_size,
+            "dtype": self.dtype,
+            "layers": [leaf.to_dict() for leaf in self.leaves()],
+            "totals": self.totals.to_dict(),
+        }

@@ -1,0 +1,225 @@
+"""The spec document: its pydantic models, and parsing YAML data into them with exact locations.
+
+Layers are parsed one by one (a kind name or a mapping with `type`), each against its kind's model,
+so every pydantic error location maps exactly onto the YAML: no guessing which parts to drop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from cnnsize.errors import Location, Problem, SpecError, SpecPath
+from cnnsize.fields import InputShape, Size, show
+from cnnsize.kinds import KINDS, Composite, LayerKind
+from cnnsize.kinds.base import LayerList, suggest
+from cnnsize.units import DType, parse_bytes, parse_count
+from cnnsize.yamlio import Document
+
+
+def _readable(parse: Any, what: str) -> Any:
+    def validate(value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if isinstance(value, str):
+            try:
+                return parse(value)
+            except ValueError as exc:
+                raise PydanticCustomError("readable", str(exc)) from None
+        raise PydanticCustomError("readable", "must be {what}, got {got}", {"what": what, "got": show(value)})
+
+    return validate
+
+
+_READABLE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
+CountLimit = Annotated[
+    int, PlainValidator(_readable(parse_count, "a count like 25000000 or '25M'")), WithJsonSchema(_READABLE_SCHEMA)
+]
+ByteLimit = Annotated[
+    int, PlainValidator(_readable(parse_bytes, "a size like 1048576 or '1MiB'")), WithJsonSchema(_READABLE_SCHEMA)
+]
+
+
+class Budgets(BaseModel):
+    """Upper limits that `cnnsize check` enforces, and the output shape it expects."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    params: Optional[CountLimit] = Field(None, description="Most trainable parameters.")
+    non_trainable_params: Optional[CountLimit] = Field(None, description="Most running statistics.")
+    macs: Optional[CountLimit] = Field(None, description="Most multiply-accumulates per batch.")
+    flops: Optional[CountLimit] = Field(None, description="Most FLOPs (2 x MACs) per batch.")
+    activation_memory: Optional[ByteLimit] = Field(None, description="Most bytes of layer outputs per batch.")
+    param_memory: Optional[ByteLimit] = Field(None, description="Most bytes of trainable parameters.")
+    output_shape: Optional[InputShape] = Field(None, description="The shape the network must end with.")
+    batch_size: Size = Field(1, description="The batch size at which the limits on work and memory hold.")
+
+
+class Spec(BaseModel):
+    """A network: its input volume, its layers in order, and optional budgets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Optional[str] = Field(None, description="Defaults to the file name without extension.")
+    description: Optional[str] = None
+    input: InputShape = Field(description="[channels, height, width], or [features] for a flat input.")
+    dtype: DType = "float32"
+    layers: LayerList = Field(min_length=1)
+    budgets: Optional[Budgets] = None
+
+    _document: Optional[Document] = PrivateAttr(None)
+
+    @property
+    def file(self) -> Optional[str]:
+        return self._document.file if self._document else None
+
+    @property
+    def title(self) -> str:
+        """The spec's name, else its file's stem."""
+        if self.name:
+            return self.name
+        if self.file:
+            from pathlib import Path
+
+            return Path(self.file).stem
+        return "network"
+
+    def locate(self, path: SpecPath, *, key: bool = False) -> Location:
+        if self._document is None:
+            return Location(None, None, None, path)
+        return self._document.locate(path, key=key)
+
+
+def parse_spec(document: Document) -> Spec:
+    """Validate a YAML document as a spec; every problem found is reported at once."""
+    data = document.data
+    if data is None:
+        raise SpecError.at("the file is empty: a spec needs `input` and `layers`", Location(document.file, 1, 1))
+    if not isinstance(data, dict):
+        raise SpecError.at(
+            f"a spec is a mapping with `input` and `layers`, not {type(data).__name__} {show(data)[:40]}",
+            document.locate(()),
+        )
+    problems: list[Problem] = []
+    fields = dict(data)
+    if isinstance(data.get("layers"), list):
+        fields["layers"] = _parse_layers(data["layers"], ("layers",), document, problems)
+    try:
+        spec = Spec.model_validate(fields)
+    except ValidationError as exc:
+        problems.extend(_translate(exc, (), Spec, document))
+        spec = None
+    if problems or spec is None:
+        raise SpecError(sorted(problems, key=_position))
+    spec._document = document
+    return spec
+
+
+def _position(problem: Problem) -> tuple[int, int]:
+    return (problem.location.line or 0, problem.location.column or 0)
+
+
+def _parse_layers(raw: list[Any], path: SpecPath, document: Document, problems: list[Problem]) -> list[Any]:
+    """Parse each entry; a bad entry adds its problems and is left out of the result."""
+    parsed = [_parse_layer(entry, path + (i,), document, problems) for i, entry in enumerate(raw)]
+    return [layer for layer in parsed if layer is not None]
+
+
+def _parse_layer(raw: Any, path: SpecPath, document: Document, problems: list[Problem]) -> Optional[LayerKind]:
+    if isinstance(raw, str):
+        fields: dict[str, Any] = {"type": raw}
+        type_path = path
+    elif isinstance(raw, dict):
+        fields = dict(raw)
+        type_path = path + ("type",)
+    else:
+        problems.append(
+            Problem(
+                document.locate(path),
+                f"a layer is a kind name (like relu) or a mapping with a `type`, not {show(raw)}",
+            )
+        )
+        return None
+    kind = fields.get("type")
+    if kind is None:
+        problems.append(Problem(document.locate(path), "a layer needs a `type` (for example `type: conv2d`)"))
+        return None
+    if not isinstance(kind, str) or kind not in KINDS:
+        hint = suggest(kind, KINDS) if isinstance(kind, str) else ""
+        problems.append(Problem(document.locate(type_path), f"unknown layer kind {show(kind)}{hint}"))
+        return None
+    cls = KINDS[kind]
+    if issubclass(cls, Composite):
+        before = len(problems)
+        _parse_nested(cls, fields, path, document, problems)
+        if len(problems) > before:
+            return None
+    try:
+        return cls.model_validate(fields)
+    except ValidationError as exc:
+        problems.extend(_translate(exc, path, cls, document))
+        return None
+
+
+def _parse_nested(
+    cls: type[Composite], fields: dict[str, Any], path: SpecPath, document: Document, problems: list[Problem]
+) -> None:
+    """Replace a composite's layer lists in `fields` by parsed layers (in place); a value of the
+    wrong type is left for pydantic to report."""
+    for name, depth in cls.layer_fields.items():
+        value = fields.get(name)
+        if not isinstance(value, list):
+            continue
+        if depth == 1:
+            fields[name] = _parse_layers(value, path + (name,), document, problems)
+        else:
+            fields[name] = [
+                _parse_layers(branch, path + (name, i), document, problems) if isinstance(branch, list) else branch
+                for i, branch in enumerate(value)
+            ]
+
+
+def _translate(exc: ValidationError, base: SpecPath, model: type[BaseModel], document: Document) -> list[Problem]:
+    """pydantic's errors as problems at their exact YAML locations."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        path = base + tuple(error["loc"])
+        kind = error["type"]
+        if kind == "missing":
+            message = f"missing required field '{path[-1]}'"
+            location = document.locate(path[:-1])
+        elif kind == "extra_forbidden":
+            owner = _owner(model, tuple(error["loc"][:-1]))
+            fields = [f for f in owner.model_fields if f != "type"] if owner else []
+            what = f" for {owner.model_fields['type'].default}" if owner and "type" in owner.model_fields else ""
+            message = f"unknown field '{path[-1]}'{what}{suggest(str(path[-1]), fields)}"
+            location = document.locate(path, key=True)
+            location = Location(location.file, location.line, location.column, path[:-1])
+        else:
+            message = error["msg"]
+            if message.startswith("Input should be"):
+                message = "must be" + message[len("Input should be") :] + f", got {show(error.get('input'))}"
+            elif message.startswith("List should have at least"):
+                message = "must not be empty"
+            location = document.locate(path)
+        problems.append(Problem(location, message))
+    return problems
+
+
+def _owner(model: type[BaseModel], loc: tuple[Any, ...]) -> Optional[type[BaseModel]]:
+    """The model class whose fields live at `loc` below `model` (following nested models)."""
+    owner: Any = model
+    for key in loc:
+        info = owner.model_fields.get(key) if isinstance(key, str) else None
+        if info is None:
+            return None
+        candidates = [info.annotation, *get_args(info.annotation)]
+        owner = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if owner is None:
+            return None
+    return owner
+
+
+__all__ = ["Budgets", "Spec", "parse_spec"]

@@ -1,0 +1,83 @@
+"""Shape arithmetic as small pure functions of one spatial axis (see ../shared/CONVENTIONS.md).
+
+Every function takes and returns exact Python integers. None of them validates: a result below 1
+is returned as it is, and the caller decides what that means. `*_formula` functions give the same
+arithmetic as text with the numbers put in, for error messages and the sizing calculator.
+"""
+
+from __future__ import annotations
+
+
+def effective_kernel(k: int, d: int = 1) -> int:
+    """The extent a dilated kernel covers: `d*(k - 1) + 1`."""
+    return d * (k - 1) + 1
+
+
+def conv_out(i: int, k: int, s: int = 1, p_before: int = 0, p_after: int | None = None, d: int = 1) -> int:
+    """`floor((i + p_before + p_after - d*(k - 1) - 1)/s) + 1` (symmetric padding when p_after is None)."""
+    if p_after is None:
+        p_after = p_before
+    return (i + p_before + p_after - d * (k - 1) - 1) // s + 1
+
+
+def conv_formula(i: int, k: int, s: int = 1, p_before: int = 0, p_after: int | None = None, d: int = 1) -> str:
+    """`conv_out` as text: `floor((32 + 2*2 - 5)/1) + 1 = 32`."""
+    pad = f"2*{p_before}" if p_after is None or p_after == p_before else f"{p_before} + {p_after}"
+    return f"floor(({i} + {pad} - {_kernel_text(k, d)})/{s}) + 1 = {conv_out(i, k, s, p_before, p_after, d)}"
+
+
+def _kernel_text(k: int, d: int) -> str:
+    """The subtracted kernel term: `k` without dilation, else `d*(k - 1) - 1` (i.e. `- d*(k-1) - 1`)."""
+    return str(k) if d == 1 else f"{d}*({k} - 1) - 1"
+
+
+def same_padding(i: int, k: int, s: int = 1, d: int = 1) -> tuple[int, int]:
+    """TensorFlow's `same` padding as (before, after); the odd pixel goes after (bottom/right).
+
+    `out = ceil(i/s)`, `total = max((out - 1)*s + d*(k - 1) + 1 - i, 0)`.
+    """
+    out = -(-i // s)
+    total = max((out - 1) * s + effective_kernel(k, d) - i, 0)
+    return total // 2, total - total // 2
+
+
+def full_padding(k: int, d: int = 1) -> int:
+    """`full` padding on each side: `d*(k - 1)`."""
+    return d * (k - 1)
+
+
+def transposed_conv_out(i: int, k: int, s: int = 1, p: int = 0, output_padding: int = 0, d: int = 1) -> int:
+    """`(i - 1)*s - 2*p + d*(k - 1) + output_padding + 1` (PyTorch `ConvTranspose2d`)."""
+    return (i - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+
+
+def transposed_conv_formula(i: int, k: int, s: int = 1, p: int = 0, output_padding: int = 0, d: int = 1) -> str:
+    """`transposed_conv_out` as text."""
+    out = transposed_conv_out(i, k, s, p, output_padding, d)
+    return f"({i} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {output_padding} + 1 = {out}"
+
+
+def pool_out(i: int, k: int, s: int, p: int = 0, d: int = 1, ceil_mode: bool = False) -> int:
+    """Pooling output size (PyTorch `MaxPool2d`/`AvgPool2d`), floor or ceil mode.
+
+    In ceil mode the last window is dropped when it would start in the right padding:
+    if `(out - 1)*s >= i + p` then `out -= 1`.
+    """
+    span = i + 2 * p - effective_kernel(k, d)
+    if not ceil_mode:
+        return span // s + 1
+    out = -(-span // s) + 1
+    if (out - 1) * s >= i + p:
+        out -= 1
+    return out
+
+
+def pool_formula(i: int, k: int, s: int, p: int = 0, d: int = 1, ceil_mode: bool = False) -> str:
+    """`pool_out` as text."""
+    rounding = "ceil" if ceil_mode else "floor"
+    return f"{rounding}(({i} + 2*{p} - {_kernel_text(k, d)})/{s}) + 1 = {pool_out(i, k, s, p, d, ceil_mode)}"
+
+
+def adaptive_windows(i: int, o: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows: output j pools `[floor(j*i/o), ceil((j+1)*i/o))`."""
+    return [((j * i) // o, -(-((j + 1) * i) // o)) for j in range(o)]

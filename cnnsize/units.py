@@ -1,0 +1,70 @@
+"""Units: data types' sizes, readable counts and byte sizes, both ways.
+
+Counts use SI prefixes (K, M, G, T = powers of 1000). Byte sizes accept B, KB/MB/GB/TB (1000) and
+KiB/MiB/GiB/TiB (1024), and are shown in IEC units, always labelled.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+DType = Literal["float32", "float16", "bfloat16", "float64", "int8"]
+
+DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+
+COUNT_PREFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+BYTE_UNITS = {
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+
+_READABLE = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+
+
+def _parse(text: str, units: dict[str, int], what: str, example: str) -> int:
+    match = _READABLE.match(text)
+    unit = match.group(2).upper() if match else ""
+    if not match or unit not in units:
+        raise ValueError(f"'{text}' is not a {what} (write an integer or a size like {example})")
+    try:
+        value = Decimal(match.group(1).replace("_", "")) * units[unit]
+    except InvalidOperation:  # pragma: no cover - the pattern only admits numbers
+        raise ValueError(f"'{text}' is not a {what}") from None
+    if value != value.to_integral_value():
+        raise ValueError(f"'{text}' is not a whole number of {'bytes' if units is BYTE_UNITS else 'units'}")
+    return int(value)
+
+
+def parse_count(text: str) -> int:
+    """'25.5M' -> 25_500_000; K, M, G, T are powers of 1000."""
+    return _parse(text, COUNT_PREFIXES, "count", "'25.5M' or '4G'")
+
+
+def parse_bytes(text: str) -> int:
+    """'1.5GiB' -> 1_610_612_736; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024."""
+    return _parse(text, BYTE_UNITS, "byte size", "'512MiB', '2GB' or '1024B'")
+
+
+def human_count(n: int) -> str:
+    """25_557_032 -> '25.56 M' (SI prefixes, three significant digits or more)."""
+    for prefix, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {prefix}"
+    return str(n)
+
+
+def human_bytes(n: int) -> str:
+    """102_760_448 -> '98.00 MiB' (IEC units)."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"
