@@ -5,27 +5,41 @@ A field is tracked as (size, jump, start) for each of H and W, in input pixels:
 - `jump`: the distance in input pixels between two neighbouring outputs;
 - `start`: the input coordinate of the centre of the first output's field (pixel i has centre i;
   a negative start lies in the padding).
-Values are exact `Fraction`s, since upsampling and transposed convolution make jumps fractional.
+Values are exact: `int` while they are whole, `Fraction` once upsampling, transposed convolution or
+an even kernel makes them fractional (ints keep the common case fast).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Union
 
 from cnnsize.shapes import adaptive_windows, effective_kernel
 
 
+Exact = Union[int, Fraction]
+
+
 @dataclass(frozen=True)
 class AxisField:
-    size: Fraction
-    jump: Fraction
-    start: Fraction
+    size: Exact
+    jump: Exact
+    start: Exact
 
 
 Field = tuple[AxisField, AxisField]
 
-INPUT_AXIS = AxisField(Fraction(1), Fraction(1), Fraction(0))
+INPUT_AXIS = AxisField(1, 1, 0)
+
+
+def exact_div(a: Exact, b: int) -> Exact:
+    """`a / b`, an int when it divides evenly."""
+    if isinstance(a, int) and a % b == 0:
+        return a // b
+    return Fraction(a) / b
+
+
 INPUT_FIELD: Field = (INPUT_AXIS, INPUT_AXIS)
 
 
@@ -36,7 +50,7 @@ def through_window(axis: AxisField, k: int, s: int = 1, p_before: int = 0, d: in
     return AxisField(
         size=axis.size + (k_eff - 1) * axis.jump,
         jump=axis.jump * s,
-        start=axis.start + (Fraction(k_eff - 1, 2) - p_before) * axis.jump,
+        start=axis.start + (exact_div(k_eff - 1, 2) - p_before) * axis.jump,
     )
 
 
@@ -48,14 +62,14 @@ def through_transposed(axis: AxisField, k: int, s: int = 1, p: int = 0, d: int =
     taps = -(-k_eff // s)
     return AxisField(
         size=axis.size + (taps - 1) * axis.jump,
-        jump=axis.jump / s,
-        start=axis.start + (p - Fraction(k_eff - 1, 2)) / s * axis.jump,
+        jump=exact_div(axis.jump, s),
+        start=axis.start + exact_div(2 * p - (k_eff - 1), 2 * s) * axis.jump,
     )
 
 
 def through_upsample(axis: AxisField, factor: int) -> AxisField:
     """Nearest upsampling by an integer factor: each output copies one input, `j /= factor`."""
-    return AxisField(axis.size, axis.jump / factor, axis.start)
+    return AxisField(axis.size, exact_div(axis.jump, factor), axis.start)
 
 
 def through_shift(axis: AxisField, pad_before: int) -> AxisField:
@@ -81,6 +95,6 @@ def through_adaptive(axis: AxisField, i: int, o: int) -> AxisField:
     first = windows[0][1] - windows[0][0]
     return AxisField(
         size=axis.size + (widest_window - 1) * axis.jump,
-        jump=axis.jump * Fraction(i, o),
-        start=axis.start + Fraction(first - 1, 2) * axis.jump,
+        jump=exact_div(axis.jump * i, o),
+        start=axis.start + exact_div(first - 1, 2) * axis.jump,
     )

@@ -6,14 +6,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Iterator, Optional
 
 from cnnsize.errors import SpecPath, format_path
 from cnnsize.kinds import Shape
+from cnnsize.receptive import Exact
 
 
-def _number(value: Fraction) -> int | float:
+def _number(value: Exact) -> int | float:
+    if isinstance(value, int):
+        return value
     return int(value) if value.denominator == 1 else float(value)
 
 
@@ -21,9 +23,9 @@ def _number(value: Fraction) -> int | float:
 class ReceptiveField:
     """Per spatial axis (H, W): field size, jump and start, in input pixels."""
 
-    size: tuple[Fraction, Fraction]
-    jump: tuple[Fraction, Fraction]
-    start: tuple[Fraction, Fraction]
+    size: tuple[Exact, Exact]
+    jump: tuple[Exact, Exact]
+    start: tuple[Exact, Exact]
 
     def to_dict(self) -> dict[str, list[int | float]]:
         return {key: [_number(v) for v in getattr(self, key)] for key in ("size", "jump", "start")}

@@ -106,10 +106,13 @@ def parse_spec(document: Document) -> Spec:
     fields = dict(data)
     if isinstance(data.get("layers"), list):
         fields["layers"] = _parse_layers(data["layers"], ("layers",), document, problems)
+    layers_reported = bool(problems)
     try:
         spec = Spec.model_validate(fields)
     except ValidationError as exc:
-        problems.extend(_translate(exc, (), Spec, document))
+        found = _translate(exc, (), Spec, document)
+        # With bad layers left out, `layers` may look empty: those layers were reported already.
+        problems.extend(p for p in found if not (layers_reported and p.location.path[:1] == ("layers",)))
         spec = None
     if problems or spec is None:
         raise SpecError(sorted(problems, key=_position))

@@ -16,6 +16,7 @@ DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "float
 
 COUNT_PREFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 BYTE_UNITS = {
+    "": 1,
     "B": 1,
     "KB": 10**3,
     "MB": 10**6,

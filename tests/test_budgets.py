@@ -1,0 +1,58 @@
+"""Budgets: every limit that is exceeded is one problem at its line."""
+
+from cnnsize.budgets import check_budgets
+from cnnsize.engine import analyze
+from cnnsize.errors import format_path
+from cnnsize.loader import load
+
+NET = """input: [3, 32, 32]
+layers:
+  - {type: conv2d, out_channels: 12, kernel_size: 3, padding: same}
+  - flatten
+  - {type: linear, out_features: 10}
+budgets:
+"""
+# params: 12*27 + 12 = 336 and 12288*10 + 10 = 122,890 -> 123,226
+# MACs: 12*32*32*27 = 331,776 and 122,880 -> 454,656
+
+
+def problems_for(budget_lines):
+    spec = load(NET + budget_lines)
+    batch = spec.budgets.batch_size
+    return [
+        (p.location.line, format_path(p.location.path), p.message) for p in check_budgets(spec, analyze(spec, batch))
+    ]
+
+
+def test_budgets_that_hold():
+    assert problems_for("  params: 123226\n  macs: 454656\n  output_shape: [10]\n") == []
+
+
+def test_each_exceeded_budget_is_reported_at_its_line():
+    found = problems_for("  params: 100K\n  macs: 454655\n  activation_memory: 1KiB\n  output_shape: [10, 1, 1]\n")
+    assert [(line, path) for line, path, _ in found] == [
+        (7, "budgets.params"),
+        (8, "budgets.macs"),
+        (9, "budgets.activation_memory"),
+        (10, "budgets.output_shape"),
+    ]
+    assert found[0][2] == "trainable parameters over budget: 123,226 (123.23 K) > 100,000 (100.00 K)"
+    assert found[1][2].startswith("MACs over budget at batch size 1: 454,656")
+    assert found[3][2] == "the network ends with shape [10], but the budget expects [10, 1, 1]"
+
+
+def test_budgets_hold_at_their_batch_size():
+    # at batch 2 the MACs double: 909,312 > 500,000
+    found = problems_for("  macs: 500K\n  batch_size: 2\n")
+    assert found and "at batch size 2: 909,312" in found[0][2]
+
+
+def test_flops_and_memory_budgets():
+    found = problems_for("  flops: 909311\n  param_memory: 492903B\n  non_trainable_params: 0\n")
+    # FLOPs = 2*454,656 = 909,312; param bytes = 123,226*4 = 492,904
+    assert [path for _, path, _ in found] == ["budgets.flops", "budgets.param_memory"]
+
+
+def test_no_budgets_no_problems():
+    spec = load(NET.replace("budgets:\n", ""))
+    assert check_budgets(spec, analyze(spec)) == []

@@ -1,0 +1,110 @@
+"""Rendering: every format carries the same figures, each with its unit."""
+
+import csv
+import io
+import json
+
+from cnnsize.engine import analyze
+from cnnsize.loader import load
+from cnnsize.render import render
+
+NET = """name: tiny
+input: [3, 8, 8]
+layers:
+  - {type: conv2d, name: c1, out_channels: 4, kernel_size: 3, padding: 1}
+  - type: residual
+    body: [{type: conv2d, out_channels: 4, kernel_size: 3, padding: 1}, batchnorm2d]
+  - global_avgpool2d
+  - flatten
+  - {type: linear, out_features: 2}
+"""
+
+
+def rendered(fmt, batch_size=1):
+    out = io.StringIO()
+    render([analyze(load(NET), batch_size)], fmt, out)
+    return out.getvalue()
+
+
+def test_json_is_the_public_contract():
+    data = json.loads(rendered("json", batch_size=2))
+    assert set(data) >= {"name", "input_shape", "output_shape", "batch_size", "dtype", "layers", "totals"}
+    assert (data["name"], data["input_shape"], data["output_shape"], data["batch_size"]) == ("tiny", [3, 8, 8], [2], 2)
+    leaf_keys = {
+        "path",
+        "name",
+        "type",
+        "output_shape",
+        "params",
+        "non_trainable_params",
+        "macs",
+        "flops",
+        "activation_bytes",
+        "receptive_field",
+    }
+    for layer in data["layers"]:
+        assert set(layer) >= leaf_keys
+        assert isinstance(layer["params"], int) and isinstance(layer["macs"], int)
+    assert [layer["path"] for layer in data["layers"]] == [
+        "layers[0]",
+        "layers[1].body[0]",
+        "layers[1].body[1]",
+        "layers[1].add",
+        "layers[2]",
+        "layers[3]",
+        "layers[4]",
+    ]
+    assert data["layers"][0]["name"] == "c1"
+    assert data["layers"][0]["receptive_field"] == {"size": [3, 3], "jump": [1, 1], "start": [0, 0]}
+    totals = data["totals"]
+    assert set(totals) == {"params", "non_trainable_params", "macs", "flops", "activation_bytes", "param_bytes"}
+    # the leaves sum to the totals
+    for key in ("params", "non_trainable_params", "macs", "flops", "activation_bytes"):
+        assert sum(layer[key] for layer in data["layers"]) == totals[key]
+    # c1: 4*3*9 + 4 = 112; body conv: 4*4*9 + 4 = 148; bn: 8; linear: 4*2 + 2 = 10
+    assert totals["params"] == 112 + 148 + 8 + 10
+
+
+def test_json_of_several_specs_is_a_list():
+    out = io.StringIO()
+    report = analyze(load(NET))
+    render([report, report], "json", out)
+    assert [item["name"] for item in json.loads(out.getvalue())] == ["tiny", "tiny"]
+
+
+def test_table_shows_nesting_units_and_totals():
+    text = rendered("table")
+    assert "\x1b[" not in text  # plain text when not a terminal
+    lines = text.splitlines()
+    body_line = next(line for line in lines if "layers[1].body[0]" in line)
+    parent_line = next(line for line in lines if "layers[1] " in line and "residual" in line)
+    assert body_line.index("layers[1].body[0]") > parent_line.index("layers[1]")  # indented under its parent
+    assert "layers[0] (c1)" in text
+    for label in (
+        "Trainable params",
+        "Non-trainable params",
+        "Parameter memory",
+        "MACs",
+        "FLOPs",
+        "Activation memory",
+        "Output shape",
+    ):
+        assert label in text
+    assert "278 (278)" in text  # 112 + 148 + 8 + 10
+    assert "KiB" in text and " B" in text
+
+
+def test_markdown_is_a_pipe_table_with_totals():
+    text = rendered("markdown")
+    assert text.startswith("## tiny\n")
+    assert "| Layer | Type | Output shape | Params | MACs | Activations | Receptive field |" in text
+    assert "| `layers[0] (c1)` | conv2d | [4, 8, 8] | 112 |" in text
+    assert "&nbsp;&nbsp;`layers[1].body[0]`" in text
+    assert "| Trainable params | 278 (278) |" in text
+
+
+def test_csv_has_one_row_per_leaf():
+    rows = list(csv.DictReader(io.StringIO(rendered("csv"))))
+    assert [row["path"] for row in rows][:4] == ["layers[0]", "layers[1].body[0]", "layers[1].body[1]", "layers[1].add"]
+    assert rows[0]["params"] == "112" and rows[0]["output_shape"] == "4x8x8" and rows[0]["network"] == "tiny"
+    assert sum(int(row["macs"]) for row in rows) == analyze(load(NET)).totals.macs

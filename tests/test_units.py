@@ -1,0 +1,65 @@
+"""Readable sizes, both ways."""
+
+import pytest
+
+from cnnsize.units import DTYPE_BYTES, human_bytes, human_count, parse_bytes, parse_count
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("1000", 1000),
+        ("25M", 25_000_000),
+        ("25.5M", 25_500_000),  # 25.5 * 10^6
+        ("4G", 4 * 10**9),
+        ("1.5T", 1_500_000_000_000),
+        ("50K", 50_000),
+        ("50k", 50_000),
+        ("1_000_000", 1_000_000),
+        (" 7 M ", 7_000_000),
+    ],
+)
+def test_parse_count(text, value):
+    assert parse_count(text) == value
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("512B", 512),
+        ("1KB", 1000),
+        ("1KiB", 1024),
+        ("1MiB", 1024**2),
+        ("1.5GiB", 1_610_612_736),  # 1.5 * 2^30
+        ("2GB", 2 * 10**9),
+        ("24gib", 24 * 2**30),
+        ("3", 3),
+    ],
+)
+def test_parse_bytes(text, value):
+    assert parse_bytes(text) == value
+
+
+@pytest.mark.parametrize("text", ["lots", "1.5", "1.5X", "-3M", "M", "1.0001K", ""])
+def test_bad_counts(text):
+    with pytest.raises(ValueError):
+        parse_count(text)
+
+
+@pytest.mark.parametrize("text", ["1.5B", "3 MiBs", "1Mb/s"])
+def test_bad_bytes(text):
+    with pytest.raises(ValueError):
+        parse_bytes(text)
+
+
+def test_human_forms_are_labelled():
+    assert human_count(25_557_032) == "25.56 M"
+    assert human_count(999) == "999"
+    assert human_count(4_089_184_256) == "4.09 G"
+    assert human_bytes(512) == "512 B"
+    assert human_bytes(1536) == "1.50 KiB"  # 1536/1024
+    assert human_bytes(102_760_448) == "98.00 MiB"  # 98 * 2^20
+
+
+def test_dtype_sizes():
+    assert DTYPE_BYTES == {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
