@@ -17,7 +17,6 @@ from typing import Union
 
 from cnnsize.shapes import adaptive_windows, effective_kernel
 
-
 Exact = Union[int, Fraction]
 
 
