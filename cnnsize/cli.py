@@ -37,7 +37,7 @@ class DType(str, Enum):
     int8 = "int8"
 
 
-SpecArgs = Annotated[List[str], typer.Argument(help="Spec files (YAML).", metavar="SPEC...")]
+SpecArgs = Annotated[List[str], typer.Argument(help="Spec files (YAML).", metavar="SPEC")]
 BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Batch size for work and memory.")]
 DTypeOption = Annotated[Optional[DType], typer.Option("--dtype", help="Data type (default: the spec's, else float32).")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
