@@ -11,6 +11,7 @@ import typer
 
 from cnnsize import __version__
 from cnnsize.commands import conv as conv_command
+from cnnsize.commands import schema as schema_command
 from cnnsize.errors import CnnsizeError, Problem, SpecError
 
 app = typer.Typer(
@@ -136,6 +137,7 @@ def check(
 
 
 app.command()(conv_command.conv)
+app.command()(schema_command.schema)
 
 
 def run() -> None:
