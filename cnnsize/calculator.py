@@ -8,7 +8,7 @@ The arithmetic is `cnnsize.shapes` (see ../shared/CONVENTIONS.md); this module o
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Union
 
 from cnnsize import shapes
 
@@ -160,6 +160,11 @@ class Solution:
         return bool(self.windows)
 
 
+def _with(window: Window, unknown: Unknown, value: int) -> Window:
+    changes: dict[str, Any] = {unknown: value}
+    return replace(window, **changes)
+
+
 def _value(window: Window, unknown: Unknown) -> int:
     return int(getattr(window, unknown))
 
@@ -180,10 +185,10 @@ def solve(window: Window, unknown: Unknown, wanted: int) -> Solution:
 def _search(window: Window, unknown: Unknown, wanted: int) -> tuple[list[Window], list[Window]]:
     """(every window tried, in increasing order of `unknown`; those valid with output `wanted`)."""
     first = 0 if unknown == "padding" else 1
-    last = _search_limit(replace(window, **{unknown: first}), wanted)
+    last = _search_limit(_with(window, unknown, first), wanted)
     if last - first > MAX_CANDIDATES:
         raise ValueError(f"these sizes are too large to search (over {MAX_CANDIDATES:,} candidates)")
-    tried = [replace(window, **{unknown: v}) for v in range(first, last + 1)]
+    tried = [_with(window, unknown, v) for v in range(first, last + 1)]
     return tried, [w for w in tried if w.broken_rule() is None and w.output() == wanted]
 
 
@@ -195,7 +200,7 @@ def _search_limit(window: Window, wanted: int) -> int:
     return 2 * (i * s + wanted * s + 2 * p + 2 * d * k + window.output_padding + 4)
 
 
-def _answer(matches: tuple[Window, ...], unknown: Unknown, wanted: int, open_ended: bool, first: int) -> list[str]:
+def _answer(matches: Sequence[Window], unknown: Unknown, wanted: int, open_ended: bool, first: int) -> list[str]:
     values = [_value(w, unknown) for w in matches]
     if open_ended and values[0] == first:
         head = f"any {unknown} gives output {wanted} (it does not change the output here)"

@@ -34,7 +34,7 @@ def _layer_model() -> type[RootModel[Any]]:
     kinds: tuple[type[LayerKind], ...] = tuple(KINDS.values())
     mapping = Annotated[Union[kinds], Field(discriminator="type")]  # type: ignore[valid-type]
     name = Literal[tuple(bare_kinds())]  # type: ignore[valid-type]
-    return type("Layer", (RootModel[Union[name, mapping]],), {"__doc__": "One layer of a spec."})
+    return type("Layer", (RootModel[Union[name, mapping]],), {"__doc__": "One layer of a spec."})  # type: ignore[valid-type]
 
 
 def json_schema() -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Mapping, NoReturn, Optional
 
 import typer
 
@@ -94,7 +94,7 @@ def _flag_problem(
     transposed: bool,
     ceil_mode: bool,
     output_padding: Optional[int],
-    given: dict[str, Optional[object]],
+    given: Mapping[str, object],
 ) -> Optional[str]:
     """What is wrong with this combination of options, if anything."""
     if pool and transposed:
