@@ -8,25 +8,46 @@ model = cnnsize.build(spec)                  # an nn.Module (needs the `torch` e
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
-    from cnnsize.engine import analyze
-    from cnnsize.loader import load
+if TYPE_CHECKING:  # what type checkers see; `x as x` marks a re-export
+    from cnnsize.engine import analyze as analyze
+    from cnnsize.errors import CnnsizeError as CnnsizeError
+    from cnnsize.errors import Problem as Problem
+    from cnnsize.errors import SpecError as SpecError
+    from cnnsize.loader import load as load
+    from cnnsize.report import LayerRow as LayerRow
+    from cnnsize.report import ReceptiveField as ReceptiveField
+    from cnnsize.report import Report as Report
+    from cnnsize.report import Totals as Totals
+    from cnnsize.schema import Spec as Spec
 
-__all__ = ["__version__", "analyze", "load"]
+# Public name -> the module defining it, imported on first use so that `import cnnsize` stays cheap
+# and never imports torch.
+_LAZY = {
+    "load": "cnnsize.loader",
+    "analyze": "cnnsize.engine",
+    "Spec": "cnnsize.schema",
+    "Report": "cnnsize.report",
+    "LayerRow": "cnnsize.report",
+    "Totals": "cnnsize.report",
+    "ReceptiveField": "cnnsize.report",
+    "CnnsizeError": "cnnsize.errors",
+    "SpecError": "cnnsize.errors",
+    "Problem": "cnnsize.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use, so `import cnnsize` stays cheap and never imports torch.
-    if name == "load":
-        from cnnsize.loader import load
-
-        return load
-    if name == "analyze":
-        from cnnsize.engine import analyze
-
-        return analyze
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'cnnsize' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

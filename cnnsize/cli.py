@@ -10,6 +10,8 @@ from typing import Annotated, List, Optional
 import typer
 
 from cnnsize import __version__
+from cnnsize.commands import conv as conv_command
+from cnnsize.commands import schema as schema_command
 from cnnsize.errors import CnnsizeError, Problem, SpecError
 
 app = typer.Typer(
@@ -134,10 +136,14 @@ def check(
     raise typer.Exit(code)
 
 
+app.command()(conv_command.conv)
+app.command()(schema_command.schema)
+
+
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also `python -m cnnsize`, under the same name)."""
     try:
-        app()
+        app(prog_name="cnnsize")
     except CnnsizeError as error:  # pragma: no cover - commands handle their own
         typer.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)

@@ -161,5 +161,11 @@ Flag = Annotated[bool, PlainValidator(_strict_bool), WithJsonSchema({"type": "bo
 InputShape = Annotated[
     tuple[int, ...],
     PlainValidator(_shape),
-    WithJsonSchema({"type": "array", "items": _INT, "minItems": 1, "maxItems": 3}),
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": _INT,
+            "anyOf": [{"minItems": 1, "maxItems": 1}, {"minItems": 3, "maxItems": 3}],
+        }
+    ),
 ]

@@ -136,7 +136,7 @@ def print_table(report: Report, out: IO[str]) -> None:
 
     console = _console(out)
     where = f" ({report.file})" if report.file else ""
-    table = Table(title=f"{report.name}{where}", title_justify="left", header_style="bold")
+    table = Table(title=f"{report.name}{where}", title_justify="left", header_style="bold cyan")
     for i, (name, _) in enumerate(COLUMNS):
         table.add_column(name, justify="right" if i >= 3 else "left", no_wrap=i < 3)
     for depth, row in report.walk():
@@ -145,7 +145,7 @@ def print_table(report: Report, out: IO[str]) -> None:
         table.add_row(*cells, style="dim" if row.children else None)
     console.print(table)
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
+    grid.add_column(style="bold cyan")
     grid.add_column()
     for label, value in total_lines(report):
         grid.add_row(label, value)
@@ -155,8 +155,11 @@ def print_table(report: Report, out: IO[str]) -> None:
 def _console(out: IO[str]) -> Any:
     from rich.console import Console
 
+    # Styles only on a terminal (plain text when piped, whatever FORCE_COLOR says); colour unless
+    # NO_COLOR is set to a non-empty value (no-color.org).
     interactive = hasattr(out, "isatty") and out.isatty()
     width = None if interactive else int(os.environ.get("COLUMNS", "160"))
+    no_color = bool(os.environ.get("NO_COLOR")) or not interactive
     return Console(
-        file=out, width=width, no_color="NO_COLOR" in os.environ or not interactive, highlight=False, soft_wrap=False
+        file=out, width=width, force_terminal=interactive, no_color=no_color, highlight=False, soft_wrap=False
     )

@@ -28,6 +28,7 @@ class ReceptiveField:
     start: tuple[Exact, Exact]
 
     def to_dict(self) -> dict[str, list[int | float]]:
+        """`{"size": [h, w], "jump": [h, w], "start": [h, w]}`; whole numbers as int."""
         return {key: [_number(v) for v in getattr(self, key)] for key in ("size", "jump", "start")}
 
 
@@ -54,6 +55,7 @@ class LayerRow:
         return 2 * self.macs
 
     def leaves(self) -> Iterator["LayerRow"]:
+        """This row if it is a leaf, else the leaves below it in execution order."""
         if not self.children:
             yield self
         for child in self.children:
@@ -66,6 +68,7 @@ class LayerRow:
             yield from child.walk(depth + 1)
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as JSON-ready data (without children: `Report.to_dict` lists leaves)."""
         return {
             "path": format_path(self.path),
             "name": self.name,
@@ -83,6 +86,9 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class Totals:
+    """Whole-network figures: trainable and non-trainable parameters, MACs and activation bytes for
+    the batch, and the bytes of the trainable parameters."""
+
     params: int
     non_trainable_params: int
     macs: int
@@ -91,9 +97,11 @@ class Totals:
 
     @property
     def flops(self) -> int:
+        """FLOPs are 2 x MACs."""
         return 2 * self.macs
 
     def to_dict(self) -> dict[str, int]:
+        """Every total as an exact integer (counts, and bytes)."""
         return {
             "params": self.params,
             "non_trainable_params": self.non_trainable_params,
@@ -128,6 +136,8 @@ class Report:
             yield from row.walk()
 
     def to_dict(self) -> dict[str, Any]:
+        """The public JSON contract: the spec's name and file, shapes, batch size, dtype, every leaf
+        layer in execution order (`layers`) and the `totals`; counts and bytes are exact integers."""
         return {
             "name": self.name,
             "file": self.file,

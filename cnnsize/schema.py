@@ -73,6 +73,7 @@ class Spec(BaseModel):
 
     @property
     def file(self) -> Optional[str]:
+        """The file the spec was read from; None for YAML text."""
         return self._document.file if self._document else None
 
     @property
@@ -87,6 +88,7 @@ class Spec(BaseModel):
         return "network"
 
     def locate(self, path: SpecPath, *, key: bool = False) -> Location:
+        """Where `path` (like `('layers', 0, 'kernel_size')`) is written in the spec's YAML."""
         if self._document is None:
             return Location(None, None, None, path)
         return self._document.locate(path, key=key)

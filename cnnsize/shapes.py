@@ -41,9 +41,24 @@ def same_padding(i: int, k: int, s: int = 1, d: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def same_padding_formula(i: int, k: int, s: int = 1, d: int = 1) -> str:
+    """`same_padding` as text: `ceil(224/2) = 112; max((112 - 1)*2 + 1*(7 - 1) + 1 - 224, 0) = 5 = 2 + 3`."""
+    out = -(-i // s)
+    before, after = same_padding(i, k, s, d)
+    return (
+        f"out = ceil({i}/{s}) = {out}; total padding = max(({out} - 1)*{s} + {d}*({k} - 1) + 1 - {i}, 0)"
+        f" = {before + after} = {before} before + {after} after"
+    )
+
+
 def full_padding(k: int, d: int = 1) -> int:
     """`full` padding on each side: `d*(k - 1)`."""
     return d * (k - 1)
+
+
+def full_padding_formula(k: int, d: int = 1) -> str:
+    """`full_padding` as text: `1*(5 - 1) = 4`."""
+    return f"{d}*({k} - 1) = {full_padding(k, d)}"
 
 
 def transposed_conv_out(i: int, k: int, s: int = 1, p: int = 0, output_padding: int = 0, d: int = 1) -> int:
@@ -73,9 +88,17 @@ def pool_out(i: int, k: int, s: int, p: int = 0, d: int = 1, ceil_mode: bool = F
 
 
 def pool_formula(i: int, k: int, s: int, p: int = 0, d: int = 1, ceil_mode: bool = False) -> str:
-    """`pool_out` as text."""
+    """`pool_out` as text; in ceil mode a dropped last window is shown with the rule that drops it."""
     rounding = "ceil" if ceil_mode else "floor"
-    return f"{rounding}(({i} + 2*{p} - {_kernel_text(k, d)})/{s}) + 1 = {pool_out(i, k, s, p, d, ceil_mode)}"
+    text = f"{rounding}(({i} + 2*{p} - {_kernel_text(k, d)})/{s}) + 1"
+    out = pool_out(i, k, s, p, d, ceil_mode)
+    rounded = -(-(i + 2 * p - effective_kernel(k, d)) // s) + 1
+    if ceil_mode and rounded != out:
+        return (
+            f"{text} - 1 = {out} (the last window would start in the right padding: "
+            f"({rounded} - 1)*{s} = {(rounded - 1) * s} >= {i} + {p}, so it is dropped)"
+        )
+    return f"{text} = {out}"
 
 
 def adaptive_windows(i: int, o: int) -> list[tuple[int, int]]:

@@ -16,7 +16,7 @@ from difflib import get_close_matches
 from math import prod
 from typing import Annotated, Any, ClassVar, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
 from cnnsize.errors import LayerRuleError, SpecPath
 from cnnsize.receptive import Field as RField
@@ -25,11 +25,18 @@ Shape = tuple[int, ...]
 
 KINDS: dict[str, type["LayerKind"]] = {}
 
+
+class _LayerItems:
+    """JSON Schema of a layer list: its items are `#/$defs/Layer` (see cnnsize/spec_schema.py); the
+    list's own constraints (such as `min_length`) are kept."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return {**handler(core_schema), "items": {"$ref": "#/$defs/Layer"}}
+
+
 # A list of layers inside a composite; validated by the spec parser, described by `$defs/Layer`.
-LayerList = Annotated[
-    list[Any],
-    WithJsonSchema({"type": "array", "items": {"$ref": "#/$defs/Layer"}}),
-]
+LayerList = Annotated[list[Any], _LayerItems]
 
 
 class LayerKind(BaseModel):

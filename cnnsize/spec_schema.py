@@ -1,0 +1,68 @@
+"""The spec format's JSON Schema, generated from the pydantic models (never written by hand).
+
+The root is the `Spec` model; `$defs/Layer` is every registered kind's model, told apart by its
+`type`, or the bare name of a kind that needs no fields (`- relu`). Layer lists (in `Spec` and in
+composites, via `LayerList`) refer to `#/$defs/Layer`, so a new kind, field or section appears here
+as soon as its model exists. Editors with the YAML language server use the committed copy
+(`schema/cnnsize.schema.json`) to complete and check specs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, RootModel
+from pydantic.json_schema import models_json_schema
+
+from cnnsize.kinds import KINDS, LayerKind
+from cnnsize.schema import Spec
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+TITLE = "cnnsize spec"
+COMMITTED_COPY = "schema/cnnsize.schema.json"
+
+
+def bare_kinds() -> list[str]:
+    """Kinds that may be written as a bare name: those whose fields all have defaults."""
+    return [name for name, cls in KINDS.items() if not any(f.is_required() for f in cls.model_fields.values())]
+
+
+def _layer_model() -> type[RootModel[Any]]:
+    """A model named `Layer` (so its definition is `#/$defs/Layer`): a bare kind name, or a mapping
+    validated by the kind its `type` names."""
+    kinds: tuple[type[LayerKind], ...] = tuple(KINDS.values())
+    mapping = Annotated[Union[kinds], Field(discriminator="type")]  # type: ignore[valid-type]
+    name = Literal[tuple(bare_kinds())]  # type: ignore[valid-type]
+    return type("Layer", (RootModel[Union[name, mapping]],), {"__doc__": "One layer of a spec."})  # type: ignore[valid-type]
+
+
+def json_schema() -> dict[str, Any]:
+    """The spec format's JSON Schema (draft 2020-12) as a dict."""
+    layer = _layer_model()
+    _, generated = models_json_schema([(Spec, "validation"), (layer, "validation")])
+    definitions: dict[str, Any] = generated["$defs"]
+    for ref in _kind_refs(definitions["Layer"]):
+        # A layer written as a mapping must say its `type`: the parser needs it to pick the kind.
+        kind = definitions[ref.rsplit("/", 1)[-1]]
+        kind["required"] = ["type", *(f for f in kind.get("required", []) if f != "type")]
+    root = definitions.pop("Spec")
+    return {"$schema": DIALECT, "title": TITLE, **{k: v for k, v in root.items() if k != "title"}, "$defs": definitions}
+
+
+def _kind_refs(layer: dict[str, Any]) -> list[str]:
+    """The `$ref` of every kind's model in the `Layer` definition (from its discriminator)."""
+    found = []
+    for option in layer.get("anyOf", []) + layer.get("oneOf", []):
+        found += option.get("discriminator", {}).get("mapping", {}).values()
+    if len(found) != len(KINDS):
+        raise RuntimeError(f"the Layer schema names {len(found)} kinds, but {len(KINDS)} are registered")
+    return found
+
+
+def schema_text() -> str:
+    """The schema as the committed file holds it: indented JSON ending in a newline."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+__all__ = ["COMMITTED_COPY", "bare_kinds", "json_schema", "schema_text"]
