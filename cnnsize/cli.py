@@ -39,8 +39,19 @@ class DType(str, Enum):
     int8 = "int8"
 
 
-SpecArgs = Annotated[List[str], typer.Argument(help="Spec files (YAML).", metavar="SPEC")]
-BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Batch size for work and memory.")]
+def positive(value: int) -> int:
+    """Option callback: a count that must be at least 1 (exit 2 otherwise)."""
+    if value is not None and value < 1:
+        raise typer.BadParameter(f"must be a positive integer, got {value}")
+    return value
+
+
+SpecArgs = Annotated[
+    List[str], typer.Argument(help="Spec files (YAML), zoo names, or - for standard input.", metavar="SPEC")
+]
+BatchOption = Annotated[
+    int, typer.Option("--batch-size", "-b", callback=positive, metavar="N", help="Batch size for work and memory.")
+]
 DTypeOption = Annotated[Optional[DType], typer.Option("--dtype", help="Data type (default: the spec's, else float32).")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -132,7 +143,7 @@ def check(
         summary = f"{total} spec{'s' if total != 1 else ''} checked: " + (
             f"{failed} failed" if failed else "all passed"
         )
-        typer.echo(summary, err=bool(failed))
+        typer.echo(summary, err=True)  # stdout carries problems only
     raise typer.Exit(code)
 
 

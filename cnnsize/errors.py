@@ -88,8 +88,8 @@ class SpecFileError(SpecError):
     """The file itself cannot be read as a spec (missing, a directory, binary, not UTF-8)."""
 
 
-class MissingFileError(SpecFileError):
-    """A path on the command line names nothing that exists (a usage error)."""
+class PathArgumentError(SpecFileError):
+    """A path on the command line names no file: nothing there, or a directory (a usage error)."""
 
     exit_code = 2
 

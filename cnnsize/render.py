@@ -47,8 +47,8 @@ def total_lines(report: Report) -> list[tuple[str, str]]:
     t = report.totals
     at = f"batch {report.batch_size}, {report.dtype}"
     return [
-        ("Trainable params", f"{t.params:,} ({human_count(t.params)})"),
-        ("Non-trainable params", f"{t.non_trainable_params:,} ({human_count(t.non_trainable_params)})"),
+        ("Trainable params", _exact_and_readable(t.params)),
+        ("Non-trainable params", _exact_and_readable(t.non_trainable_params) + " (running statistics)"),
         ("Parameter memory", f"{human_bytes(t.param_bytes)} ({t.param_bytes:,} B, {report.dtype})"),
         ("MACs", f"{t.macs:,} ({human_count(t.macs)} MACs, batch {report.batch_size})"),
         ("FLOPs", f"{t.flops:,} ({human_count(t.flops)} FLOPs = 2 x MACs)"),
@@ -56,6 +56,12 @@ def total_lines(report: Report) -> list[tuple[str, str]]:
         ("Input shape", shape_text(report.input_shape)),
         ("Output shape", shape_text(report.output_shape)),
     ]
+
+
+def _exact_and_readable(n: int) -> str:
+    """`25,557,032 (25.56 M)`; just `444` when the readable form would say the same."""
+    readable = human_count(n)
+    return f"{n:,}" if readable == str(n) else f"{n:,} ({readable})"
 
 
 def render(reports: Sequence[Report], fmt: str, out: IO[str] | None = None) -> None:
@@ -81,6 +87,7 @@ def to_csv(reports: Sequence[Report]) -> str:
         "path",
         "name",
         "type",
+        "input_shape",
         "output_shape",
         "params",
         "non_trainable_params",
@@ -102,7 +109,8 @@ def to_csv(reports: Sequence[Report]) -> str:
                     format_path(leaf.path),
                     leaf.name or "",
                     leaf.type,
-                    "x".join(map(str, leaf.output_shape)),
+                    shape_text(leaf.input_shape),
+                    shape_text(leaf.output_shape),
                     leaf.params,
                     leaf.non_trainable_params,
                     leaf.macs,
@@ -134,13 +142,20 @@ def print_table(report: Report, out: IO[str]) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from rich.text import Text
+
     console = _console(out)
     where = f" ({report.file})" if report.file else ""
-    table = Table(title=f"{report.name}{where}", title_justify="left", header_style="bold cyan")
+    console.print(Text(f"{report.name}{where}", style="bold"))
+    rows = [(depth, row, [cell(row) for _, cell in COLUMNS]) for depth, row in report.walk()]
+    table = Table(header_style="bold cyan")
     for i, (name, _) in enumerate(COLUMNS):
-        table.add_column(name, justify="right" if i >= 3 else "left", no_wrap=i < 3)
-    for depth, row in report.walk():
-        cells = [cell(row) for _, cell in COLUMNS]
+        if i == 0:  # the path gives way first: it folds, so figures are never cut
+            table.add_column(name, overflow="fold")
+        else:
+            widest = max((len(cells[i]) for _, _, cells in rows), default=0)
+            table.add_column(name, justify="right" if i >= 3 else "left", no_wrap=True, min_width=widest)
+    for depth, row, cells in rows:
         cells[0] = "  " * depth + cells[0]
         table.add_row(*cells, style="dim" if row.children else None)
     console.print(table)
@@ -158,7 +173,8 @@ def _console(out: IO[str]) -> Any:
     # Styles only on a terminal (plain text when piped, whatever FORCE_COLOR says); colour unless
     # NO_COLOR is set to a non-empty value (no-color.org).
     interactive = hasattr(out, "isatty") and out.isatty()
-    width = None if interactive else int(os.environ.get("COLUMNS", "160"))
+    # Piped output is as wide as it needs to be, unless COLUMNS says otherwise.
+    width = None if interactive else int(os.environ.get("COLUMNS", "0")) or 100_000
     no_color = bool(os.environ.get("NO_COLOR")) or not interactive
     return Console(
         file=out, width=width, force_terminal=interactive, no_color=no_color, highlight=False, soft_wrap=False

@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 from cnnsize.errors import Location, Problem, SpecError, SpecPath
 from cnnsize.fields import InputShape, Size, show
 from cnnsize.kinds import KINDS, Composite, LayerKind
-from cnnsize.kinds.base import LayerList, suggest
+from cnnsize.kinds.base import LayerList, closest, suggest
 from cnnsize.units import DType, parse_bytes, parse_count
 from cnnsize.yamlio import Document
 
@@ -180,6 +180,14 @@ def _parse_nested(
         if depth == 1:
             fields[name] = _parse_layers(value, path + (name,), document, problems)
         else:
+            for i, branch in enumerate(value):
+                if not isinstance(branch, list):
+                    problems.append(
+                        Problem(
+                            document.locate(path + (name, i)),
+                            f"each of the {name} is a list of layers (one branch holding {show(branch)} is [{show(branch)}])",
+                        )
+                    )
             fields[name] = [
                 _parse_layers(branch, path + (name, i), document, problems) if isinstance(branch, list) else branch
                 for i, branch in enumerate(value)
@@ -187,11 +195,24 @@ def _parse_nested(
 
 
 def _translate(exc: ValidationError, base: SpecPath, model: type[BaseModel], document: Document) -> list[Problem]:
-    """pydantic's errors as problems at their exact YAML locations."""
+    """pydantic's errors as problems at their exact YAML locations.
+
+    A misspelt required field gives pydantic two errors (missing, and unknown); the unknown one,
+    which says "did you mean", stands for both."""
+    errors = exc.errors(include_url=False)
+    misspelt = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            owner = _owner(model, tuple(error["loc"][:-1]))
+            meant = closest(str(error["loc"][-1]), owner.model_fields) if owner else None
+            if meant is not None:
+                misspelt.add(tuple(error["loc"][:-1]) + (meant,))
     problems = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
         path = base + tuple(error["loc"])
         kind = error["type"]
+        if kind == "missing" and tuple(error["loc"]) in misspelt:
+            continue
         if kind == "missing":
             message = f"missing required field '{path[-1]}'"
             location = document.locate(path[:-1])

@@ -55,17 +55,22 @@ def parse_bytes(text: str) -> int:
     return _parse(text, BYTE_UNITS, "byte size", "'512MiB', '2GB' or '1024B'")
 
 
-def human_count(n: int) -> str:
-    """25_557_032 -> '25.56 M' (SI prefixes, three significant digits or more)."""
-    for prefix, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
+def _scaled(n: int, scales: tuple[tuple[str, int], ...], unit: str) -> str:
+    """`n` in the largest unit it reaches, to two decimals (exact rounding, no float noise);
+    beyond the largest unit, scientific notation of that unit."""
+    for name, scale in scales:
         if abs(n) >= scale:
-            return f"{n / scale:.2f} {prefix}"
-    return str(n)
+            value = Decimal(n) / Decimal(scale)  # 28 significant digits: exact to the shown two decimals
+            shown = f"{value:.2e}" if abs(value) >= 1000 else f"{value:.2f}"
+            return f"{shown} {name}"
+    return f"{n} {unit}".strip()
+
+
+def human_count(n: int) -> str:
+    """25_557_032 -> '25.56 M' (SI prefixes up to P; larger values in scientific notation of P)."""
+    return _scaled(n, (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)), "")
 
 
 def human_bytes(n: int) -> str:
-    """102_760_448 -> '98.00 MiB' (IEC units)."""
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f} {unit}"
-    return f"{n} B"
+    """102_760_448 -> '98.00 MiB' (IEC units up to PiB)."""
+    return _scaled(n, (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)), "B")

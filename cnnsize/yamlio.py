@@ -12,6 +12,7 @@ by an iterative composer of our own, so
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 
-from cnnsize.errors import Location, MissingFileError, SpecError, SpecFileError, SpecPath
+from cnnsize.errors import Location, PathArgumentError, SpecError, SpecFileError, SpecPath
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
@@ -55,15 +56,18 @@ class Document:
 
 
 def read_file(path: str | os.PathLike[str]) -> Document:
-    """Read and parse a spec file; every way a file can be unusable is a `SpecError`."""
+    """Read and parse a spec file (`-` is standard input); every way a file can be unusable is a
+    `SpecError`."""
     name = os.fspath(path)
+    if name == "-":
+        return parse_bytes(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), "<stdin>")
     if os.path.isdir(name):
-        raise SpecFileError.at("is a directory, not a spec file", Location(name, 1, 1))
+        raise PathArgumentError.at("is a directory, not a spec file", Location(name, 1, 1))
     try:
         with open(name, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise MissingFileError.at("no such file", Location(name, 1, 1)) from None
+        raise PathArgumentError.at("no such file", Location(name, 1, 1)) from None
     except OSError as exc:
         raise SpecFileError.at(f"cannot read the file: {exc.strerror or exc}", Location(name, 1, 1)) from None
     return parse_bytes(raw, name)
@@ -95,6 +99,7 @@ def parse_text(text: str, file: str | None = None) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = "YAML syntax error: " + " ".join(part for part in (exc.context, exc.problem) if part)
+        message += _syntax_hint(exc.problem or "")
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise SpecError.at(message, Location(file, line, column)) from None
     except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow
@@ -102,6 +107,17 @@ def parse_text(text: str, file: str | None = None) -> Document:
         line, column = _line_col(text.encode("utf-8"), mark) if isinstance(mark, int) else (None, None)
         raise SpecError.at(f"YAML error: {exc}", Location(file, line, column)) from None
     return document
+
+
+def _syntax_hint(problem: str) -> str:
+    """A plain-words hint for the YAML mistakes people make most."""
+    if "'\\t'" in problem:
+        return " (YAML indents with spaces, never tabs)"
+    if "mapping values are not allowed" in problem:
+        return " (check this line's indentation, or quote a value that holds ': ')"
+    if "expected <block end>" in problem or "could not find expected ':'" in problem:
+        return " (check the indentation: items of one list or mapping must line up)"
+    return ""
 
 
 def _line_col(raw: bytes, offset: int) -> tuple[int, int]:

@@ -90,12 +90,6 @@ def test_check_missing_file_is_a_usage_error_but_the_rest_are_checked(runner, tm
     assert f"{bad}:2:10: error:" in result.stdout
 
 
-def test_check_quiet_prints_problems_only(runner, tmp_path):
-    good = write(tmp_path, "good.yaml", GOOD)
-    result = runner.invoke(app, ["check", "--quiet", good])
-    assert result.exit_code == 0 and result.output == ""
-
-
 def test_check_shape_error_from_the_engine(runner, tmp_path):
     spec = write(tmp_path, "k.yaml", "input: [3, 4, 4]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 7}\n")
     result = runner.invoke(app, ["check", spec])

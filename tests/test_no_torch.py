@@ -33,6 +33,8 @@ sys.exit(code)
         ["report", "specs/toy.yaml"],
         ["report", "specs/small-resnet.yaml", "--format", "json"],
         ["check", "specs/toy.yaml", "specs/small-resnet.yaml"],
+        ["schema"],
+        ["conv", "--input", "32", "--kernel", "5", "--solve", "padding", "--output", "32"],
     ],
 )
 def test_command_never_imports_torch(args):

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 
 from cnnsize.engine import analyze
 from cnnsize.loader import load
@@ -65,13 +66,6 @@ def test_json_is_the_public_contract():
     assert totals["params"] == 112 + 148 + 8 + 10
 
 
-def test_json_of_several_specs_is_a_list():
-    out = io.StringIO()
-    report = analyze(load(NET))
-    render([report, report], "json", out)
-    assert [item["name"] for item in json.loads(out.getvalue())] == ["tiny", "tiny"]
-
-
 def test_table_shows_nesting_units_and_totals():
     text = rendered("table")
     assert "\x1b[" not in text  # plain text when not a terminal
@@ -90,7 +84,7 @@ def test_table_shows_nesting_units_and_totals():
         "Output shape",
     ):
         assert label in text
-    assert "278 (278)" in text  # 112 + 148 + 8 + 10
+    assert re.search(r"Trainable params\s+278\s", text)  # 112 + 148 + 8 + 10
     assert "KiB" in text and " B" in text
 
 
@@ -100,11 +94,11 @@ def test_markdown_is_a_pipe_table_with_totals():
     assert "| Layer | Type | Output shape | Params | MACs | Activations | Receptive field |" in text
     assert "| `layers[0] (c1)` | conv2d | [4, 8, 8] | 112 |" in text
     assert "&nbsp;&nbsp;`layers[1].body[0]`" in text
-    assert "| Trainable params | 278 (278) |" in text
+    assert "| Trainable params | 278 |" in text
 
 
 def test_csv_has_one_row_per_leaf():
     rows = list(csv.DictReader(io.StringIO(rendered("csv"))))
     assert [row["path"] for row in rows][:4] == ["layers[0]", "layers[1].body[0]", "layers[1].body[1]", "layers[1].add"]
-    assert rows[0]["params"] == "112" and rows[0]["output_shape"] == "4x8x8" and rows[0]["network"] == "tiny"
+    assert rows[0]["params"] == "112" and rows[0]["output_shape"] == "[4, 8, 8]" and rows[0]["network"] == "tiny"
     assert sum(int(row["macs"]) for row in rows) == analyze(load(NET)).totals.macs

@@ -5,7 +5,7 @@ import tracemalloc
 
 import pytest
 
-from cnnsize.errors import MissingFileError, SpecError, SpecFileError
+from cnnsize.errors import PathArgumentError, SpecError, SpecFileError
 from cnnsize.yamlio import MAX_DEPTH, parse_bytes, parse_text, read_file
 
 
@@ -138,7 +138,7 @@ def test_utf8_bom_is_accepted():
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(MissingFileError) as exc:
+    with pytest.raises(PathArgumentError) as exc:
         read_file(tmp_path / "nope.yaml")
     assert problem(exc).message == "no such file" and exc.value.exit_code == 2
 
