@@ -141,7 +141,6 @@ def to_markdown(report: Report) -> str:
 def print_table(report: Report, out: IO[str]) -> None:
     from rich.panel import Panel
     from rich.table import Table
-
     from rich.text import Text
 
     console = _console(out)

@@ -185,7 +185,8 @@ def _parse_nested(
                     problems.append(
                         Problem(
                             document.locate(path + (name, i)),
-                            f"each of the {name} is a list of layers (one branch holding {show(branch)} is [{show(branch)}])",
+                            f"each of the {name} is a list of layers"
+                            f" (one branch holding {show(branch)} is [{show(branch)}])",
                         )
                     )
             fields[name] = [
