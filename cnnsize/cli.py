@@ -79,7 +79,9 @@ def report(
     dtype: DTypeOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals."""
+    """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals.
+
+    SPEC is a file, or the name of a model of the zoo (see `cnnsize zoo`)."""
     from cnnsize.engine import analyze
     from cnnsize.loader import load
     from cnnsize.render import render
@@ -132,6 +134,11 @@ def check(
         )
         typer.echo(summary, err=bool(failed))
     raise typer.Exit(code)
+
+
+from cnnsize.commands import zoo as _zoo  # noqa: E402  (after `app`: registers `cnnsize zoo`)
+
+app.command(name="zoo")(_zoo.command)
 
 
 def run() -> None:
