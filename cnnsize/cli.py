@@ -41,6 +41,10 @@ SpecArgs = Annotated[List[str], typer.Argument(help="Spec files (YAML).", metava
 BatchOption = Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Batch size for work and memory.")]
 DTypeOption = Annotated[Optional[DType], typer.Option("--dtype", help="Data type (default: the spec's, else float32).")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+DepthOption = Annotated[
+    Optional[int],
+    typer.Option("--depth", "-d", min=1, help="Rows this many levels deep at most, each summing those below it."),
+]
 
 
 def _version(value: bool) -> None:
@@ -78,6 +82,7 @@ def report(
     batch_size: BatchOption = 1,
     dtype: DTypeOption = None,
     fmt: FormatOption = Format.table,
+    depth: DepthOption = None,
 ) -> None:
     """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals.
 
@@ -89,7 +94,7 @@ def report(
     reports, problems, code = [], [], 0
     for path in specs:
         try:
-            reports.append(analyze(load(path), batch_size, dtype.value if dtype else None))
+            reports.append(analyze(load(path), batch_size, dtype.value if dtype else None).truncated(depth))
         except SpecError as error:
             problems.extend(error.problems)
             code = max(code, error.exit_code)
