@@ -12,6 +12,7 @@ import typer
 from cnnsize import __version__
 from cnnsize.commands import conv as conv_command
 from cnnsize.commands import schema as schema_command
+from cnnsize.commands import zoo as zoo_command
 from cnnsize.errors import CnnsizeError, Problem, SpecError
 
 app = typer.Typer(
@@ -54,6 +55,10 @@ BatchOption = Annotated[
 ]
 DTypeOption = Annotated[Optional[DType], typer.Option("--dtype", help="Data type (default: the spec's, else float32).")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+DepthOption = Annotated[
+    Optional[int],
+    typer.Option("--depth", "-d", min=1, help="Rows this many levels deep at most, each summing those below it."),
+]
 
 
 def _version(value: bool) -> None:
@@ -91,8 +96,11 @@ def report(
     batch_size: BatchOption = 1,
     dtype: DTypeOption = None,
     fmt: FormatOption = Format.table,
+    depth: DepthOption = None,
 ) -> None:
-    """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals."""
+    """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals.
+
+    SPEC is a file, or the name of a model of the zoo (see `cnnsize zoo`)."""
     from cnnsize.engine import analyze
     from cnnsize.loader import load
     from cnnsize.render import render
@@ -100,7 +108,7 @@ def report(
     reports, problems, code = [], [], 0
     for path in specs:
         try:
-            reports.append(analyze(load(path), batch_size, dtype.value if dtype else None))
+            reports.append(analyze(load(path), batch_size, dtype.value if dtype else None).truncated(depth))
         except SpecError as error:
             problems.extend(error.problems)
             code = max(code, error.exit_code)
@@ -149,6 +157,7 @@ def check(
 
 app.command()(conv_command.conv)
 app.command()(schema_command.schema)
+app.command(name="zoo")(zoo_command.command)
 
 
 def run() -> None:

@@ -82,12 +82,17 @@ class _Walker:
     ) -> tuple[LayerRow, Optional[Field]]:
         children: list[LayerRow] = []
         outputs, fields = [], []
-        for subpath, layers in layer.sequences():
-            rows, out, sub_field = self.sequence(layers, inp, field, path + subpath)
-            children.extend(rows)
-            outputs.append(out)
-            fields.append(sub_field)
+
+        def run(sequences: list[tuple[SpecPath, list[LayerKind]]]) -> None:
+            for subpath, layers in sequences:
+                rows, out, sub_field = self.sequence(layers, inp, field, path + subpath)
+                children.extend(rows)
+                outputs.append(out)
+                fields.append(sub_field)
+
+        run(layer.sequences())
         try:
+            run(layer.derived_sequences(inp, outputs))  # after the outputs they follow from
             out = layer.merge(outputs)
         except LayerRuleError as exc:
             raise self.error(layer, exc, path) from None
@@ -95,10 +100,20 @@ class _Walker:
             field = fields[0]
             for other in fields[1:]:
                 field = (widest(field[0], other[0]), widest(field[1], other[1]))  # type: ignore[index]
-        merged = LayerRow(
-            path + (layer.merge_op,), None, layer.merge_op, inp, out, 0, 0, 0, self.activation_bytes(out), _rf(field)
-        )
-        children.append(merged)
+        if layer.merge_op:
+            merged = LayerRow(
+                path + (layer.merge_op,),
+                None,
+                layer.merge_op,
+                inp,
+                out,
+                0,
+                0,
+                0,
+                self.activation_bytes(out),
+                _rf(field),
+            )
+            children.append(merged)
         row = LayerRow(
             path=path,
             name=layer.name,

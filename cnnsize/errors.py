@@ -26,12 +26,17 @@ def format_path(path: SpecPath) -> str:
 
 @dataclass(frozen=True)
 class Location:
-    """A place in a spec: the file, 1-based line and column where known, and the spec path."""
+    """A place in a spec: the file, 1-based line and column where known, and the spec path.
+
+    `context` says, for a place inside a block's definition, which use of the block (and which
+    repeat) the problem arose in; see `cnnsize.blocks`.
+    """
 
     file: str | None = None
     line: int | None = None
     column: int | None = None
     path: SpecPath = ()
+    context: str | None = None
 
     def prefix(self) -> str:
         """`file:line:col` as compilers print it (unknown parts left out)."""
@@ -53,6 +58,8 @@ class Problem:
     def __str__(self) -> str:
         where = format_path(self.location.path)
         text = f"{where}: {self.message}" if where else self.message
+        if self.location.context:
+            text += f" ({self.location.context})"
         return f"{self.location.prefix()}: error: {text}"
 
 

@@ -97,6 +97,16 @@ def _pad4(value: Any) -> Padding4:
     return padding  # type: ignore[return-value]
 
 
+DEPTHWISE = "depthwise"
+
+
+def _groups(value: Any) -> Union[int, Literal["depthwise"]]:
+    """A positive integer, or `depthwise`: one group per input channel, whatever their number."""
+    if value == DEPTHWISE or (is_int(value) and value >= 1):
+        return value
+    raise _fail("groups", "a positive integer or 'depthwise'", value)
+
+
 def _shape(value: Any) -> tuple[int, ...]:
     if isinstance(value, (list, tuple)) and len(value) in (1, 3) and all(is_int(v) and v >= 1 for v in value):
         return tuple(value)
@@ -145,6 +155,11 @@ Pad4 = Annotated[
             ]
         }
     ),
+]
+Groups = Annotated[
+    Union[int, Literal["depthwise"]],
+    PlainValidator(_groups),
+    WithJsonSchema({"anyOf": [_INT, {"const": DEPTHWISE}]}),
 ]
 Probability = Annotated[
     float,

@@ -123,16 +123,11 @@ def to_csv(reports: Sequence[Report]) -> str:
 
 
 def to_markdown(report: Report) -> str:
-    lines = [
-        f"## {report.name}",
-        "",
-        "| " + " | ".join(name for name, _ in COLUMNS) + " |",
-        "|" + "|".join("---" if i < 3 else "---:" for i in range(len(COLUMNS))) + "|",
-    ]
+    lines = [f"## {report.name}", "", _markdown_row([name for name, _ in COLUMNS]), _markdown_rule(len(COLUMNS), 3)]
     for depth, row in report.walk():
         cells = [cell(row) for _, cell in COLUMNS]
         cells[0] = "&nbsp;&nbsp;" * depth + f"`{cells[0]}`"
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_markdown_row(cells))
     lines += ["", "| Total | |", "|---|---|"]
     lines += [f"| {label} | {value} |" for label, value in total_lines(report)]
     return "\n".join(lines) + "\n"
@@ -164,6 +159,34 @@ def print_table(report: Report, out: IO[str]) -> None:
     for label, value in total_lines(report):
         grid.add_row(label, value)
     console.print(Panel(grid, title="Totals", title_align="left", expand=False))
+
+
+def print_listing(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], out: IO[str], left: int = 1
+) -> None:
+    """A plain table of text cells (the first `left` columns left-aligned, the rest right-aligned)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i < left else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    _console(out).print(table)
+
+
+def markdown_listing(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    """The same table as Markdown."""
+    return "\n".join([_markdown_row(header), _markdown_rule(len(header), left), *map(_markdown_row, rows)]) + "\n"
+
+
+def _markdown_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _markdown_rule(columns: int, left: int) -> str:
+    """The header rule: the first `left` columns left-aligned, the rest right-aligned."""
+    return "|" + "|".join("---" if i < left else "---:" for i in range(columns)) + "|"
 
 
 def _console(out: IO[str]) -> Any:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Optional
 
 from cnnsize.errors import SpecPath, format_path
@@ -66,6 +66,11 @@ class LayerRow:
         yield depth, self
         for child in self.children:
             yield from child.walk(depth + 1)
+
+    def truncated(self, depth: int) -> "LayerRow":
+        """This row with `depth` levels of rows in all (1: itself alone, its figures summing all below)."""
+        children = () if depth <= 1 else tuple(child.truncated(depth - 1) for child in self.children)
+        return replace(self, children=children)
 
     def to_dict(self) -> dict[str, Any]:
         """The row as JSON-ready data (without children: `Report.to_dict` lists leaves)."""
@@ -134,6 +139,15 @@ class Report:
         """(nesting depth, row) for every row, parents before their children."""
         for row in self.rows:
             yield from row.walk()
+
+    def truncated(self, depth: Optional[int]) -> "Report":
+        """The report with rows `depth` levels deep at most, as torchinfo's `depth`: a row at the
+        last level sums the rows below it and stands as a leaf. `None` keeps every row."""
+        if depth is None:
+            return self
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        return replace(self, rows=tuple(row.truncated(depth) for row in self.rows))
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON contract: the spec's name and file, shapes, batch size, dtype, every leaf

@@ -6,11 +6,13 @@ so every pydantic error location maps exactly onto the YAML: no guessing which p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from cnnsize.blocks import expand
 from cnnsize.errors import Location, Problem, SpecError, SpecPath
 from cnnsize.fields import InputShape, Size, show
 from cnnsize.kinds import KINDS, Composite, LayerKind
@@ -104,26 +106,50 @@ def parse_spec(document: Document) -> Spec:
             f"a spec is a mapping with `input` and `layers`, not {type(data).__name__} {show(data)[:40]}",
             document.locate(()),
         )
+    document = expand(document)
+    data = document.data
     problems: list[Problem] = []
     fields = dict(data)
     if isinstance(data.get("layers"), list):
-        fields["layers"] = _parse_layers(data["layers"], ("layers",), document, problems)
-    layers_reported = bool(problems)
+        before = len(problems)
+        parsed = _parse_layers(data["layers"], ("layers",), document, problems)
+        # A list whose every entry is wrong is reported entry by entry, not also as empty.
+        fields["layers"] = parsed if len(problems) == before else data["layers"]
     try:
         spec = Spec.model_validate(fields)
     except ValidationError as exc:
-        found = _translate(exc, (), Spec, document)
-        # With bad layers left out, `layers` may look empty: those layers were reported already.
-        problems.extend(p for p in found if not (layers_reported and p.location.path[:1] == ("layers",)))
+        problems.extend(_translate(exc, (), Spec, document))
         spec = None
     if problems or spec is None:
-        raise SpecError(sorted(problems, key=_position))
+        raise SpecError(_distinct(sorted(problems, key=_position)))
     spec._document = document
     return spec
 
 
 def _position(problem: Problem) -> tuple[int, int]:
     return (problem.location.line or 0, problem.location.column or 0)
+
+
+def _distinct(problems: list[Problem]) -> list[Problem]:
+    """One problem per place and message: a mistake inside a block is found once per use of the
+    block, and is shown once, with the first use as its context and a count of the others."""
+    first: dict[tuple[Any, ...], Problem] = {}
+    repeats: dict[tuple[Any, ...], int] = {}
+    for problem in problems:
+        where = replace(problem.location, context=None)
+        key = (where, problem.message)
+        if key in first:
+            repeats[key] += 1
+        else:
+            first[key], repeats[key] = problem, 0
+    distinct = []
+    for key, problem in first.items():
+        if repeats[key]:
+            more = f"and {repeats[key]} more use{'s' if repeats[key] > 1 else ''} of the block"
+            context = f"{problem.location.context}; {more}" if problem.location.context else more
+            problem = Problem(replace(problem.location, context=context), problem.message)
+        distinct.append(problem)
+    return distinct
 
 
 def _parse_layers(raw: list[Any], path: SpecPath, document: Document, problems: list[Problem]) -> list[Any]:
@@ -223,7 +249,7 @@ def _translate(exc: ValidationError, base: SpecPath, model: type[BaseModel], doc
             what = f" for {owner.model_fields['type'].default}" if owner and "type" in owner.model_fields else ""
             message = f"unknown field '{path[-1]}'{what}{suggest(str(path[-1]), fields)}"
             location = document.locate(path, key=True)
-            location = Location(location.file, location.line, location.column, path[:-1])
+            location = replace(location, path=location.path[:-1])
         else:
             message = error["msg"]
             if message.startswith("Input should be"):

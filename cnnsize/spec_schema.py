@@ -10,9 +10,9 @@ as soon as its model exists. Editors with the YAML language server use the commi
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import models_json_schema
 
 from cnnsize.kinds import KINDS, LayerKind
@@ -21,6 +21,28 @@ from cnnsize.schema import Spec
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 TITLE = "cnnsize spec"
 COMMITTED_COPY = "schema/cnnsize.schema.json"
+
+
+class Block(BaseModel):
+    """A named, parameterised list of layers (docs/blocks.md). Inside `layers`, `${param}` may stand
+    for any value, so its layers are checked when the spec is expanded, not here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: Optional[str] = None
+    params: list[str] = Field(default_factory=list, description="Arguments every use must give.")
+    defaults: dict[str, Any] = Field(default_factory=dict, description="Arguments a use may give.")
+    layers: list[Any] = Field(min_length=1, description="Layers and block uses; `${param}` refers to an argument.")
+
+
+class BlockUse(BaseModel):
+    """A use of a block: `block`, its arguments (every other key), an optional `name` and `repeat`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    block: str
+    name: Optional[str] = None
+    repeat: Union[Annotated[int, Field(ge=0)], str] = Field(1, description="Copies of this entry (0 writes none).")
 
 
 def bare_kinds() -> list[str]:
@@ -40,8 +62,16 @@ def _layer_model() -> type[RootModel[Any]]:
 def json_schema() -> dict[str, Any]:
     """The spec format's JSON Schema (draft 2020-12) as a dict."""
     layer = _layer_model()
-    _, generated = models_json_schema([(Spec, "validation"), (layer, "validation")])
+    models = [(Spec, "validation"), (layer, "validation"), (Block, "validation"), (BlockUse, "validation")]
+    _, generated = models_json_schema(models)  # type: ignore[arg-type]
     definitions: dict[str, Any] = generated["$defs"]
+    # Blocks are expanded before the spec is validated, so `Spec` has no field for them.
+    definitions["Spec"]["properties"]["blocks"] = {
+        "type": "object",
+        "description": "Named, parameterised layer lists that layers use with `block:` (docs/blocks.md).",
+        "additionalProperties": {"$ref": "#/$defs/Block"},
+    }
+    definitions["Layer"]["anyOf"].append({"$ref": "#/$defs/BlockUse"})
     for ref in _kind_refs(definitions["Layer"]):
         # A layer written as a mapping must say its `type`: the parser needs it to pick the kind.
         kind = definitions[ref.rsplit("/", 1)[-1]]

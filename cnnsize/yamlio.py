@@ -100,6 +100,8 @@ def parse_text(text: str, file: str | None = None) -> Document:
         mark = exc.problem_mark or exc.context_mark
         message = "YAML syntax error: " + " ".join(part for part in (exc.context, exc.problem) if part)
         message += _syntax_hint(exc.problem or "")
+        if mark is not None and text[max(mark.index - 1, 0) : mark.index + 1] == "${":
+            message += '; inside [ ] or { } quote a block parameter: "${name}"'
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise SpecError.at(message, Location(file, line, column)) from None
     except yaml.YAMLError as exc:  # a reader error: a character YAML does not allow

@@ -146,6 +146,42 @@ ROWS = [
         0,
         2 * 5 * 5 * 3,
     ),  # 2 + 3 = 5 channels
+    (
+        {"type": "sequential", "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3}, R]},
+        (2, 6, 6),
+        (4, 4, 4),
+        4 * 2 * 9 + 4,
+        0,
+        4 * 4 * 4 * 2 * 9,
+    ),  # a group sums its layers: 76 params, 1,152 MACs
+    (
+        {"type": "conv2d", "kernel_size": 3, "padding": 1, "groups": "depthwise", "bias": False},
+        (32, 8, 8),
+        (32, 8, 8),
+        32 * 1 * 9,
+        0,
+        32 * 8 * 8 * 1 * 9,
+    ),  # depthwise: groups = C_in = 32, out_channels defaults to 32
+    (
+        {
+            "type": "residual",
+            "shortcut": "auto",
+            "body": [{"type": "conv2d", "out_channels": 8, "kernel_size": 3, "stride": 2, "padding": 1, "bias": False}],
+        },
+        (4, 8, 8),
+        (8, 4, 4),
+        8 * 4 * 9 + 8 * 4 + 2 * 8,
+        2 * 8,
+        8 * 4 * 4 * 4 * 9 + 8 * 4 * 4 * 4,
+    ),  # auto shortcut projects: 1x1 conv stride 2 (8*4 weights) + batch norm (2*8 + 2*8 running)
+    (
+        {"type": "residual", "shortcut": "auto", "body": [{"type": "conv2d", "out_channels": 4, "kernel_size": 1}]},
+        (4, 3, 3),
+        (4, 3, 3),
+        4 * 4 + 4,
+        0,
+        4 * 3 * 3 * 4,
+    ),  # same shape: the auto shortcut is the identity
 ]
 
 

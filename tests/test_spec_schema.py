@@ -20,7 +20,7 @@ from cnnsize.loader import load
 from cnnsize.spec_schema import COMMITTED_COPY, bare_kinds, json_schema, schema_text
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+SPECS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "cnnsize" / "zoo").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +112,12 @@ def test_a_good_inline_spec_is_accepted_by_both(validator: jsonschema.protocols.
     load(text)
 
 
-def test_layer_is_every_kind_by_type_or_a_bare_name() -> None:
+def test_layer_is_every_kind_by_type_a_bare_name_or_a_block_use() -> None:
     schema = json_schema()
     layer = schema["$defs"]["Layer"]
-    names, kinds = layer["anyOf"]
+    names, kinds, use = layer["anyOf"]
+    assert use == {"$ref": "#/$defs/BlockUse"} and schema["$defs"]["BlockUse"]["required"] == ["block"]
+    assert schema["properties"]["blocks"]["additionalProperties"] == {"$ref": "#/$defs/Block"}
     assert names["enum"] == bare_kinds()
     assert set(kinds["discriminator"]["mapping"]) == set(KINDS)
     for kind, ref in kinds["discriminator"]["mapping"].items():

@@ -73,7 +73,9 @@ class LayerKind(BaseModel):
 
 
 class Composite(LayerKind):
-    """A layer made of layer sequences that all start from the composite's input."""
+    """A layer made of layer sequences that all start from the composite's input; `merge_op` names
+    the operation that joins their outputs (`add`, `cat`), or is empty for a single sequence whose
+    output is the composite's (`sequential`)."""
 
     merge_op: ClassVar[str] = ""
     layer_fields: ClassVar[dict[str, int]] = {}  # field -> 1 (a list of layers) or 2 (a list of lists)
@@ -81,6 +83,11 @@ class Composite(LayerKind):
     def sequences(self) -> list[tuple[SpecPath, list[LayerKind]]]:
         """Each sequence with its spec path relative to this layer, e.g. `(('body',), [...])`."""
         raise NotImplementedError
+
+    def derived_sequences(self, inp: Shape, outputs: list[Shape]) -> list[tuple[SpecPath, list[LayerKind]]]:
+        """Sequences whose layers follow from the input and the `sequences()` outputs (residual's
+        `shortcut: auto`); they run after `sequences()`, and their outputs join the merge."""
+        return []
 
     def merge(self, shapes: list[Shape]) -> Shape:
         """The shape that joining the sequences' outputs gives; raises `LayerRuleError`."""

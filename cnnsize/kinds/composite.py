@@ -1,28 +1,56 @@
-"""Composite layers: `residual` (body + shortcut) and `concat` (branches joined on channels)."""
+"""Composite layers: `residual` (body + shortcut), `concat` (branches joined on channels) and
+`sequential` (a named group of layers, which is what a block use becomes)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
+from cnnsize import shapes
 from cnnsize.errors import LayerRuleError, SpecPath
+from cnnsize.fields import show
 from cnnsize.kinds.base import Composite, LayerKind, LayerList, Shape, register, shape_text
+
+
+def _shortcut(value: Any) -> Union[list[Any], Literal["auto"]]:
+    if value == "auto" or isinstance(value, list):
+        return value
+    raise PydanticCustomError("shortcut", "must be a list of layers or 'auto', got {got}", {"got": show(value)})
+
+
+Shortcut = Annotated[
+    Union[list[Any], Literal["auto"]],
+    PlainValidator(_shortcut),
+    WithJsonSchema({"anyOf": [{"type": "array", "items": {"$ref": "#/$defs/Layer"}}, {"const": "auto"}]}),
+]
 
 
 @register
 class Residual(Composite):
     """`body(x) + shortcut(x)`; the shortcut is the identity unless given, and both paths must
-    give the same shape."""
+    give the same shape. `shortcut: auto` follows torchvision's ResNet: the identity when the body
+    keeps the shape, else a 1x1 convolution (no bias) with the stride that matches, then batch norm."""
 
     type: Literal["residual"] = "residual"
     merge_op = "add"
     layer_fields = {"body": 1, "shortcut": 1}
     body: LayerList = Field(min_length=1)
-    shortcut: LayerList = Field(default_factory=list, description="Empty (the default) is the identity.")
+    shortcut: Shortcut = Field(
+        default_factory=list,
+        description="Empty (the default) is the identity; `auto` projects only where the shapes differ.",
+    )
 
     def sequences(self) -> list[tuple[SpecPath, list[LayerKind]]]:
+        if self.shortcut == "auto":
+            return [(("body",), self.body)]
         return [(("body",), self.body), (("shortcut",), self.shortcut)]
+
+    def derived_sequences(self, inp: Shape, outputs: list[Shape]) -> list[tuple[SpecPath, list[LayerKind]]]:
+        if self.shortcut != "auto":
+            return []
+        return [(("shortcut",), projection(inp, outputs[0]))]
 
     def merge(self, shapes: list[Shape]) -> Shape:
         body, shortcut = shapes
@@ -57,3 +85,53 @@ class Concat(Composite):
                     f"branches are joined on channels, so every branch must give the same spatial size; got {listing}"
                 )
         return (sum(shape[0] for shape in shapes), *first[1:])
+
+
+def projection(inp: Shape, out: Shape) -> list[LayerKind]:
+    """The layers of `shortcut: auto` from `inp` to `out`: none when the shapes agree, else a 1x1
+    convolution without bias at the stride that gives `out`'s height and width, then batch norm
+    (torchvision's `downsample`)."""
+    if inp == out:
+        return []
+    if len(inp) != 3 or len(out) != 3:
+        raise LayerRuleError(
+            f"`shortcut: auto` projects volumes with a 1x1 convolution, but the body takes "
+            f"{shape_text(inp)} to {shape_text(out)}; write the shortcut out"
+        )
+    stride = tuple(_stride(inp[axis], out[axis]) for axis in (1, 2))
+    if None in stride:
+        raise LayerRuleError(
+            f"`shortcut: auto` finds no stride for a 1x1 convolution that takes {shape_text(inp)} to the body's "
+            f"{shape_text(out)}; write the shortcut out"
+        )
+    from cnnsize.kinds.conv import Conv2d
+    from cnnsize.kinds.elementwise import BatchNorm2d
+
+    return [
+        Conv2d(out_channels=out[0], kernel_size=(1, 1), stride=stride, bias=False),  # type: ignore[arg-type]
+        BatchNorm2d(),
+    ]
+
+
+def _stride(size: int, target: int) -> int | None:
+    """The smallest stride at which a 1x1 window takes `size` to `target` (None if none does):
+    `floor((size - 1)/s) + 1 = target` first holds at `s = floor((size - 1)/target) + 1`."""
+    stride = (size - 1) // max(target, 1) + 1
+    return stride if shapes.conv_out(size, 1, stride) == target else None
+
+
+@register
+class Sequential(Composite):
+    """Its layers one after another, shown as one named group (`nn.Sequential`); every use of a block
+    becomes one, so `report --depth` can sum a block's layers into one row."""
+
+    type: Literal["sequential"] = "sequential"
+    merge_op = ""
+    layer_fields = {"layers": 1}
+    layers: LayerList = Field(min_length=1)
+
+    def sequences(self) -> list[tuple[SpecPath, list[LayerKind]]]:
+        return [(("layers",), self.layers)]
+
+    def merge(self, shapes: list[Shape]) -> Shape:
+        return shapes[0]

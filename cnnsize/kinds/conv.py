@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from cnnsize import receptive, shapes
 from cnnsize.errors import LayerRuleError
-from cnnsize.fields import ConvPadding, Flag, NonNegativePair, Size, SizePair
+from cnnsize.fields import DEPTHWISE, ConvPadding, Flag, Groups, NonNegativePair, Size, SizePair
 from cnnsize.kinds.base import LayerKind, Shape, check_groups, check_stated, register, volume
 from cnnsize.receptive import Field as RField
 
@@ -16,17 +17,47 @@ from cnnsize.receptive import Field as RField
 @register
 class Conv2d(LayerKind):
     """2-D convolution (PyTorch `nn.Conv2d`); `padding` also takes `same` (TensorFlow's rule, any
-    stride), `full` and `[top, bottom, left, right]`."""
+    stride), `full` and `[top, bottom, left, right]`; `groups: depthwise` sets groups to the input
+    channels, and then `out_channels` defaults to them too."""
+
+    # For editors: `out_channels` is required unless the convolution is depthwise.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["out_channels"]},
+                {"required": ["groups"], "properties": {"groups": {"const": "depthwise"}}},
+            ]
+        }
+    )
 
     type: Literal["conv2d"] = "conv2d"
-    out_channels: Size
+    out_channels: Optional[Size] = Field(
+        None, description="Required, except with `groups: depthwise` (then it defaults to the input channels)."
+    )
     kernel_size: SizePair
     stride: SizePair = Field(1, validate_default=True)
     padding: ConvPadding = Field(0, validate_default=True)
     dilation: SizePair = Field(1, validate_default=True)
-    groups: Size = 1
+    groups: Groups = 1
     bias: Flag = True
     in_channels: Optional[Size] = Field(None, description="Inferred from the input; if stated, it must agree.")
+
+    @model_validator(mode="after")
+    def _needs_out_channels(self) -> "Conv2d":
+        if self.out_channels is None and self.groups != DEPTHWISE:
+            raise PydanticCustomError(
+                "out_channels",
+                "missing required field 'out_channels' (only a `groups: depthwise` convolution may leave it out)",
+            )
+        return self
+
+    def groups_for(self, in_channels: int) -> int:
+        """The number of groups for an input of `in_channels` (all of them when depthwise)."""
+        return in_channels if self.groups == DEPTHWISE else self.groups
+
+    def out_channels_for(self, in_channels: int) -> int:
+        """The output channels for an input of `in_channels` (`out_channels`, else the input's)."""
+        return in_channels if self.out_channels is None else self.out_channels
 
     def pads(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """((top, bottom), (left, right)) for an input of h x w."""
@@ -44,21 +75,24 @@ class Conv2d(LayerKind):
     def output_shape(self, inp: Shape) -> Shape:
         c, h, w = volume(inp, self)
         check_stated(self.in_channels, c, "in_channels")
-        check_groups(self.groups, c, self.out_channels)
+        check_groups(self.groups_for(c), c, self.out_channels_for(c))
         (top, bottom), (left, right) = self.pads(h, w)
         oh = _fitted("height", h, self.kernel_size[0], self.stride[0], top, bottom, self.dilation[0])
         ow = _fitted("width", w, self.kernel_size[1], self.stride[1], left, right, self.dilation[1])
-        return (self.out_channels, oh, ow)
+        return (self.out_channels_for(c), oh, ow)
 
     def weight_shapes(self, inp: Shape) -> dict[str, Shape]:
-        weights = {"weight": (self.out_channels, inp[0] // self.groups, *self.kernel_size)}
+        out_channels = self.out_channels_for(inp[0])
+        weights = {"weight": (out_channels, inp[0] // self.groups_for(inp[0]), *self.kernel_size)}
         if self.bias:
-            weights["bias"] = (self.out_channels,)
+            weights["bias"] = (out_channels,)
         return weights
 
     def macs(self, inp: Shape, out: Shape) -> int:
         # C_out * H_out * W_out * (C_in / groups) * kH * kW
-        return out[0] * out[1] * out[2] * (inp[0] // self.groups) * self.kernel_size[0] * self.kernel_size[1]
+        return (
+            out[0] * out[1] * out[2] * (inp[0] // self.groups_for(inp[0])) * self.kernel_size[0] * self.kernel_size[1]
+        )
 
     def receptive_field(self, field: RField, inp: Shape) -> RField:
         pads = self.pads(inp[1], inp[2])

@@ -1,0 +1,537 @@
+"""Reusable blocks: a spec's `blocks:` section of named, parameterised layer lists, and the expansion
+of every use of one into plain layers before the spec is parsed.
+
+    blocks:
+      conv_bn:
+        params: [out]                  # arguments every use must give
+        defaults: {stride: 1}          # arguments a use may give
+        layers:
+          - {type: conv2d, out_channels: ${out}, kernel_size: 3, stride: ${stride}, padding: 1, bias: false}
+          - batchnorm2d
+    layers:
+      - {block: conv_bn, out: 64}
+      - {block: conv_bn, out: 128, stride: 2, repeat: 2, name: stage2}
+
+- A use is a layer entry with `block`, its arguments, an optional `name` and an optional
+  `repeat: N`; a block that needs no arguments may also be used by its bare name (`- conv_bn`).
+  Blocks may use other blocks, never themselves (directly or through others).
+- A use becomes one `sequential` layer named after the block (or the use's `name`), so reports can
+  sum a block's layers into one row. `repeat: N` is the same as writing the entry N times: N such
+  layers side by side (none for `repeat: 0`).
+- `${p}` as a whole value is replaced by the argument itself (a number stays a number, a list a
+  list); written inside longer text it is put into the text. `${...}` only has a meaning inside a
+  block's `layers`.
+
+Positions stay exact: the expanded document maps every value back to where it is written (the line
+inside the block's definition, or for a substituted value the argument at the use site), and its
+locations say which use of which block, and which repeat, a problem arose in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Optional
+
+from cnnsize.errors import Location, Problem, SpecError, SpecPath, format_path
+from cnnsize.fields import is_int, show
+from cnnsize.kinds import KINDS, Composite
+from cnnsize.kinds.base import suggest
+from cnnsize.yamlio import MAX_EXPANDED_NODES, Document
+
+MAX_NESTING = 16
+"""Most block uses inside one another (a chain deeper than this is refused)."""
+
+USE_KEYS = ("block", "repeat", "name")
+DEFINITION_KEYS = ("params", "defaults", "layers", "description")
+
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Use:
+    """One use of a block: which block, the source path of the entry that uses it, which repeat."""
+
+    block: str
+    at: SpecPath
+    copy: int = 1
+    copies: int = 1
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an expanded value is written in the source document.
+
+    `trail` lists the uses whose expansion produced the value, innermost first; `via` is, for a
+    substituted argument, the parameter and the place in the block's layers it was substituted at.
+    """
+
+    path: SpecPath
+    trail: tuple[Use, ...] = ()
+    via: Optional[tuple[str, SpecPath]] = None
+
+
+@dataclass
+class Node:
+    """A value during expansion: a scalar, a `list[Node]` or a `dict[str, Node]`, with its origin."""
+
+    value: Any
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    params: tuple[str, ...]
+    defaults: dict[str, Node]
+    layers: Node
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(p for p in self.params if p not in self.defaults)
+
+
+@dataclass
+class ExpandedDocument(Document):
+    """A document whose blocks are expanded; `locate` answers with the source document's positions."""
+
+    source: Document = field(default_factory=lambda: Document(None))
+    origins: dict[SpecPath, Origin] = field(default_factory=dict)
+
+    def locate(self, path: SpecPath, *, key: bool = False) -> Location:
+        if key and path and path[:-1] in self.origins:
+            parent = self.origins[path[:-1]]
+            return self.source_location(replace(parent, path=parent.path + (path[-1],)), key=True)
+        for cut in range(len(path), -1, -1):
+            origin = self.origins.get(path[:cut])
+            if origin is not None:
+                return self.source_location(replace(origin, path=origin.path + path[cut:]))
+        return self.source.locate(path, key=key)  # pragma: no cover - the root always has an origin
+
+    def source_location(self, origin: Origin, *, key: bool = False) -> Location:
+        return locate(self.source, origin, key=key)
+
+
+def locate(source: Document, origin: Origin, *, key: bool = False) -> Location:
+    """The position of `origin` in `source`, with the uses it came through as the context."""
+    location = source.locate(origin.path, key=key)
+    parts = []
+    if origin.via is not None:
+        name, at = origin.via
+        parts.append(f"passed as ${{{name}}} to {format_path(at)}")
+    for use in origin.trail:
+        line = source.locate(use.at).line
+        repeat = f", repeat {use.copy} of {use.copies}," if use.copies > 1 else ""
+        parts.append(f"in block '{use.block}'{repeat} used at {format_path(use.at)}, line {line}")
+    return replace(location, context="; ".join(parts) or None)
+
+
+def expand(document: Document) -> Document:
+    """`document` with its blocks expanded, or `document` itself when it has no blocks."""
+    data = document.data
+    if not isinstance(data, dict) or ("blocks" not in data and not _mentions_blocks(data.get("layers"))):
+        return document
+    return _Expander(document).run()
+
+
+def _mentions_blocks(value: Any) -> bool:
+    """Whether layers use a block or a parameter (and so need expanding, or an error)."""
+    if isinstance(value, dict):
+        return "block" in value or any(_mentions_blocks(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_blocks(v) for v in value)
+    return isinstance(value, str) and "${" in value
+
+
+def _wrap(value: Any, path: SpecPath) -> Node:
+    """Plain data as nodes whose origins are their own paths."""
+    if isinstance(value, dict):
+        return Node({k: _wrap(v, path + (k,)) for k, v in value.items()}, Origin(path))
+    if isinstance(value, list):
+        return Node([_wrap(v, path + (i,)) for i, v in enumerate(value)], Origin(path))
+    return Node(value, Origin(path))
+
+
+class _Expander:
+    def __init__(self, document: Document):
+        self.source = document
+        self.root = _wrap(document.data, ())
+        self.blocks: dict[str, Block] = {}
+        self.broken: set[str] = set()  # blocks whose definition has a problem (reported once, there)
+        self.problems: dict[tuple[Any, ...], Problem] = {}
+        self.size = 0
+
+    # -- problems ---------------------------------------------------------------------------------
+
+    def problem(self, node: Node, message: str, key: Optional[str] = None) -> None:
+        origin = node.origin if key is None else replace(node.origin, path=node.origin.path + (key,))
+        location = locate(self.source, origin, key=key is not None)
+        self.problems.setdefault((location, message), Problem(location, message))
+
+    def fail_now(self, node: Node, message: str) -> SpecError:
+        return SpecError([Problem(locate(self.source, node.origin), message)])
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            problems = sorted(self.problems.values(), key=lambda p: (p.location.line or 0, p.location.column or 0))
+            raise SpecError(problems)
+
+    # -- the whole document -----------------------------------------------------------------------
+
+    def run(self) -> ExpandedDocument:
+        fields = dict(self.root.value)
+        definitions = fields.pop("blocks", None)
+        if definitions is not None:
+            self.read_definitions(definitions)
+        layers = fields.get("layers")
+        for block in self.blocks.values():
+            self.check_references(block)
+            self.walk(block.layers, self.check_use)
+        self.check_cycles()
+        if layers is not None and isinstance(layers.value, list):
+            self.refuse_references(layers)
+            self.walk(layers, self.check_use)
+        self.raise_problems()
+        if layers is not None and isinstance(layers.value, list):
+            fields["layers"] = self.walk(layers, lambda use: self.expand_use(use, 0))
+        self.raise_problems()
+        origins: dict[SpecPath, Origin] = {}
+        data = _unwrap(Node(fields, self.root.origin), (), origins)
+        return ExpandedDocument(data, self.source.file, source=self.source, origins=origins)
+
+    # -- definitions ------------------------------------------------------------------------------
+
+    def read_definitions(self, definitions: Node) -> None:
+        if not isinstance(definitions.value, dict):
+            self.problem(
+                definitions, f"`blocks` is a mapping of block names to definitions, not {show_node(definitions)}"
+            )
+            return
+        for name, definition in definitions.value.items():
+            block = self.read_definition(definitions, name, definition)
+            if block is not None:
+                self.blocks[name] = block
+            else:
+                self.broken.add(name)
+
+    def read_definition(self, definitions: Node, name: str, definition: Node) -> Optional[Block]:
+        if not _IDENTIFIER.fullmatch(name):
+            self.problem(
+                definitions, f"block name '{name}' must be letters, digits and _ (not first a digit)", key=name
+            )
+            return None
+        if name in KINDS:
+            self.problem(definitions, f"block '{name}' has the name of a layer kind; give it another name", key=name)
+            return None
+        if not isinstance(definition.value, dict):
+            self.problem(definition, f"block '{name}' is a mapping with `layers` (and `params`, `defaults`)")
+            return None
+        fields = definition.value
+        for key in fields:
+            if key not in DEFINITION_KEYS:
+                hint = suggest(key, DEFINITION_KEYS) or f" (a block has {', '.join(DEFINITION_KEYS)})"
+                self.problem(definition, f"unknown key '{key}' in block '{name}'{hint}", key=key)
+        params = self.read_params(name, fields.get("params"))
+        defaults = self.read_defaults(name, fields.get("defaults"), params)
+        layers = fields.get("layers")
+        if layers is None:
+            self.problem(definition, f"block '{name}' needs `layers`: the layers it stands for")
+            return None
+        if not isinstance(layers.value, list) or not layers.value:
+            self.problem(layers, f"`layers` of block '{name}' must be a non-empty list of layers")
+            return None
+        return Block(name, params + tuple(d for d in defaults if d not in params), defaults, layers)
+
+    def read_params(self, block: str, params: Optional[Node]) -> tuple[str, ...]:
+        if params is None:
+            return ()
+        if not isinstance(params.value, list):
+            self.problem(params, f"`params` of block '{block}' is a list of names, like [width, stride]")
+            return ()
+        names: list[str] = []
+        for item in params.value:
+            if self.valid_param(block, item.value, item):
+                if item.value in names:
+                    self.problem(item, f"parameter '{item.value}' is listed twice")
+                names.append(item.value)
+        return tuple(names)
+
+    def read_defaults(self, block: str, defaults: Optional[Node], params: tuple[str, ...]) -> dict[str, Node]:
+        if defaults is None:
+            return {}
+        if not isinstance(defaults.value, dict):
+            self.problem(defaults, f"`defaults` of block '{block}' maps parameters to values, like {{stride: 1}}")
+            return {}
+        for name, value in defaults.value.items():
+            self.valid_param(block, name, defaults, key=name)
+            for text in _strings(value):
+                if _references(text.value):
+                    self.problem(text, "a default is a plain value: `${...}` has a meaning only in a block's `layers`")
+            if name in params:
+                self.problem(
+                    defaults, f"parameter '{name}' is in `params` (needed) and in `defaults`: keep one", key=name
+                )
+        return dict(defaults.value)
+
+    def valid_param(self, block: str, name: Any, node: Node, key: Optional[str] = None) -> bool:
+        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+            self.problem(node, f"a parameter name is letters, digits and _, not {show(name)}", key=key)
+            return False
+        if name in USE_KEYS:
+            self.problem(node, f"'{name}' cannot be a parameter: a use of a block gives `{name}` itself", key=key)
+            return False
+        return True
+
+    def check_references(self, block: Block) -> None:
+        """Every `${p}` in the block's layers names one of its parameters."""
+        for node in _strings(block.layers):
+            for name in _references(node.value):
+                if not _IDENTIFIER.fullmatch(name):
+                    self.problem(node, f"{show(node.value)} holds a malformed parameter reference: write ${{name}}")
+                elif name not in block.params:
+                    known = f"; its parameters: {', '.join(block.params)}" if block.params else "; it has none"
+                    self.problem(
+                        node, f"block '{block.name}' has no parameter '{name}'{suggest(name, block.params)}{known}"
+                    )
+
+    def refuse_references(self, layers: Node) -> None:
+        for node in _strings(layers):
+            if _references(node.value):
+                self.problem(node, "`${...}` is a block parameter: it has a meaning only inside a block's `layers`")
+
+    def check_cycles(self) -> None:
+        """Blocks that use each other in a circle would expand for ever: refuse each circle once."""
+        edges: dict[str, list[tuple[str, Node]]] = {name: [] for name in self.blocks}
+
+        def record(use: Node) -> list[Node]:
+            target = _use_fields(use)["block"].value
+            if isinstance(target, str) and target in self.blocks:
+                edges[owner].append((target, use))
+            return [use]
+
+        for owner, block in self.blocks.items():
+            self.walk(block.layers, record)
+        done: set[str] = set()
+        for start in self.blocks:
+            self.find_cycle(start, [], edges, done)
+
+    def find_cycle(self, name: str, stack: list[tuple[str, Node]], edges: Any, done: set[str]) -> None:
+        names = [n for n, _ in stack]
+        if name in names:
+            cycle = names[names.index(name) :] + [name]
+            use = stack[names.index(name)][1]
+            text = f"block '{name}' uses itself" if len(cycle) == 2 else "blocks use each other in a cycle"
+            self.problem(use, f"{text}: {' -> '.join(cycle)}; a block cannot contain itself")
+            return
+        if name in done:
+            return
+        for target, use in edges[name]:
+            self.find_cycle(target, stack + [(name, use)], edges, done)
+        done.add(name)
+
+    # -- uses -------------------------------------------------------------------------------------
+
+    def walk(self, layers: Node, visit: Callable[[Node], list[Node]]) -> Node:
+        """`layers` with every use of a block replaced by the layers `visit(use)` gives, looking
+        into the layer lists of composite layers."""
+        out = []
+        for entry in layers.value:
+            if self.is_use(entry):
+                out.extend(visit(entry))
+            else:
+                out.append(self.walk_composite(entry, visit))
+        return Node(out, layers.origin)
+
+    def walk_composite(self, entry: Node, visit: Callable[[Node], list[Node]]) -> Node:
+        fields = entry.value if isinstance(entry.value, dict) else None
+        kind = fields.get("type") if fields else None
+        cls = KINDS.get(kind.value) if kind is not None and isinstance(kind.value, str) else None
+        if fields is None or cls is None or not issubclass(cls, Composite):
+            return entry
+        new = dict(fields)
+        for name, depth in cls.layer_fields.items():
+            value = fields.get(name)
+            if value is None or not isinstance(value.value, list):
+                continue
+            if depth == 1:
+                new[name] = self.walk(value, visit)
+            else:
+                branches = [self.walk(b, visit) if isinstance(b.value, list) else b for b in value.value]
+                new[name] = Node(branches, value.origin)
+        return Node(new, entry.origin)
+
+    def is_use(self, entry: Node) -> bool:
+        if isinstance(entry.value, dict):
+            return "block" in entry.value
+        return isinstance(entry.value, str) and entry.value in self.blocks
+
+    def check_use(self, use: Node) -> list[Node]:
+        self.valid_use(use)
+        return [use]
+
+    def valid_use(self, use: Node) -> bool:
+        """Report what is wrong with a use: the block, its arguments, `repeat`, a `type` beside it.
+        Values that still hold `${...}` (inside a definition) are checked once substituted."""
+        fields = _use_fields(use)
+        target = fields["block"]
+        valid = True
+        if "type" in fields:
+            self.problem(use, "a layer has either `type` (a layer kind) or `block` (a block of layers), not both")
+            valid = False
+        if _is_open(target):
+            return False
+        if target.value in self.broken:
+            return False
+        if not isinstance(target.value, str) or target.value not in self.blocks:
+            self.problem(target, self.unknown_block(target.value))
+            return False
+        block = self.blocks[target.value]
+        for key in fields:
+            if key not in USE_KEYS and key != "type" and key not in block.params:
+                known = f"; its parameters: {', '.join(block.params)}" if block.params else "; it takes none"
+                self.problem(
+                    use, f"block '{block.name}' has no parameter '{key}'{suggest(key, block.params)}{known}", key=key
+                )
+                valid = False
+        missing = [p for p in block.required if p not in fields]
+        if missing:
+            names = ", ".join(f"'{p}'" for p in missing)
+            self.problem(use, f"block '{block.name}' needs {'arguments' if len(missing) > 1 else 'argument'} {names}")
+            valid = False
+        repeat = fields.get("repeat")
+        if repeat is not None and not (is_int(repeat.value) and repeat.value >= 0):
+            if not _is_open(repeat):
+                self.problem(repeat, f"must be a non-negative integer (how many times), got {show_node(repeat)}")
+            valid = False
+        return valid
+
+    def unknown_block(self, name: Any) -> str:
+        if not isinstance(name, str):
+            return f"`block` names a block, not {show(name)}"
+        if not self.blocks:
+            return f"unknown block '{name}': the spec defines no `blocks`"
+        return f"unknown block '{name}'{suggest(name, self.blocks)}; defined: {', '.join(self.blocks)}"
+
+    def expand_use(self, use: Node, depth: int) -> list[Node]:
+        """A use as `repeat` (default 1) `sequential` layers of the block's layers."""
+        if not self.valid_use(use):
+            if not self.problems:  # pragma: no cover - every refusal above reports why
+                raise self.fail_now(use, "this use of a block cannot be expanded")
+            return []
+        if depth >= MAX_NESTING:
+            raise self.fail_now(use, f"blocks nest deeper than {MAX_NESTING} uses inside one another")
+        fields = _use_fields(use)
+        target = fields["block"]
+        block = self.blocks[target.value]
+        copies = fields["repeat"].value if "repeat" in fields else 1
+        arguments = {k: v for k, v in fields.items() if k not in USE_KEYS}
+        instances = []
+        for copy in range(1, copies + 1):
+            trail = (Use(block.name, use.origin.path, copy, copies),) + use.origin.trail
+            values = {name: self.instantiate(node, trail, {}) for name, node in block.defaults.items()}
+            values.update(arguments)
+            body = self.instantiate(block.layers, trail, values)
+            body = self.walk(body, lambda inner: self.expand_use(inner, depth + 1))
+            name = fields.get("name", Node(block.name, target.origin))
+            instances.append(_sequential(name, body, target, use.origin))
+        return instances
+
+    def instantiate(self, node: Node, trail: tuple[Use, ...], values: dict[str, Node]) -> Node:
+        """A copy of a definition's `node` for one use: `${p}` replaced, origins carrying `trail`."""
+        self.count(node)
+        origin = replace(node.origin, trail=trail)
+        if isinstance(node.value, dict):
+            return Node({k: self.instantiate(v, trail, values) for k, v in node.value.items()}, origin)
+        if isinstance(node.value, list):
+            return Node([self.instantiate(v, trail, values) for v in node.value], origin)
+        if isinstance(node.value, str) and _references(node.value):
+            return self.substitute(node.value, origin, values)
+        return Node(node.value, origin)
+
+    def substitute(self, text: str, origin: Origin, values: dict[str, Node]) -> Node:
+        whole = _REFERENCE.fullmatch(text)
+        if whole:
+            return self.passed(values[whole.group(1)], (whole.group(1), origin.path))
+
+        def put(match: re.Match[str]) -> str:
+            value = values[match.group(1)].value
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            if isinstance(value, (str, int, float)):
+                return str(value)
+            raise self.fail_now(
+                Node(text, origin),
+                f"${{{match.group(1)}}} stands inside text, so its argument must be a number or a string, "
+                f"got {show(_unwrap(values[match.group(1)], (), {}))}",
+            )
+
+        return Node(_REFERENCE.sub(put, text), origin)
+
+    def passed(self, argument: Node, via: tuple[str, SpecPath]) -> Node:
+        """A copy of an argument, each value remembering the parameter it was passed as."""
+        self.count(argument)
+        origin = replace(argument.origin, via=via)
+        if isinstance(argument.value, dict):
+            return Node({k: self.passed(v, via) for k, v in argument.value.items()}, origin)
+        if isinstance(argument.value, list):
+            return Node([self.passed(v, via) for v in argument.value], origin)
+        return Node(argument.value, origin)
+
+    def count(self, node: Node) -> None:
+        self.size += 1
+        if self.size > MAX_EXPANDED_NODES:
+            raise self.fail_now(
+                node, f"expanding the blocks gives more than {MAX_EXPANDED_NODES:,} values (is a `repeat` too large?)"
+            )
+
+
+def _sequential(name: Node, layers: Node, target: Node, origin: Origin) -> Node:
+    return Node({"type": Node("sequential", target.origin), "name": name, "layers": layers}, origin)
+
+
+def _use_fields(use: Node) -> dict[str, Node]:
+    """A use's fields; a bare block name stands for `{block: name}`."""
+    if isinstance(use.value, dict):
+        return use.value
+    return {"block": use}
+
+
+def _is_open(node: Node) -> bool:
+    """Whether a value still holds a `${...}` reference (a use inside a block's definition)."""
+    return isinstance(node.value, str) and bool(_references(node.value))
+
+
+def _references(text: Any) -> list[str]:
+    if not isinstance(text, str) or "${" not in text:
+        return []
+    names = _REFERENCE.findall(text)
+    return names if text.count("${") == len(names) else names + ["${"]  # an unclosed `${` is malformed
+
+
+def _strings(node: Node) -> Iterator[Node]:
+    if isinstance(node.value, dict):
+        for value in node.value.values():
+            yield from _strings(value)
+    elif isinstance(node.value, list):
+        for value in node.value:
+            yield from _strings(value)
+    elif isinstance(node.value, str):
+        yield node
+
+
+def _unwrap(node: Node, path: SpecPath, origins: dict[SpecPath, Origin]) -> Any:
+    """Plain data again, recording each value's origin under its new path."""
+    origins[path] = node.origin
+    if isinstance(node.value, dict):
+        return {k: _unwrap(v, path + (k,), origins) for k, v in node.value.items()}
+    if isinstance(node.value, list):
+        return [_unwrap(v, path + (i,), origins) for i, v in enumerate(node.value)]
+    return node.value
+
+
+def show_node(node: Node) -> str:
+    return show(_unwrap(node, (), {}))
+
+
+__all__ = ["MAX_NESTING", "ExpandedDocument", "expand"]

@@ -1,0 +1,92 @@
+"""`cnnsize zoo`: the models of the zoo side by side, by year or by weighted depth (the "revolution
+of depth": AlexNet 8 layers, VGG 19, GoogLeNet 22, ResNet 152)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import IO, Annotated
+
+import typer
+
+
+class Sort(str, Enum):
+    year = "year"
+    depth = "depth"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model's figures at batch size 1 in float32."""
+
+    name: str
+    year: int
+    weighted_depth: int
+    params: int
+    macs: int
+    activation_bytes: int
+
+
+HEADER = ("Model", "Year", "Weighted depth", "Params", "MACs", "Activations")
+
+
+def survey(sort: Sort = Sort.year) -> list[Entry]:
+    """Every model of the zoo, analysed, oldest (or shallowest) first."""
+    from cnnsize.depth import weighted_depth
+    from cnnsize.engine import analyze
+    from cnnsize.loader import load
+    from cnnsize.zoo import MODELS
+
+    entries = []
+    for model in MODELS.values():
+        report = analyze(load(model.name))
+        totals = report.totals
+        entries.append(
+            Entry(model.name, model.year, weighted_depth(report), totals.params, totals.macs, totals.activation_bytes)
+        )
+    key = (lambda e: (e.year, e.weighted_depth)) if sort == Sort.year else (lambda e: (e.weighted_depth, e.year))
+    return sorted(entries, key=key)
+
+
+def cells(entry: Entry) -> tuple[str, ...]:
+    from cnnsize.units import human_bytes, human_count
+
+    return (
+        entry.name,
+        str(entry.year),
+        str(entry.weighted_depth),
+        f"{entry.params:,} ({human_count(entry.params)})",
+        f"{entry.macs:,} ({human_count(entry.macs)})",
+        human_bytes(entry.activation_bytes),
+    )
+
+
+def show(entries: list[Entry], fmt: Format, out: IO[str]) -> None:
+    from cnnsize.render import markdown_listing, print_listing
+
+    if fmt == Format.json:
+        json.dump([asdict(e) for e in entries], out, indent=2)
+        out.write("\n")
+    elif fmt == Format.markdown:
+        out.write(markdown_listing(HEADER, [cells(e) for e in entries]))
+    else:
+        title = "The zoo (224x224 inputs but lenet5's 32x32; MACs and activations at batch 1, float32)"
+        print_listing(title, HEADER, [cells(e) for e in entries], out)
+
+
+SortOption = Annotated[Sort, typer.Option("--sort", "-s", help="Order by the paper's year or by weighted depth.")]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def command(sort: SortOption = Sort.year, fmt: FormatOption = Format.table) -> None:
+    """List the zoo's models: year, weighted depth (conv and linear layers on the longest path),
+    parameters, MACs and activation memory. Each name works as a SPEC for `report` and `check`."""
+    show(survey(sort), fmt, sys.stdout)

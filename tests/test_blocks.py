@@ -1,0 +1,350 @@
+"""Blocks: expansion of `blocks:` definitions and their uses, and the exact positions of errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cnnsize.blocks import MAX_NESTING, expand
+from cnnsize.engine import analyze
+from cnnsize.errors import SpecError
+from cnnsize.loader import load
+from cnnsize.yamlio import parse_text
+
+REPO = Path(__file__).resolve().parents[1]
+
+CONV_BN = """\
+input: [3, 8, 8]
+blocks:
+  conv_bn:
+    params: [out]
+    defaults: {stride: 1}
+    layers:
+      - {type: conv2d, out_channels: "${out}", kernel_size: 3, stride: "${stride}", padding: 1, bias: false}
+      - batchnorm2d
+"""
+
+
+def expanded(text: str) -> dict:
+    return expand(parse_text(textwrap.dedent(text))).data
+
+
+def errors(tmp_path: Path, text: str) -> list[str]:
+    """The problems loading `text` from a file named spec.yaml gives, as printed."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(textwrap.dedent(text))
+    with pytest.raises(SpecError) as caught:
+        analyze(load(str(path)))
+    return [str(p).replace(str(path), "spec.yaml") for p in caught.value.problems]
+
+
+# -- expansion -------------------------------------------------------------------------------------
+
+
+def test_a_spec_without_blocks_is_left_as_it_is():
+    document = parse_text("input: [3, 8, 8]\nlayers: [relu]\n")
+    assert expand(document) is document
+
+
+def test_a_use_becomes_a_sequential_named_after_the_block_with_arguments_in_place():
+    data = expanded(CONV_BN + "layers:\n  - {block: conv_bn, out: 16}\n")
+    assert data["layers"] == [
+        {
+            "type": "sequential",
+            "name": "conv_bn",
+            "layers": [
+                {"type": "conv2d", "out_channels": 16, "kernel_size": 3, "stride": 1, "padding": 1, "bias": False},
+                "batchnorm2d",
+            ],
+        }
+    ]
+    assert "blocks" not in data
+
+
+def test_a_whole_value_reference_keeps_the_arguments_type():
+    data = expanded(
+        """\
+        input: [3, 8, 8]
+        blocks:
+          b:
+            params: [k, flag]
+            layers: [{type: conv2d, out_channels: 4, kernel_size: "${k}", bias: "${flag}"}]
+        layers: [{block: b, k: [1, 3], flag: false}]
+        """
+    )
+    conv = data["layers"][0]["layers"][0]
+    assert conv["kernel_size"] == [1, 3] and conv["bias"] is False
+
+
+def test_a_reference_inside_text_is_written_into_it():
+    data = expanded(
+        """\
+        input: [3, 8, 8]
+        blocks:
+          b:
+            params: [n, flag]
+            layers: [{type: relu, name: "relu${n}_${flag}"}]
+        layers: [{block: b, n: 2, flag: true}]
+        """
+    )
+    assert data["layers"][0]["layers"][0]["name"] == "relu2_true"
+
+
+def test_an_argument_overrides_a_default_and_the_use_name_names_the_layer():
+    data = expanded(CONV_BN + "layers:\n  - {block: conv_bn, out: 8, stride: 2, name: stem}\n")
+    assert data["layers"][0]["name"] == "stem"
+    assert data["layers"][0]["layers"][0]["stride"] == 2
+
+
+def test_repeat_writes_the_use_that_many_times_and_zero_times_is_none():
+    data = expanded(
+        CONV_BN + "layers:\n  - {block: conv_bn, out: 8, repeat: 3}\n  - {block: conv_bn, out: 8, repeat: 0}\n"
+    )
+    assert [layer["type"] for layer in data["layers"]] == ["sequential"] * 3
+
+
+def test_a_block_with_no_required_arguments_is_used_by_its_bare_name():
+    data = expanded(
+        """\
+        input: [3, 8, 8]
+        blocks:
+          act: {layers: [relu, sigmoid]}
+        layers: [act, tanh]
+        """
+    )
+    assert data["layers"] == [{"type": "sequential", "name": "act", "layers": ["relu", "sigmoid"]}, "tanh"]
+
+
+def test_blocks_use_blocks_and_arguments_pass_through_each_level():
+    spec = load(
+        CONV_BN
+        + textwrap.dedent(
+            """\
+              basic:
+                params: [out]
+                defaults: {stride: 1}
+                layers:
+                  - type: residual
+                    shortcut: auto
+                    body:
+                      - {block: conv_bn, out: "${out}", stride: "${stride}"}
+                      - relu
+                  - relu
+            layers:
+              - {block: basic, out: 4, stride: 2}
+            """
+        )
+    )
+    report = analyze(spec)
+    # body conv 3*4*3*3 = 108 and bn 2*4 = 8; auto shortcut 1x1 conv 3*4 = 12 and bn 2*4 = 8
+    assert report.totals.params == 108 + 8 + 12 + 8
+    assert report.output_shape == (4, 4, 4)
+    paths = [row.path for row in report.leaves()]
+    assert ("layers", 0, "layers", 0, "body", 0, "layers", 0) in paths  # the nested conv_bn's conv
+
+
+def test_blocks_inside_composites_of_the_top_level_expand_too():
+    data = expanded(CONV_BN + "layers:\n  - type: concat\n    branches: [[{block: conv_bn, out: 4}], []]\n")
+    assert data["layers"][0]["branches"][0][0]["type"] == "sequential"
+
+
+# -- errors: uses ----------------------------------------------------------------------------------
+
+
+def test_an_unknown_block_is_named_with_a_suggestion(tmp_path):
+    assert errors(tmp_path, CONV_BN + "layers:\n  - {block: conv_nb, out: 4}\n") == [
+        "spec.yaml:10:13: error: layers[0].block: unknown block 'conv_nb' (did you mean 'conv_bn'?); defined: conv_bn"
+    ]
+
+
+def test_a_use_without_any_blocks_says_so(tmp_path):
+    assert errors(tmp_path, "input: [3, 8, 8]\nlayers:\n  - {block: res}\n") == [
+        "spec.yaml:3:13: error: layers[0].block: unknown block 'res': the spec defines no `blocks`"
+    ]
+
+
+def test_a_missing_argument_is_named_at_the_use(tmp_path):
+    assert errors(tmp_path, CONV_BN + "layers:\n  - {block: conv_bn, stride: 2}\n") == [
+        "spec.yaml:10:5: error: layers[0]: block 'conv_bn' needs argument 'out'"
+    ]
+
+
+def test_an_unknown_argument_is_named_at_its_key_with_a_suggestion(tmp_path):
+    assert errors(tmp_path, CONV_BN + "layers:\n  - {block: conv_bn, out: 4, strid: 2}\n") == [
+        "spec.yaml:10:30: error: layers[0].strid: block 'conv_bn' has no parameter 'strid' (did you mean 'stride'?); "
+        "its parameters: out, stride"
+    ]
+
+
+def test_repeat_must_be_a_count(tmp_path):
+    assert errors(tmp_path, CONV_BN + "layers:\n  - {block: conv_bn, out: 4, repeat: -1}\n") == [
+        "spec.yaml:10:38: error: layers[0].repeat: must be a non-negative integer (how many times), got -1"
+    ]
+
+
+def test_type_and_block_together_are_refused(tmp_path):
+    assert errors(tmp_path, CONV_BN + "layers:\n  - {type: relu, block: conv_bn, out: 4}\n") == [
+        "spec.yaml:10:5: error: layers[0]: a layer has either `type` (a layer kind) or `block` (a block of layers), "
+        "not both"
+    ]
+
+
+def test_a_parameter_outside_a_block_is_refused(tmp_path):
+    assert errors(
+        tmp_path, 'input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: "${c}", kernel_size: 1}\n'
+    ) == [
+        "spec.yaml:3:34: error: layers[0].out_channels: `${...}` is a block parameter: it has a meaning only inside a "
+        "block's `layers`"
+    ]
+
+
+def test_an_unquoted_parameter_in_a_flow_mapping_gets_a_hint(tmp_path):
+    [message] = errors(tmp_path, CONV_BN + "layers:\n  - {block: conv_bn, out: ${x}}\n")
+    assert message.startswith("spec.yaml:10:28: error: YAML syntax error")
+    assert message.endswith('inside [ ] or { } quote a block parameter: "${name}"')
+
+
+# -- errors: definitions ---------------------------------------------------------------------------
+
+
+def test_blocks_that_use_each_other_in_a_cycle_are_refused_once(tmp_path):
+    text = """\
+    input: [3, 8, 8]
+    blocks:
+      a:
+        layers: [{block: b}]
+      b:
+        layers: [relu, {block: a}]
+    layers: [a]
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:4:14: error: blocks.a.layers[0]: blocks use each other in a cycle: a -> b -> a; "
+        "a block cannot contain itself"
+    ]
+
+
+def test_a_block_that_uses_itself_is_refused(tmp_path):
+    text = "input: [3, 8, 8]\nblocks:\n  a:\n    layers: [relu, a]\nlayers: [a]\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:4:20: error: blocks.a.layers[1]: block 'a' uses itself: a -> a; a block cannot contain itself"
+    ]
+
+
+def test_nesting_deeper_than_the_limit_is_refused(tmp_path):
+    # b0 uses b1 uses ... b{MAX_NESTING}: one use more than the limit allows
+    chain = "".join(f"  b{i}:\n    layers: [b{i + 1}]\n" for i in range(MAX_NESTING))
+    text = f"input: [3, 8, 8]\nblocks:\n{chain}  b{MAX_NESTING}:\n    layers: [relu]\nlayers: [b0]\n"
+    [message] = errors(tmp_path, text)
+    assert message.startswith(
+        f"spec.yaml:{2 * MAX_NESTING + 2}:14: error: blocks.b{MAX_NESTING - 1}.layers[0]: "
+        f"blocks nest deeper than {MAX_NESTING} uses inside one another (in block 'b{MAX_NESTING - 1}' used at "
+    )
+
+
+def test_a_reference_to_an_undeclared_parameter_is_found_in_the_definition(tmp_path):
+    text = CONV_BN.replace("kernel_size: 3,", 'kernel_size: "${size}",') + "layers: [{block: conv_bn, out: 4}]\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:7:61: error: blocks.conv_bn.layers[0].kernel_size: block 'conv_bn' has no parameter 'size' "
+        "(did you mean 'stride'?); its parameters: out, stride"
+    ]
+
+
+def test_a_malformed_reference_is_refused(tmp_path):
+    text = CONV_BN.replace('"${out}"', '"${out"') + "layers: [{block: conv_bn, out: 4}]\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:7:38: error: blocks.conv_bn.layers[0].out_channels: '${out' holds a malformed parameter "
+        "reference: write ${name}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "definition, message",
+    [
+        ("  relu:\n    layers: [relu]\n", "3:3: error: blocks.relu: block 'relu' has the name of a layer kind"),
+        ("  b:\n    layer: [relu]\n", "4:5: error: blocks.b.layer: unknown key 'layer' in block 'b' (did you mean"),
+        ("  b:\n    params: [x]\n", "4:5: error: blocks.b: block 'b' needs `layers`"),
+        ("  b:\n    params: [x]\n    defaults: {x: 1}\n    layers: [relu]\n", "5:16: error: blocks.b.defaults.x: "),
+        ("  b:\n    params: [name]\n    layers: [relu]\n", "4:14: error: blocks.b.params[0]: 'name' cannot be"),
+        ("  b:\n    defaults: {x: '${y}'}\n    layers: [relu]\n", "4:19: error: blocks.b.defaults.x: a default is"),
+    ],
+)
+def test_a_malformed_definition_is_reported_where_it_is_written(tmp_path, definition, message):
+    problems = errors(tmp_path, f"input: [3, 8, 8]\nblocks:\n{definition}layers: [relu]\n")
+    assert problems[0].startswith(f"spec.yaml:{message}")
+
+
+def test_an_expansion_bomb_is_refused_fast(tmp_path):
+    text = """\
+    input: [3, 8, 8]
+    blocks:
+      a: {layers: [{type: relu}, {type: relu}]}
+      b: {layers: [{block: a, repeat: 1000}]}
+      c: {layers: [{block: b, repeat: 1000}]}
+    layers: [{block: c, repeat: 1000}]
+    """
+    [message] = errors(tmp_path, text)
+    assert "expanding the blocks gives more than 200,000 values (is a `repeat` too large?)" in message
+
+
+# -- errors inside expanded blocks point at real YAML ---------------------------------------------
+
+
+def test_an_error_in_a_block_points_into_its_definition_and_names_the_use(tmp_path):
+    text = CONV_BN.replace("- batchnorm2d", "- {type: batchnorm2d, num_features: 5}")
+    text += "layers:\n  - {block: conv_bn, out: 4}\n  - {block: conv_bn, out: 5, repeat: 2}\n"
+    # the first use gives 4 channels where num_features says 5
+    assert errors(tmp_path, text) == [
+        "spec.yaml:8:43: error: blocks.conv_bn.layers[1].num_features: batchnorm2d: num_features is 5, but the "
+        "layer's input has 4 (in block 'conv_bn' used at layers[0], line 10)"
+    ]
+
+
+def test_an_error_in_a_repeated_nested_block_names_every_level_once(tmp_path):
+    text = CONV_BN.replace("- batchnorm2d", "- {type: batchnorm2d, momentm: 0.1}")
+    text += "  pair:\n    layers:\n      - {block: conv_bn, out: 4}\n      - {block: conv_bn, out: 4}\n"
+    text += "layers:\n  - {block: pair, repeat: 2}\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:8:29: error: blocks.conv_bn.layers[1]: unknown field 'momentm' for batchnorm2d (did you mean "
+        "'momentum'?) (in block 'conv_bn' used at blocks.pair.layers[0], line 11; in block 'pair', repeat 1 of 2, "
+        "used at layers[0], line 14; and 3 more uses of the block)"
+    ]
+
+
+def test_a_bad_argument_is_reported_at_the_use_that_passes_it(tmp_path):
+    assert errors(tmp_path, CONV_BN + "layers:\n  - {block: conv_bn, out: 4, stride: 0}\n") == [
+        "spec.yaml:10:38: error: layers[0].stride: must be a positive integer or a pair [h, w] of them, got 0 "
+        "(passed as ${stride} to blocks.conv_bn.layers[0].stride)"
+    ]
+
+
+def test_text_can_only_take_a_scalar_argument(tmp_path):
+    text = """\
+    input: [3, 8, 8]
+    blocks:
+      b:
+        params: [n]
+        layers: [{type: relu, name: "r${n}"}]
+    layers: [{block: b, n: [1]}]
+    """
+    assert errors(tmp_path, text) == [
+        "spec.yaml:5:33: error: blocks.b.layers[0].name: ${n} stands inside text, so its argument must be a number "
+        "or a string, got [1] (in block 'b' used at layers[0], line 6)"
+    ]
+
+
+def test_the_command_line_prints_block_errors_without_a_traceback(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(CONV_BN + "layers:\n  - {block: conv_bn}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnsize", "check", str(path)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": ""},
+    )
+    assert result.returncode == 1
+    assert f"{path}:10:5: error: layers[0]: block 'conv_bn' needs argument 'out'" in result.stdout
+    assert "Traceback" not in result.stderr
