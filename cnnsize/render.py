@@ -48,7 +48,7 @@ def total_lines(report: Report) -> list[tuple[str, str]]:
     at = f"batch {report.batch_size}, {report.dtype}"
     return [
         ("Trainable params", _exact_and_readable(t.params)),
-        ("Non-trainable params", _exact_and_readable(t.non_trainable_params) + " (running statistics)"),
+        ("Non-trainable params", _exact_and_readable(t.non_trainable_params)),
         ("Parameter memory", f"{human_bytes(t.param_bytes)} ({t.param_bytes:,} B, {report.dtype})"),
         ("MACs", f"{t.macs:,} ({human_count(t.macs)} MACs, batch {report.batch_size})"),
         ("FLOPs", f"{t.flops:,} ({human_count(t.flops)} FLOPs = 2 x MACs)"),
@@ -139,8 +139,7 @@ def print_table(report: Report, out: IO[str]) -> None:
     from rich.text import Text
 
     console = _console(out)
-    where = f" ({report.file})" if report.file else ""
-    console.print(Text(f"{report.name}{where}", style="bold"))
+    console.print(Text(f"{report.name}{_source(report)}", style="bold"))
     rows = [(depth, row, [cell(row) for _, cell in COLUMNS]) for depth, row in report.walk()]
     table = Table(header_style="bold cyan")
     for i, (name, _) in enumerate(COLUMNS):
@@ -187,6 +186,17 @@ def _markdown_row(cells: Sequence[str]) -> str:
 def _markdown_rule(columns: int, left: int) -> str:
     """The header rule: the first `left` columns left-aligned, the rest right-aligned."""
     return "|" + "|".join("---" if i < left else "---:" for i in range(columns)) + "|"
+
+
+def _source(report: Report) -> str:
+    """` (specs/toy.yaml)`, or ` (the zoo)` for a spec shipped with cnnsize."""
+    if not report.file:
+        return ""
+    from cnnsize import zoo
+
+    if os.path.dirname(os.path.abspath(report.file)) == os.path.dirname(os.path.abspath(zoo.__file__)):
+        return " (the zoo)"
+    return f" ({report.file})"
 
 
 def _console(out: IO[str]) -> Any:
