@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from cnnsize.backend import build
     from cnnsize.engine import analyze
     from cnnsize.loader import load
 
-__all__ = ["__version__", "analyze", "load"]
+__all__ = ["__version__", "analyze", "build", "load"]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from cnnsize.engine import analyze
 
         return analyze
+    if name == "build":  # torch is imported when `build` is called, not here
+        from cnnsize.backend import build
+
+        return build
     raise AttributeError(f"module 'cnnsize' has no attribute {name!r}")

@@ -134,6 +134,11 @@ def check(
     raise typer.Exit(code)
 
 
+from cnnsize.commands.verify import verify  # noqa: E402  (torch is imported inside the command)
+
+app.command()(verify)
+
+
 def run() -> None:
     """Console-script entry point."""
     try:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from cnnsize.errors import LayerRuleError, SpecPath
 from cnnsize.kinds.base import Composite, LayerKind, LayerList, Shape, register, shape_text
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from cnnsize.backend.builder import TorchKit
 
 
 @register
@@ -34,6 +39,10 @@ class Residual(Composite):
             )
         return body
 
+    def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
+        body, shortcut = sequences
+        return tk.blocks.Residual(body, shortcut)
+
 
 @register
 class Concat(Composite):
@@ -57,3 +66,6 @@ class Concat(Composite):
                     f"branches are joined on channels, so every branch must give the same spatial size; got {listing}"
                 )
         return (sum(shape[0] for shape in shapes), *first[1:])
+
+    def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
+        return tk.blocks.Concat(sequences)
