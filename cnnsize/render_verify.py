@@ -47,9 +47,9 @@ def memory_lines(v: Verification) -> list[tuple[str, str]]:
         (
             "Saved for backward",
             f"{human_bytes(m.saved_activation_bytes)} ({m.saved_activation_bytes:,} B) of activations "
-            f"(training mode, each storage once); engine's activations {human_bytes(m.engine_activation_bytes)} "
-            f"({m.engine_activation_bytes:,} B)",
+            "(training mode, each storage once)",
         ),
+        ("Engine's activations", f"{human_bytes(m.engine_activation_bytes)} ({m.engine_activation_bytes:,} B)"),
         ("Weights saved", f"{human_bytes(m.saved_parameter_bytes)} (the parameters themselves: no extra memory)"),
     ]
     if m.peak_allocated_bytes is not None:

@@ -42,6 +42,8 @@ def test_saved_tensors_counts_each_storage_once():
     assert saved.total_bytes == 128
     assert saved.by_module == {"0": 32, "1": 32}
     assert saved.tensors == 4
+    # what each module saved, shared storages included: Linear 2 saved the ReLU's 32 B output too
+    assert [saved.saved_by(name) for name in ("0", "1", "2")] == [32, 32, 32]
 
 
 def test_saved_tensors_sees_in_place_sharing_and_pooling_indices():

@@ -107,7 +107,9 @@ class SavedTensors(_Hooks):
     apart (`parameter_bytes`): saving a weight for backward costs no memory beyond the weight.
 
     With `module`, `by_module[name]` is the activation bytes first saved while submodule `name` was
-    the innermost module running ('' for the root, or outside any module).
+    the innermost module running ('' for the root, or outside any module): the attribution under
+    which the per-module figures add up to `activation_bytes`. `saved_by(name)` is every activation
+    byte that submodule saved, storages it shares with others included.
     """
 
     def __init__(self, module: Optional[nn.Module] = None):
@@ -117,7 +119,8 @@ class SavedTensors(_Hooks):
         self.activation_bytes = 0
         self.by_module: dict[str, int] = defaultdict(int)
         self.tensors = 0
-        self._seen: set[tuple[str, int]] = set()
+        self._sizes: dict[tuple[str, int], int] = {}
+        self._saved_by: dict[str, set[tuple[str, int]]] = defaultdict(set)
         self._parameters: set[tuple[str, int]] = set()
         self._stack: list[str] = []
         self._hooks: Any = None
@@ -125,6 +128,10 @@ class SavedTensors(_Hooks):
     @property
     def total_bytes(self) -> int:
         return self.parameter_bytes + self.activation_bytes
+
+    def saved_by(self, name: str) -> int:
+        """Activation bytes submodule `name` saved while it was the innermost module running."""
+        return sum(self._sizes[key] for key in self._saved_by.get(name, ()) if key not in self._parameters)
 
     def __enter__(self) -> "SavedTensors":
         if self.module is not None:
@@ -159,14 +166,16 @@ class SavedTensors(_Hooks):
             key, size = ("id", id(tensor)), tensor.numel() * tensor.element_size()
         else:
             size = tensor.untyped_storage().nbytes()
-        if key in self._seen:
+        where = self._stack[-1] if self._stack else ""
+        self._saved_by[where].add(key)
+        if key in self._sizes:
             return tensor
-        self._seen.add(key)
+        self._sizes[key] = size
         if key in self._parameters:
             self.parameter_bytes += size
         else:
             self.activation_bytes += size
-            self.by_module[self._stack[-1] if self._stack else ""] += size
+            self.by_module[where] += size
         return tensor
 
 
