@@ -132,19 +132,19 @@ def _print_grid(console: Any, title: str, lines: list[tuple[str, str]]) -> None:
 @contextmanager
 def progress_bar(out: Optional[IO[str]] = None) -> Iterator[Optional[Any]]:
     """A callback `(done, total)` drawing a progress bar on `out` (stderr), or None when `out` is
-    not a terminal (nothing to animate; pipes and logs stay clean)."""
+    not a terminal (nothing to animate; pipes and logs stay clean). The bar is redrawn only when
+    the callback is called (no refresh thread competes with the timed work for the CPU)."""
     out = out or sys.stderr
     if not (hasattr(out, "isatty") and out.isatty()):
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(
-        TextColumn("timing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=_console(out)
-    ) as progress:
+    columns = (TextColumn("timing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=_console(out), auto_refresh=False) as progress:
         task = progress.add_task("timing", total=None)
 
         def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+            progress.update(task, completed=done, total=total, refresh=True)
 
         yield update
