@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from torch import nn
 
 import cnnsize
+from cnnsize.backend import TorchMissing
 from cnnsize.backend.blocks import Concat, Network, PaddedConv2d, Residual
 from cnnsize.backend.builder import build_network, module_keys
 from cnnsize.errors import SpecError
@@ -19,6 +22,14 @@ def test_build_is_exposed_lazily_and_returns_a_network(make_spec):
     assert isinstance(model, Network)
     # 8 - 3 + 1 = 6
     assert model(torch.randn(2, 3, 8, 8)).shape == (2, 4, 6, 6)
+
+
+def test_build_without_torch_says_how_to_install(make_spec, monkeypatch):
+    spec = make_spec({"input": [4], "layers": [{"type": "linear", "out_features": 2}]})
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    with pytest.raises(TorchMissing, match=r"pip install 'cnnsize\[torch\]'") as caught:
+        cnnsize.build(spec)
+    assert isinstance(caught.value, ImportError)
 
 
 def test_module_names_follow_spec_paths_and_layer_names(make_spec):

@@ -104,6 +104,25 @@ def test_out_of_memory_is_reported_not_raised(monkeypatch):
         verify(cnnsize.load("specs/toy.yaml"), VerifyOptions(device="cpu"))
 
 
+def test_a_dtype_the_device_cannot_run_is_a_usage_error(monkeypatch):
+    def unsupported(*args):
+        raise RuntimeError("\"slow_conv2d_cpu\" not implemented for 'Half'")
+
+    monkeypatch.setattr(verifier, "measure", unsupported)
+    options = VerifyOptions(device="cpu", dtype="float16")
+    with pytest.raises(UsageError, match='--dtype float16 cannot run on cpu: "slow_conv2d_cpu" not implemented'):
+        verify(cnnsize.load("specs/toy.yaml"), options)
+
+
+def test_an_unexpected_error_keeps_its_traceback(monkeypatch):
+    def bug(*args):
+        raise KeyError("a bug in cnnsize")
+
+    monkeypatch.setattr(verifier, "measure", bug)
+    with pytest.raises(KeyError):
+        verify(cnnsize.load("specs/toy.yaml"), VerifyOptions(device="cpu"))
+
+
 def test_a_forward_pass_pytorch_refuses_is_a_usage_error(make_spec):
     # batch norm in training needs more than one value per channel: batch 1 of 1x1 maps has one
     spec = make_spec({"input": [3, 4, 4], "layers": ["global_avgpool2d", "batchnorm2d"]})

@@ -81,6 +81,15 @@ def test_cuda_asked_for_but_absent_exits_2():
     assert result.stderr.startswith("error: --device cuda: no CUDA device is available")
 
 
+def test_a_spec_the_engine_rejects_is_reported_at_its_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [3, 4, 4]\nlayers:\n  - {type: conv2d, out_channels: 2, kernel_size: 7}\n")
+    result = invoke(str(bad), *FAST)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{bad}:3:50: error: layers[0].kernel_size: conv2d: the kernel does not fit")
+    assert result.stdout == ""
+
+
 def test_a_missing_spec_exits_2():
     result = invoke("specs/no-such-spec.yaml", *FAST)
     assert result.exit_code == 2 and "no-such-spec.yaml" in result.stderr

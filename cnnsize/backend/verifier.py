@@ -117,12 +117,7 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
         totals=totals,
         memory=memory,
         throughput=throughput,
-        options={
-            "warmup": options.warmup,
-            "iterations": options.iterations,
-            "channels_last": options.channels_last,
-            "compile": options.compile,
-        },
+        options={name: getattr(options, name) for name in ("warmup", "iterations", "channels_last", "compile")},
     )
 
 
