@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what type checkers see; `x as x` marks a re-export
+    from cnnsize.backend import build as build
     from cnnsize.engine import analyze as analyze
     from cnnsize.errors import CnnsizeError as CnnsizeError
     from cnnsize.errors import Problem as Problem
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # what type checkers see; `x as x` marks a re-export
 _LAZY = {
     "load": "cnnsize.loader",
     "analyze": "cnnsize.engine",
+    "build": "cnnsize.backend",  # torch is imported when `build` is called, not here
     "Spec": "cnnsize.schema",
     "Report": "cnnsize.report",
     "LayerRow": "cnnsize.report",

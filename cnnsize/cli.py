@@ -12,6 +12,7 @@ import typer
 from cnnsize import __version__
 from cnnsize.commands import conv as conv_command
 from cnnsize.commands import schema as schema_command
+from cnnsize.commands import verify as verify_command
 from cnnsize.commands import zoo as zoo_command
 from cnnsize.errors import CnnsizeError, Problem, SpecError
 
@@ -158,6 +159,7 @@ def check(
 app.command()(conv_command.conv)
 app.command()(schema_command.schema)
 app.command(name="zoo")(zoo_command.command)
+app.command()(verify_command.verify)
 
 
 def run() -> None:

@@ -6,20 +6,29 @@ methods are its rules, all in terms of one sample (the engine multiplies by the 
 - `weight_shapes(inp)` / `buffer_shapes(inp)`: trainable tensors and running statistics, from which
   parameter counts follow;
 - `macs(inp, out)`: multiply-accumulates per sample (convolution and fully connected only);
-- `receptive_field(field, inp)`: how the layer moves the receptive field.
-Defaults describe an element-wise layer with no weights.
+- `receptive_field(field, inp)`: how the layer moves the receptive field;
+- `torch_module(inp, tk)`: the PyTorch module that does what the spec says (composites:
+  `torch_join(tk, sequences)`). `tk` brings `tk.nn` (torch.nn) and `tk.blocks` (cnnsize's own
+  modules), so kinds never import torch: only the backend does, when it builds.
+Defaults describe an element-wise layer with no weights; `torch_module` has no default, so a kind
+without a PyTorch construction fails the registry-wide test.
 """
 
 from __future__ import annotations
 
 from difflib import get_close_matches
 from math import prod
-from typing import Annotated, Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnsize.errors import LayerRuleError, SpecPath
 from cnnsize.receptive import Field as RField
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from cnnsize.backend.builder import TorchKit
 
 Shape = tuple[int, ...]
 
@@ -63,6 +72,10 @@ class LayerKind(BaseModel):
     def receptive_field(self, field: RField, inp: Shape) -> RField:
         return field
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        """The module for an input of `inp` (one sample)."""
+        raise NotImplementedError(f"layer kind '{self.kind}' has no PyTorch construction")
+
     def params(self, inp: Shape) -> int:
         """Trainable parameters: the elements of every weight tensor."""
         return sum(prod(shape) for shape in self.weight_shapes(inp).values())
@@ -92,6 +105,11 @@ class Composite(LayerKind):
     def merge(self, shapes: list[Shape]) -> Shape:
         """The shape that joining the sequences' outputs gives; raises `LayerRuleError`."""
         raise NotImplementedError
+
+    def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
+        """The module joining the built `sequences` (in the order of `sequences()`); it holds each
+        one under its spec path (`body`, `branches.0`), so module names follow the spec."""
+        raise NotImplementedError(f"layer kind '{self.kind}' has no PyTorch construction")
 
 
 def register(cls: type[LayerKind]) -> type[LayerKind]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -12,6 +12,11 @@ from cnnsize import shapes
 from cnnsize.errors import LayerRuleError, SpecPath
 from cnnsize.fields import show
 from cnnsize.kinds.base import Composite, LayerKind, LayerList, Shape, register, shape_text
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from cnnsize.backend.builder import TorchKit
 
 
 def _shortcut(value: Any) -> Union[list[Any], Literal["auto"]]:
@@ -62,6 +67,10 @@ class Residual(Composite):
             )
         return body
 
+    def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
+        body, shortcut = sequences
+        return tk.blocks.Residual(body, shortcut)
+
 
 @register
 class Concat(Composite):
@@ -86,6 +95,8 @@ class Concat(Composite):
                 )
         return (sum(shape[0] for shape in shapes), *first[1:])
 
+    def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
+        return tk.blocks.Concat(sequences)
 
 def projection(inp: Shape, out: Shape) -> list[LayerKind]:
     """The layers of `shortcut: auto` from `inp` to `out`: none when the shapes agree, else a 1x1
@@ -135,3 +146,9 @@ class Sequential(Composite):
 
     def merge(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
+
+    def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
+        # a group whose one sequence is its `layers`, so module paths follow spec paths
+        group = tk.nn.Sequential()
+        group.add_module("layers", sequences[0])
+        return group

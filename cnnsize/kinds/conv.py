@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -12,6 +12,11 @@ from cnnsize.errors import LayerRuleError
 from cnnsize.fields import DEPTHWISE, ConvPadding, Flag, Groups, NonNegativePair, Size, SizePair
 from cnnsize.kinds.base import LayerKind, Shape, check_groups, check_stated, register, volume
 from cnnsize.receptive import Field as RField
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from cnnsize.backend.builder import TorchKit
 
 
 @register
@@ -94,6 +99,28 @@ class Conv2d(LayerKind):
             out[0] * out[1] * out[2] * (inp[0] // self.groups_for(inp[0])) * self.kernel_size[0] * self.kernel_size[1]
         )
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        """`nn.Conv2d`; padding that differs before and after (`same` at stride > 1, or stated so)
+        is an explicit `nn.ZeroPad2d` before an unpadded `nn.Conv2d` (`blocks.PaddedConv2d`)."""
+        (top, bottom), (left, right) = self.pads(inp[1], inp[2])
+        symmetric = top == bottom and left == right
+
+        def conv(padding: tuple[int, int]) -> "nn.Module":
+            return tk.nn.Conv2d(
+                inp[0],
+                self.out_channels_for(inp[0]),
+                self.kernel_size,
+                stride=self.stride,
+                padding=padding,
+                dilation=self.dilation,
+                groups=self.groups_for(inp[0]),
+                bias=self.bias,
+            )
+
+        if symmetric:
+            return conv((top, left))
+        return tk.blocks.PaddedConv2d(tk.blocks.zero_pad2d(top, bottom, left, right), conv((0, 0)))
+
     def receptive_field(self, field: RField, inp: Shape) -> RField:
         pads = self.pads(inp[1], inp[2])
         return tuple(  # type: ignore[return-value]
@@ -167,6 +194,19 @@ class ConvTranspose2d(LayerKind):
     def macs(self, inp: Shape, out: Shape) -> int:
         # C_in * H_in * W_in * (C_out / groups) * kH * kW
         return inp[0] * inp[1] * inp[2] * (self.out_channels // self.groups) * self.kernel_size[0] * self.kernel_size[1]
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.ConvTranspose2d(
+            inp[0],
+            self.out_channels,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=self.output_padding,
+            groups=self.groups,
+            bias=self.bias,
+            dilation=self.dilation,
+        )
 
     def receptive_field(self, field: RField, inp: Shape) -> RField:
         return tuple(  # type: ignore[return-value]

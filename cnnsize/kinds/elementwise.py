@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 from pydantic import Field
 
 from cnnsize.errors import LayerRuleError
 from cnnsize.fields import Flag, Number, PositiveNumber, Probability, Size
 from cnnsize.kinds.base import LayerKind, Shape, check_stated, register, volume
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from cnnsize.backend.builder import TorchKit
 
 
 class _InPlace(LayerKind):
@@ -21,6 +26,9 @@ class Identity(LayerKind):
 
     type: Literal["identity"] = "identity"
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Identity()
+
 
 @register
 class ReLU(_InPlace):
@@ -28,12 +36,18 @@ class ReLU(_InPlace):
 
     type: Literal["relu"] = "relu"
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.ReLU(inplace=self.inplace)
+
 
 @register
 class ReLU6(_InPlace):
     """`min(max(0, x), 6)` (`nn.ReLU6`)."""
 
     type: Literal["relu6"] = "relu6"
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.ReLU6(inplace=self.inplace)
 
 
 @register
@@ -43,6 +57,9 @@ class LeakyReLU(_InPlace):
     type: Literal["leaky_relu"] = "leaky_relu"
     negative_slope: Number = 0.01
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.LeakyReLU(self.negative_slope, inplace=self.inplace)
+
 
 @register
 class ELU(_InPlace):
@@ -50,6 +67,9 @@ class ELU(_InPlace):
 
     type: Literal["elu"] = "elu"
     alpha: Number = 1.0
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.ELU(self.alpha, inplace=self.inplace)
 
 
 @register
@@ -59,12 +79,18 @@ class GELU(LayerKind):
     type: Literal["gelu"] = "gelu"
     approximate: Literal["none", "tanh"] = "none"
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.GELU(approximate=self.approximate)
+
 
 @register
 class SiLU(_InPlace):
     """`x * sigmoid(x)`, also called swish (`nn.SiLU`)."""
 
     type: Literal["silu"] = "silu"
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.SiLU(inplace=self.inplace)
 
 
 @register
@@ -73,6 +99,9 @@ class Sigmoid(LayerKind):
 
     type: Literal["sigmoid"] = "sigmoid"
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Sigmoid()
+
 
 @register
 class Tanh(LayerKind):
@@ -80,12 +109,18 @@ class Tanh(LayerKind):
 
     type: Literal["tanh"] = "tanh"
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Tanh()
+
 
 @register
 class Hardswish(_InPlace):
     """`x * relu6(x + 3)/6` (`nn.Hardswish`)."""
 
     type: Literal["hardswish"] = "hardswish"
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Hardswish(inplace=self.inplace)
 
 
 @register
@@ -105,6 +140,9 @@ class Softmax(LayerKind):
             )
         return inp
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Softmax(dim=self.dim)
+
 
 @register
 class Dropout(_InPlace):
@@ -112,6 +150,9 @@ class Dropout(_InPlace):
 
     type: Literal["dropout"] = "dropout"
     p: Probability = 0.5
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Dropout(self.p, inplace=self.inplace)
 
 
 @register
@@ -124,6 +165,9 @@ class Dropout2d(_InPlace):
     def output_shape(self, inp: Shape) -> Shape:
         volume(inp, self)
         return inp
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Dropout2d(self.p, inplace=self.inplace)
 
 
 @register
@@ -148,3 +192,8 @@ class BatchNorm2d(LayerKind):
 
     def buffer_shapes(self, inp: Shape) -> dict[str, Shape]:
         return {"running_mean": (inp[0],), "running_var": (inp[0],)} if self.track_running_stats else {}
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.BatchNorm2d(
+            inp[0], self.eps, self.momentum, affine=self.affine, track_running_stats=self.track_running_stats
+        )

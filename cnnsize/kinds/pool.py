@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 from pydantic import Field
 
@@ -11,6 +11,11 @@ from cnnsize.errors import LayerRuleError
 from cnnsize.fields import Flag, NonNegativePair, PositiveNumber, Size, SizePair
 from cnnsize.kinds.base import LayerKind, Shape, register, volume
 from cnnsize.receptive import Field as RField
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from cnnsize.backend.builder import TorchKit
 
 
 class _WindowPool(LayerKind):
@@ -75,6 +80,15 @@ class MaxPool2d(_WindowPool):
     def dilations(self) -> tuple[int, int]:
         return self.dilation
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.MaxPool2d(
+            self.kernel_size,
+            stride=self.strides,
+            padding=self.padding,
+            dilation=self.dilation,
+            ceil_mode=self.ceil_mode,
+        )
+
 
 @register
 class AvgPool2d(_WindowPool):
@@ -88,6 +102,15 @@ class AvgPool2d(_WindowPool):
     def pads(self) -> tuple[int, int]:
         return self.padding
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.AvgPool2d(
+            self.kernel_size,
+            stride=self.strides,
+            padding=self.padding,
+            ceil_mode=self.ceil_mode,
+            count_include_pad=self.count_include_pad,
+        )
+
 
 @register
 class LPPool2d(_WindowPool):
@@ -95,6 +118,9 @@ class LPPool2d(_WindowPool):
 
     type: Literal["lppool2d"] = "lppool2d"
     norm_type: PositiveNumber
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.LPPool2d(self.norm_type, self.kernel_size, stride=self.strides, ceil_mode=self.ceil_mode)
 
 
 class _AdaptivePool(LayerKind):
@@ -116,12 +142,18 @@ class AdaptiveAvgPool2d(_AdaptivePool):
 
     type: Literal["adaptive_avgpool2d"] = "adaptive_avgpool2d"
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.AdaptiveAvgPool2d(self.output_size)
+
 
 @register
 class AdaptiveMaxPool2d(_AdaptivePool):
     """Adaptive max pooling to `output_size` (PyTorch `nn.AdaptiveMaxPool2d`)."""
 
     type: Literal["adaptive_maxpool2d"] = "adaptive_maxpool2d"
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.AdaptiveMaxPool2d(self.output_size)
 
 
 class _GlobalPool(LayerKind):
@@ -139,12 +171,18 @@ class GlobalAvgPool2d(_GlobalPool):
 
     type: Literal["global_avgpool2d"] = "global_avgpool2d"
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.AdaptiveAvgPool2d(1)
+
 
 @register
 class GlobalMaxPool2d(_GlobalPool):
     """Maximum over all of H x W, giving (C, 1, 1) (`nn.AdaptiveMaxPool2d(1)`)."""
 
     type: Literal["global_maxpool2d"] = "global_maxpool2d"
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.AdaptiveMaxPool2d(1)
 
 
 class _ChannelPool(LayerKind):
@@ -166,9 +204,15 @@ class ChannelMaxPool(_ChannelPool):
 
     type: Literal["channel_maxpool"] = "channel_maxpool"
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.blocks.ChannelPool(self.kernel_size, "max")
+
 
 @register
 class ChannelAvgPool(_ChannelPool):
     """Average over groups of `kernel_size` neighbouring channels ("depth" pooling); H, W kept."""
 
     type: Literal["channel_avgpool"] = "channel_avgpool"
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.blocks.ChannelPool(self.kernel_size, "avg")

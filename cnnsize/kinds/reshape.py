@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from math import prod
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 from pydantic import Field
 
@@ -12,6 +12,11 @@ from cnnsize.errors import LayerRuleError
 from cnnsize.fields import Flag, Pad4, Size, SizePair
 from cnnsize.kinds.base import LayerKind, Shape, check_stated, register, shape_text, volume
 from cnnsize.receptive import Field as RField
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from cnnsize.backend.builder import TorchKit
 
 
 def _whole_input(field: RField, inp: Shape) -> RField:
@@ -32,6 +37,9 @@ class Flatten(LayerKind):
 
     def receptive_field(self, field: RField, inp: Shape) -> RField:
         return _whole_input(field, inp)
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Flatten()
 
 
 @register
@@ -62,6 +70,9 @@ class Linear(LayerKind):
         # in_features * out_features
         return inp[0] * out[0]
 
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Linear(inp[0], self.out_features, self.bias)
+
 
 @register
 class ZeroPad2d(LayerKind):
@@ -78,6 +89,9 @@ class ZeroPad2d(LayerKind):
 
     def receptive_field(self, field: RField, inp: Shape) -> RField:
         return (receptive.through_shift(field[0], self.padding[0]), receptive.through_shift(field[1], self.padding[2]))
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.blocks.zero_pad2d(*self.padding)
 
 
 @register
@@ -97,3 +111,6 @@ class Upsample(LayerKind):
             receptive.through_upsample(field[0], self.scale_factor[0]),
             receptive.through_upsample(field[1], self.scale_factor[1]),
         )
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Upsample(scale_factor=self.scale_factor, mode=self.mode)

@@ -1,0 +1,245 @@
+"""`cnnsize verify` without its command line: build the spec, check every layer and count against
+the engine in one measured forward pass, then time it.
+
+Order of work, so that nothing large is allocated before it is known to fit: options are checked,
+the engine analyses the spec, its memory estimate is set against the device's free memory, and
+only then is the network built and run. Out-of-memory errors become one clear message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+from torch import nn
+
+from cnnsize.backend.blocks import Network
+from cnnsize.backend.builder import build_network
+from cnnsize.backend.device import (
+    free_bytes,
+    is_out_of_memory,
+    release_cached,
+    resolve_device,
+    resolve_dtype,
+    synchronize,
+)
+from cnnsize.backend.probes import FlopCount, OutputShapes, SavedTensors, running_stats, trainable_params
+from cnnsize.backend.timing import Progress, time_steps
+from cnnsize.engine import analyze
+from cnnsize.errors import CnnsizeError, UsageError
+from cnnsize.report import Report
+from cnnsize.schema import Spec
+from cnnsize.units import human_bytes
+from cnnsize.verification import (
+    Measurement,
+    Memory,
+    Throughput,
+    Verification,
+    compare,
+    engine_memory_estimate,
+)
+
+MODES = ("inference", "training")
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    device: str = "auto"
+    batch_size: int = 1
+    dtype: str = "float32"
+    mode: str = "inference"
+    warmup: int = 10
+    iterations: int = 50
+    channels_last: bool = False
+    compile: bool = False
+    timed: bool = True  # False: shapes, counts and saved tensors only
+
+    def check(self) -> None:
+        """Each bad option is a `UsageError` that names it."""
+        for flag, value, low in (
+            ("--batch-size", self.batch_size, 1),
+            ("--iterations", self.iterations, 1),
+            ("--warmup", self.warmup, 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise UsageError(f"{flag} must be an integer of at least {low}, got {value!r}")
+        if self.mode not in MODES:
+            raise UsageError(f"unknown mode '{self.mode}'; choose one of {', '.join(MODES)}")
+        resolve_dtype(self.dtype)
+
+
+class OutOfMemory(CnnsizeError):
+    """The run needs more memory than the device has (refused beforehand, or caught)."""
+
+
+def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optional[Progress] = None) -> Verification:
+    """Check `spec` in PyTorch against the engine and time it, as `options` say."""
+    options.check()
+    device, dtype = resolve_device(options.device), resolve_dtype(options.dtype)
+    if options.channels_last and len(spec.input) != 3:
+        raise UsageError(f"--channels-last needs a (C, H, W) input; this spec's input is [{spec.input[0]}]")
+    report = analyze(spec, options.batch_size, options.dtype)
+    refuse_if_too_large(spec, report, options.mode, device)
+    phase = "building the network"
+    try:
+        torch.manual_seed(0)
+        network = build_network(spec, report).to(device=device, dtype=dtype)
+        x = network.example_input(options.batch_size, dtype=dtype, device=device)
+        if options.channels_last:
+            network = network.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        phase = "running the measured forward pass"
+        measurement, saved = measure(network, x, report)
+        layers, totals = compare(report, network.module_names, measurement)
+        throughput, peak = None, None
+        if options.timed:
+            phase = "timing"
+            throughput, peak = _time(network, x, report, options, device, progress)
+    except Exception as exc:
+        raise _explain(exc, phase, options, device) from None
+    memory = Memory(
+        saved_activation_bytes=saved.activation_bytes,
+        saved_parameter_bytes=saved.parameter_bytes,
+        engine_activation_bytes=report.totals.activation_bytes,
+        engine_estimate_bytes=engine_memory_estimate(report, options.mode),
+        peak_allocated_bytes=peak,
+    )
+    return Verification(
+        name=report.name,
+        file=report.file,
+        device=describe(device),
+        dtype=options.dtype,
+        batch_size=options.batch_size,
+        mode=options.mode,
+        torch_version=torch.__version__,
+        layers=layers,
+        totals=totals,
+        memory=memory,
+        throughput=throughput,
+        options={name: getattr(options, name) for name in ("warmup", "iterations", "channels_last", "compile")},
+    )
+
+
+def measure(network: Network, x: torch.Tensor, report: Report) -> tuple[Measurement, SavedTensors]:
+    """One forward pass in training mode with autograd on: every built module's output shape, the
+    counts per leaf layer and in all, and what autograd saves for backward."""
+    names = set(network.module_names.values())
+    network.train()
+    with torch.enable_grad():
+        with OutputShapes(network, names) as shapes, FlopCount(network) as flops, SavedTensors(network) as saved:
+            network(x)
+    layer_counts = {}
+    for row in report.leaves():
+        if isinstance(row.path[-1], int):  # a layer (a merge row's path ends in `add`/`cat`)
+            name = network.module_names[row.path]
+            module = network.get_submodule(name)
+            layer_counts[row.path] = {
+                "params": trainable_params(module),
+                "non_trainable_params": running_stats(module),
+                "flops": flops.of(name),
+            }
+    totals = {
+        "params": trainable_params(network),
+        "non_trainable_params": running_stats(network),
+        "flops": flops.total,
+    }
+    return Measurement(shapes.shapes, layer_counts, totals), saved
+
+
+def refuse_if_too_large(spec: Spec, report: Report, mode: str, device: torch.device) -> None:
+    """`OutOfMemory` before anything is allocated when the engine's estimate exceeds free memory."""
+    free = free_bytes(device)
+    need = engine_memory_estimate(report, mode)
+    if free is None or need <= free:
+        return
+    per_sample = engine_memory_estimate(analyze(spec, 2, report.dtype), mode) - engine_memory_estimate(
+        analyze(spec, 1, report.dtype), mode
+    )
+    fits = (free - (need - per_sample * report.batch_size)) // per_sample
+    hint = f"; at most --batch-size {fits} would fit" if fits >= 1 else "; not even batch size 1 fits"
+    raise OutOfMemory(
+        f"the engine estimates {human_bytes(need)} for batch size {report.batch_size} in {report.dtype} "
+        f"({mode}), but only {human_bytes(free)} is free on {device.type}{hint}"
+    )
+
+
+def _time(
+    network: Network,
+    x: torch.Tensor,
+    report: Report,
+    options: VerifyOptions,
+    device: torch.device,
+    progress: Optional[Progress],
+) -> tuple[Throughput, Optional[int]]:
+    model: nn.Module = torch.compile(network) if options.compile else network
+    step, context = (
+        training_step(network, model, x) if options.mode == "training" else inference_step(network, model, x)
+    )
+    synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    with context:
+        timing = time_steps(
+            step, warmup=options.warmup, iterations=options.iterations, device=device, progress=progress
+        )
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    throughput = Throughput.from_latencies(
+        timing.latencies,
+        timing.total_seconds,
+        mode=options.mode,
+        batch_size=options.batch_size,
+        warmup=options.warmup,
+        flops=report.totals.flops,
+    )
+    return throughput, peak
+
+
+def inference_step(network: Network, model: nn.Module, x: torch.Tensor) -> tuple[Callable[[], Any], Any]:
+    """A forward pass in eval mode, run inside `torch.inference_mode()` (the returned context)."""
+    network.eval()
+    return (lambda: model(x)), torch.inference_mode()
+
+
+def training_step(network: Network, model: nn.Module, x: torch.Tensor) -> tuple[Callable[[], Any], Any]:
+    """Forward, backward of the output's mean, and an SGD step, in training mode."""
+    network.train()
+    optimizer = torch.optim.SGD(network.parameters(), lr=1e-4)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        model(x).float().mean().backward()
+        optimizer.step()
+
+    return step, torch.enable_grad()
+
+
+def describe(device: torch.device) -> str:
+    """`cpu (16 threads)`, `cuda:0 (NVIDIA H100 80GB HBM3)`, `mps`."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    if device.type == "cpu":
+        threads = torch.get_num_threads()
+        return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
+    return device.type
+
+
+def _explain(exc: Exception, phase: str, options: VerifyOptions, device: torch.device) -> Exception:
+    """A user's error for what torch raised, or the original exception when it is a bug."""
+    if isinstance(exc, CnnsizeError):
+        return exc
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    at = f"at batch size {options.batch_size} in {options.dtype}"
+    if is_out_of_memory(exc):
+        release_cached(device)
+        return OutOfMemory(
+            f"out of memory on {device.type} while {phase} {at}: {first_line}; try a smaller --batch-size"
+        )
+    if isinstance(exc, RuntimeError) and "not implemented for" in first_line:
+        return UsageError(f"--dtype {options.dtype} cannot run on {device.type}: {first_line}")
+    if isinstance(exc, ValueError) and phase != "timing":
+        return UsageError(f"PyTorch refused the forward pass {at}: {first_line}")
+    if options.compile and phase == "timing":
+        return CnnsizeError(f"--compile failed: {type(exc).__name__}: {first_line}")
+    return exc

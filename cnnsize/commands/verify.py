@@ -1,0 +1,93 @@
+"""`cnnsize verify`: build a spec in PyTorch, check every shape and count against the engine,
+and measure throughput and memory. torch is imported when the command runs, never before."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from cnnsize.errors import CnnsizeError
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class VerifyDType(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+
+
+class Mode(str, Enum):
+    inference = "inference"
+    training = "training"
+
+
+class VerifyFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def verify(
+    spec: Annotated[str, typer.Argument(help="Spec file (YAML).", metavar="SPEC")],
+    device: Annotated[Device, typer.Option("--device", help="Where to run (auto: CUDA, else MPS, else CPU).")] = (
+        Device.auto
+    ),
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Batch size.")] = 1,
+    dtype: Annotated[VerifyDType, typer.Option("--dtype", help="Data type of weights and inputs.")] = (
+        VerifyDType.float32
+    ),
+    mode: Annotated[
+        Mode, typer.Option("--mode", help="Time forward passes, or training steps (forward, backward, SGD).")
+    ] = Mode.inference,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed iterations first.")] = 10,
+    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Timed iterations.")] = 50,
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
+    compile: Annotated[bool, typer.Option("--compile", help="Time torch.compile's model (checks run eagerly).")] = (
+        False
+    ),
+    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.table,
+) -> None:
+    """Build SPEC in PyTorch; check every layer's shape and the counts against the engine; time it.
+
+    Exits 0 when every shape, parameter count and FLOP count matches, 1 when any differs (each
+    difference is listed) or the run cannot fit in memory, 2 on a usage error.
+    """
+    from cnnsize.cli import exit_on_user_error
+
+    try:
+        from cnnsize.backend import require_torch
+
+        require_torch()
+        from cnnsize.backend.verifier import VerifyOptions
+        from cnnsize.backend.verifier import verify as run_verify
+        from cnnsize.loader import load
+        from cnnsize.render_verify import progress_bar, render_verification
+
+        options = VerifyOptions(
+            device=device.value,
+            batch_size=batch_size,
+            dtype=dtype.value,
+            mode=mode.value,
+            warmup=warmup,
+            iterations=iterations,
+            channels_last=channels_last,
+            compile=compile,
+        )
+        loaded = load(spec)
+        with progress_bar() as progress:
+            verification = run_verify(loaded, options, progress)
+    except CnnsizeError as error:
+        exit_on_user_error(error)
+        raise  # pragma: no cover - exit_on_user_error always exits
+    render_verification(verification, fmt.value)
+    raise typer.Exit(0 if verification.passed else 1)
+
+
+__all__ = ["verify"]

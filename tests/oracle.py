@@ -1,0 +1,37 @@
+"""PyTorch as the oracle: build a spec, run it once, and assert that every layer's output shape and
+counts, and the totals, equal the engine's (used by the kind table and the differential tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+import cnnsize
+from cnnsize.backend.builder import build_network
+from cnnsize.backend.verifier import measure
+from cnnsize.engine import analyze
+from cnnsize.errors import format_path
+from cnnsize.schema import Spec
+
+
+def spec_of(data: dict[str, Any]) -> Spec:
+    """A spec from plain data, read as the YAML text a user would write."""
+    return cnnsize.load(yaml.safe_dump(data, sort_keys=False))
+
+
+def assert_engine_equals_pytorch(spec: Spec, batch_size: int = 2) -> None:
+    report = analyze(spec, batch_size)
+    network = build_network(spec, report)
+    measured, _ = measure(network, network.example_input(batch_size), report)
+    for row in report.leaves():
+        where = f"{format_path(row.path)} ({row.type})"
+        real, engine_shape = measured.shapes.get(network.module_names[row.path]), (batch_size, *row.output_shape)
+        assert real == engine_shape, f"{where}: engine {engine_shape}, PyTorch {real}"
+        counts = measured.layer_counts.get(row.path)
+        if counts is not None:
+            engine = {"params": row.params, "non_trainable_params": row.non_trainable_params, "flops": row.flops}
+            assert counts == engine, f"{where}: PyTorch {counts}, engine {engine}"
+    totals = report.totals
+    engine = {"params": totals.params, "non_trainable_params": totals.non_trainable_params, "flops": totals.flops}
+    assert measured.totals == engine, f"totals: PyTorch {measured.totals}, engine {engine}"

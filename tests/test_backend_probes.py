@@ -1,0 +1,69 @@
+"""The probes measure what PyTorch really does; each expected number is derived in a comment."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cnnsize.backend.probes import FlopCount, OutputShapes, SavedTensors, running_stats, trainable_params
+
+
+def test_counts_follow_sum_of_numel_and_leave_out_the_batch_counter():
+    bn = nn.BatchNorm2d(4)
+    # weight + bias = 2*4; running mean + var = 2*4; num_batches_tracked (int64) is not counted
+    assert trainable_params(bn) == 8
+    assert running_stats(bn) == 8
+    frozen = nn.Linear(3, 2)
+    frozen.bias.requires_grad_(False)
+    assert trainable_params(frozen) == 6  # 3*2 weights; the frozen bias is not trainable
+
+
+def test_output_shapes_and_flops_per_submodule():
+    model = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2, bias=False))
+    with OutputShapes(model, ["0", "2", ""]) as shapes, FlopCount(model) as flops:
+        model(torch.randn(4, 3))
+    assert shapes.shapes == {"0": (4, 5), "2": (4, 2), "": (4, 2)}
+    assert flops.of("0") == 120  # 2 * batch 4 * 3 * 5
+    assert flops.of("2") == 80  # 2 * 4 * 5 * 2
+    assert flops.of("1") == 0  # ReLU is not counted
+    assert flops.total == 200 == flops.of("")
+    assert not model._forward_hooks and not model[0]._forward_hooks  # hooks are removed on exit
+
+
+def test_saved_tensors_counts_each_storage_once():
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+    with SavedTensors(model) as saved:
+        model(torch.randn(2, 4))
+    # Linear 0 saves its input x: 2*4 floats = 32 B (not its weight: x needs no gradient).
+    # ReLU saves its output: 32 B; Linear 2 saves that same output (counted once) and its weight
+    # (4*4 floats = 64 B, a parameter: no memory beyond the weight itself).
+    assert saved.activation_bytes == 64
+    assert saved.parameter_bytes == 64
+    assert saved.total_bytes == 128
+    assert saved.by_module == {"0": 32, "1": 32}
+    assert saved.tensors == 4
+    # what each module saved, shared storages included: Linear 2 saved the ReLU's 32 B output too
+    assert [saved.saved_by(name) for name in ("0", "1", "2")] == [32, 32, 32]
+
+
+def test_saved_tensors_sees_in_place_sharing_and_pooling_indices():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    with SavedTensors(model) as saved:
+        model(torch.randn(2, 1, 6, 6))
+    # conv saves x: 2*1*6*6 floats = 288 B; the in-place ReLU saves its output, the conv's output
+    # storage: 2*2*4*4 floats = 256 B; max pooling saves that same input (counted once) and its
+    # int64 indices: 2*2*2*2 * 8 B = 128 B
+    assert saved.activation_bytes == 288 + 256 + 128
+    assert saved.by_module == {"0": 288, "1": 256, "2": 128}
+
+
+def test_saved_tensors_without_autograd_is_zero_and_works_without_a_module():
+    x = torch.randn(3, 3, requires_grad=True)
+    with SavedTensors() as saved:
+        with torch.no_grad():
+            (x * x).sum()
+    assert saved.total_bytes == 0
+    with SavedTensors() as saved:
+        (x * x).sum()
+    assert saved.activation_bytes == 36  # mul saves x (once, for both operands): 9 floats
+    assert saved.by_module == {"": 36}
