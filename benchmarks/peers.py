@@ -1,0 +1,376 @@
+"""cnnsize beside the tools people use today to size a PyTorch CNN: torchinfo, fvcore and ptflops.
+
+On the same networks (the zoo's resnet18, resnet50, vgg16 and mobilenet_v2, which `cnnsize.build`
+makes into torchvision's models to the parameter), one run prints side by side:
+
+1. Whole-process wall time, median of `--repeat` runs: `cnnsize report NAME --format json`, beside
+   processes that import torch and a peer, build the model with `cnnsize.build` and make the
+   peer's call. Building is part of a peer's cost: its user has to build the model anyway. A
+   process that only imports torch and builds the model is the floor any torch-based tool pays.
+2. Time per call with the model already built, in this process after warm-up: cnnsize's `analyze`
+   on a loaded spec, and each peer's call.
+3. The parameters and MACs each tool reports beside cnnsize's exact figures. Each peer's figure is
+   rebuilt from cnnsize's rows by that peer's own counting rule (`RULES`, read from the peer's
+   source) and the terms are printed, so every difference is explained to the unit.
+
+Target: a whole `cnnsize report` process at least 10x faster than a whole torchinfo process.
+
+The peers are optional, installed only for this benchmark (never for the tests); one that is not
+installed is reported and skipped:
+
+    pip install torchinfo fvcore ptflops
+    python benchmarks/peers.py [--repeat 5] [--calls 5] [--models resnet18 vgg16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from math import prod
+from typing import TYPE_CHECKING, Callable, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+if TYPE_CHECKING:
+    from cnnsize.report import LayerRow, Report
+    from cnnsize.schema import Spec
+
+MODELS = ("resnet18", "resnet50", "vgg16", "mobilenet_v2")
+TARGET = 10.0  # a whole cnnsize report process at least this many times faster than torchinfo's
+
+# What a peer's user runs before the peer's call: import torch, build the model, make an input.
+# Every model is put in eval mode, as for inference (fvcore's batch-norm count depends on it).
+BUILD = "import torch, cnnsize\nmodel = cnnsize.build(cnnsize.load({name!r})).eval()\nx = model.example_input(1)\n"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A tool to compare with: the module it imports, its distribution (for the version) and its
+    call, as source that reads `model` and `x` and sets `result = (params, macs)`; the same source
+    runs in the whole-process timing and in the per-call timing."""
+
+    name: str
+    module: str
+    distribution: str
+    call: str
+
+
+PEERS = (
+    Peer(
+        "torchinfo",
+        "torchinfo",
+        "torchinfo",
+        "from torchinfo import summary\n"
+        "stats = summary(model, input_size=tuple(x.shape), verbose=0)\n"
+        "result = (stats.total_params, stats.total_mult_adds)\n",
+    ),
+    Peer(
+        "fvcore",
+        "fvcore",
+        "fvcore",
+        "from fvcore.nn import FlopCountAnalysis, parameter_count\n"
+        "result = (parameter_count(model)[''], FlopCountAnalysis(model, x).total())\n",
+    ),
+    Peer(
+        "ptflops-pytorch",  # the backend ptflops 0.7.5 takes when none is named (its README says aten)
+        "ptflops",
+        "ptflops",
+        "from ptflops import get_model_complexity_info\n"
+        "macs, params = get_model_complexity_info(model, tuple(x.shape[1:]), as_strings=False,"
+        " print_per_layer_stat=False, backend='pytorch')\n"
+        "result = (params, macs)\n",
+    ),
+    Peer(
+        "ptflops-aten",
+        "ptflops",
+        "ptflops",
+        "from ptflops import get_model_complexity_info\n"
+        "macs, params = get_model_complexity_info(model, tuple(x.shape[1:]), as_strings=False,"
+        " print_per_layer_stat=False, backend='aten')\n"
+        "result = (params, macs)\n",
+    ),
+)
+
+
+# --- Each peer's counting rule, written over cnnsize's rows -------------------------------------
+# A term is (label, count of one leaf row for batch size n). A rule maps every row type of the four
+# networks to its terms; a type with no entry is an error, never silently counted as nothing.
+
+
+def _multiply_accumulates(row: LayerRow, n: int) -> int:
+    return row.macs
+
+
+def _bias(row: LayerRow, n: int) -> int:
+    """One addition per output element of a convolution or linear layer that has a bias."""
+    positions = prod(row.output_shape[1:])  # conv: H_out * W_out per output channel; linear: 1
+    weights = row.macs // (n * positions)  # MACs = n * positions * weight elements
+    return n * positions * (row.params - weights)
+
+
+def _norm_parameters(row: LayerRow, n: int) -> int:
+    """torchinfo: a layer other than a convolution counts batch x its parameters (BN: 2C)."""
+    return n * row.params
+
+
+def _norm_elements(row: LayerRow, n: int) -> int:
+    """2 per input element with affine weight and bias (1 without)."""
+    return n * prod(row.input_shape) * (2 if row.params else 1)
+
+
+def _input_elements(row: LayerRow, n: int) -> int:
+    return n * prod(row.input_shape)
+
+
+def _output_elements(row: LayerRow, n: int) -> int:
+    return n * prod(row.output_shape)
+
+
+Term = tuple[str, Callable[["LayerRow", int], int]]
+MACS: Term = ("multiply-accumulates (cnnsize's MACs)", _multiply_accumulates)
+BIAS: Term = ("conv/linear bias, 1 per output element", _bias)
+BN_PARAMS: Term = ("batch norm, batch x 2C parameters", _norm_parameters)
+BN_ELEMENTS: Term = ("batch norm, 2 per element", _norm_elements)
+ACTIVATION: Term = ("relu/relu6, 1 per output element", _output_elements)
+POOL: Term = ("pooling, 1 per input element", _input_elements)
+AGAIN: Term = ("relu and pooling again by patched F.*, 1 per element", _input_elements)
+AVGPOOL: Term = ("adaptive avg pool, 1 per input element", _input_elements)
+
+_NOTHING: dict[str, tuple[Term, ...]] = dict.fromkeys(
+    ("relu", "relu6", "maxpool2d", "adaptive_avgpool2d", "add", "flatten", "dropout"), ()
+)
+RULES: dict[str, dict[str, tuple[Term, ...]]] = {
+    # torchinfo 1.8.0, LayerInfo.calculate_macs: per leaf module and parameter tensor, a Conv* module
+    # counts numel x batch x output positions, any other module numel x batch; modules without
+    # parameters (activations, pooling) and tensor operations (the residual add) count nothing.
+    "torchinfo": {**_NOTHING, "conv2d": (MACS, BIAS), "linear": (MACS, BIAS), "batchnorm2d": (BN_PARAMS,)},
+    # fvcore 0.1.5, _DEFAULT_SUPPORTED_OPS on the traced graph: convolution and linear count the
+    # multiply-adds without bias; batch_norm in eval mode 2 per input element (affine);
+    # adaptive_avg_pool2d 1 per input element; relu, flatten and dropout are ignored;
+    # max_pool2d, add and hardtanh (ReLU6) are "unsupported" (a warning, counted as 0).
+    "fvcore": {
+        **_NOTHING,
+        "conv2d": (MACS,),
+        "linear": (MACS,),
+        "batchnorm2d": (BN_ELEMENTS,),
+        "adaptive_avgpool2d": (AVGPOOL,),
+    },
+    # ptflops 0.7.5, pytorch backend, MODULES_MAPPING hooks: conv and linear with bias, batch norm
+    # 2 per input element (affine), activations 1 per output element, pooling 1 per input element.
+    # With count_functional (the default) it also patches F.relu, F.max_pool2d, F.adaptive_avg_pool2d
+    # (FUNCTIONAL_MAPPING): nn.ReLU, nn.MaxPool2d and nn.AdaptiveAvgPool2d call those, so they are
+    # counted a second time; nn.ReLU6 calls F.hardtanh, which is not patched. The residual `a + b` is
+    # Python's operator, which its patched torch.add never sees.
+    "ptflops-pytorch": {
+        **_NOTHING,
+        "conv2d": (MACS, BIAS),
+        "linear": (MACS, BIAS),
+        "batchnorm2d": (BN_ELEMENTS,),
+        "relu": (ACTIVATION, AGAIN),
+        "relu6": (ACTIVATION,),
+        "maxpool2d": (POOL, AGAIN),
+        "adaptive_avgpool2d": (POOL, AGAIN),
+    },
+    # ptflops 0.7.5, aten backend, ATEN_OPS_MAPPING: aten.convolution and aten.addmm only, bias included.
+    "ptflops-aten": {**_NOTHING, "conv2d": (MACS, BIAS), "linear": (MACS, BIAS), "batchnorm2d": ()},
+}
+
+
+def peer_terms(report: Report, peer: str) -> dict[str, int]:
+    """`peer`'s count of `report`'s network, as the sum of its named terms (label -> count)."""
+    rule = RULES[peer]
+    terms: dict[str, int] = {}
+    for row in report.leaves():
+        if row.type not in rule:
+            raise ValueError(f"no {peer} rule for the row type {row.type!r} (at {row.path})")
+        for label, count in rule[row.type]:
+            terms[label] = terms.get(label, 0) + count(row, report.batch_size)
+    return terms
+
+
+# --- Timing ----------------------------------------------------------------------------------------
+
+
+def whole_process(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
+    """Median wall seconds of each command; the rounds interleave them, so drift falls on all."""
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(repeat):
+        for label, command in commands.items():
+            start = time.perf_counter()
+            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+            times[label].append(time.perf_counter() - start)
+            if done.returncode != 0:
+                raise RuntimeError(f"{label} failed:\n{done.stderr[-2000:]}")
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def per_call(call: Callable[[], object], warmup: int, calls: int) -> float:
+    """Median seconds of one call, after `warmup` calls."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run_call(peer: Peer, model: object, x: object) -> tuple[int, int]:
+    """(params, MACs) as `peer` reports them, by its call's own source."""
+    scope = {"model": model, "x": x}
+    exec(peer.call, scope)
+    params, macs = scope["result"]
+    return int(params), int(macs)
+
+
+# --- Printing --------------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:10.1f} ms"
+
+
+def load() -> str:
+    return "/".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def installed(peers: tuple[Peer, ...]) -> tuple[Peer, ...]:
+    found = []
+    for peer in peers:
+        if importlib.util.find_spec(peer.module) is None:
+            print(f"  {peer.name}: not installed, skipped (pip install {peer.distribution})")
+        else:
+            found.append(peer)
+    return tuple(found)
+
+
+def time_processes(name: str, peers: tuple[Peer, ...], repeat: int) -> dict[str, float]:
+    """Print and return the whole-process wall times for `name` (label -> seconds, cnnsize first)."""
+    build = BUILD.format(name=name)
+    commands = {
+        f"cnnsize report {name} --format json": [sys.executable, "-m", "cnnsize", "report", name, "--format", "json"],
+        "import torch + cnnsize.build (the floor)": [sys.executable, "-c", build],
+    }
+    for peer in peers:
+        commands[peer.name] = [sys.executable, "-c", build + peer.call + "print(result)"]
+    walls = whole_process(commands, repeat)
+    first = next(iter(walls.values()))
+    print(f"  {f'whole process, median of {repeat} runs':<46}{'':>13}  x cnnsize")
+    for label, seconds in walls.items():
+        print(f"    {label:<44}{ms(seconds)}  {seconds / first:8.1f}")
+    return walls
+
+
+def time_calls(spec: Spec, model: object, x: object, peers: tuple[Peer, ...], args: argparse.Namespace) -> None:
+    """Print the time per call, in this process, with the model built and after warm-up."""
+    import cnnsize
+
+    analyze_time = per_call(lambda: cnnsize.analyze(spec), args.warmup, args.calls)
+    print(f"  {f'per call, model built, median of {args.calls} after {args.warmup} warm-up':<46}{'':>13}  x cnnsize")
+    print(f"    {'cnnsize analyze(spec)':<44}{ms(analyze_time)}  {1.0:8.1f}")
+    for peer in peers:
+        seconds = per_call(lambda: run_call(peer, model, x), args.warmup, args.calls)
+        print(f"    {peer.name:<44}{ms(seconds)}  {seconds / analyze_time:8.1f}")
+
+
+def compare_counts(report: Report, model: object, x: object, peers: tuple[Peer, ...]) -> list[str]:
+    """Print each tool's params and MACs beside cnnsize's, with the terms of the peer's rule that
+    rebuild its figure; return the peers whose figures the rule does not rebuild."""
+    print(f"  {'counts, batch 1':<32}{'params':>14}{'MACs as reported':>18}{'- cnnsize MACs':>16}")
+    print(f"    {'cnnsize (exact)':<30}{report.totals.params:>14,}{report.totals.macs:>18,}")
+    mismatches = []
+    for peer in peers:
+        params, macs = run_call(peer, model, x)
+        terms = peer_terms(report, peer.name)
+        rebuilt = sum(terms.values())
+        verdict = "rebuilt by its rule to the unit:" if rebuilt == macs else f"its rule gives {rebuilt:,}: NOT rebuilt"
+        print(f"    {peer.name:<30}{params:>14,}{macs:>18,}{macs - report.totals.macs:>+16,}  {verdict}")
+        if params != report.totals.params:
+            print(f"      params differ from cnnsize's by {params - report.totals.params:+,}")
+        for label, count in terms.items():
+            if count:
+                print(f"{count:>52,}  {label}")
+        if rebuilt != macs or params != report.totals.params:
+            mismatches.append(f"{peer.name} on {report.name}")
+    stats = report.totals.non_trainable_params
+    print(f"    (no tool counts the {stats:,} running statistics that cnnsize reports apart as non-trainable)")
+    return mismatches
+
+
+def compare_network(
+    name: str, peers: tuple[Peer, ...], args: argparse.Namespace, mismatches: list[str]
+) -> Optional[tuple[float, float]]:
+    """Print the three comparisons for one network, add to `mismatches` each peer whose figures its
+    rule does not rebuild, and return the whole-process seconds of cnnsize and of torchinfo (None
+    without torchinfo)."""
+    import cnnsize
+
+    spec = cnnsize.load(name)
+    report = cnnsize.analyze(spec)
+    print(f"\n== {name}: {spec.description} Input {'x'.join(map(str, spec.input))}, batch 1, float32")
+    walls = time_processes(name, peers, args.repeat)
+    model = cnnsize.build(spec).eval()
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params, "build and engine disagree"
+    x = model.example_input(1)
+    time_calls(spec, model, x, peers, args)
+    mismatches.extend(compare_counts(report, model, x, peers))
+    if "torchinfo" not in walls:
+        return None
+    return walls[f"cnnsize report {name} --format json"], walls["torchinfo"]
+
+
+def versions(peers: tuple[Peer, ...]) -> str:
+    found = {peer.distribution: importlib.metadata.version(peer.distribution) for peer in peers}
+    return ", ".join(f"{name} {version}" for name, version in found.items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, metavar="MODEL")
+    parser.add_argument("--repeat", type=int, default=5, help="whole-process runs per command (median)")
+    parser.add_argument("--calls", type=int, default=5, help="timed calls per tool in process (median)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls before those")
+    args = parser.parse_args()
+
+    if importlib.util.find_spec("torch") is None:
+        sys.exit("the peers and cnnsize.build need PyTorch: pip install 'cnnsize[torch]'")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load()} (other work shares them)")
+    peers = installed(PEERS)
+    print(f"peers: {versions(peers) or 'none installed'}")
+    logging.getLogger("fvcore").setLevel(logging.ERROR)  # its per-call warnings list unsupported ops
+    baseline = whole_process(
+        {"pass": [sys.executable, "-c", "pass"], "torch": [sys.executable, "-c", "import torch"]}, args.repeat
+    )
+    import torch
+
+    print(f"python -c 'import torch' {ms(baseline['torch'])}   (torch {torch.__version__})")
+    print(f"python -c pass           {ms(baseline['pass'])}")
+
+    mismatches: list[str] = []
+    walls = {name: compare_network(name, peers, args, mismatches) for name in args.models}
+    print(f"\ntarget: a whole cnnsize report process >= {TARGET:.0f}x faster than a whole torchinfo process")
+    for name, pair in walls.items():
+        if pair is None:
+            print(f"  {name:<14} torchinfo not installed: not measured")
+            continue
+        ours, theirs = pair
+        verdict = "met" if theirs / ours >= TARGET else "MISSED"
+        print(f"  {name:<14} cnnsize {ms(ours)}, torchinfo {ms(theirs)}: {theirs / ours:5.1f}x  {verdict}")
+    print(f"load average at the end: {load()}")
+    if mismatches:
+        sys.exit(f"figures not rebuilt by their rule: {', '.join(mismatches)}")
+
+
+if __name__ == "__main__":
+    main()
