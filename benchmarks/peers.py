@@ -3,12 +3,14 @@
 On the same networks (the zoo's resnet18, resnet50, vgg16 and mobilenet_v2, which `cnnsize.build`
 makes into torchvision's models to the parameter), one run prints side by side:
 
-1. Whole-process wall time, median of `--repeat` runs: `cnnsize report NAME --format json`, beside
+1. Whole-process wall time, median of `--repeat` rounds: `cnnsize report NAME --format json`, beside
    processes that import torch and a peer, build the model with `cnnsize.build` and make the
    peer's call. Building is part of a peer's cost: its user has to build the model anyway. A
    process that only imports torch and builds the model is the floor any torch-based tool pays.
 2. Time per call with the model already built, in this process after warm-up: cnnsize's `analyze`
    on a loaded spec, and each peer's call.
+Each round of timings runs every contender in turn (interleaved), so the load of other work on a
+shared machine falls on all of them; the load average is printed beside.
 3. The parameters and MACs each tool reports beside cnnsize's exact figures. Each peer's figure is
    rebuilt from cnnsize's rows by that peer's own counting rule (`RULES`, read from the peer's
    source) and the terms are printed, so every difference is explained to the unit.
@@ -200,30 +202,32 @@ def peer_terms(report: Report, peer: str) -> dict[str, int]:
 # --- Timing ----------------------------------------------------------------------------------------
 
 
-def whole_process(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
-    """Median wall seconds of each command; the rounds interleave them, so drift falls on all."""
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    times: dict[str, list[float]] = {label: [] for label in commands}
-    for _ in range(repeat):
-        for label, command in commands.items():
+def interleaved(runs: dict[str, Callable[[], object]], rounds: int, warmup: int = 0) -> dict[str, float]:
+    """Median seconds of each run over `rounds` rounds, after `warmup` untimed rounds. A round makes
+    every run in turn, the order reversed every other round, so that drift and the load of other
+    work on the machine fall on all of them, not on whichever ran during a burst."""
+    for _ in range(warmup):
+        for run in runs.values():
+            run()
+    times: dict[str, list[float]] = {label: [] for label in runs}
+    for i in range(rounds):
+        for label in list(runs)[:: 1 if i % 2 == 0 else -1]:
             start = time.perf_counter()
-            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+            runs[label]()
             times[label].append(time.perf_counter() - start)
-            if done.returncode != 0:
-                raise RuntimeError(f"{label} failed:\n{done.stderr[-2000:]}")
     return {label: statistics.median(values) for label, values in times.items()}
 
 
-def per_call(call: Callable[[], object], warmup: int, calls: int) -> float:
-    """Median seconds of one call, after `warmup` calls."""
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def process(command: list[str]) -> Callable[[], None]:
+    """A run of `command` as a new process, with this checkout's cnnsize on its path."""
+    env = {**os.environ, "PYTHONPATH": ROOT}
+
+    def run() -> None:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{command[:4]} failed:\n{done.stderr[-2000:]}")
+
+    return run
 
 
 def run_call(peer: Peer, model: object, x: object) -> tuple[int, int]:
@@ -264,7 +268,7 @@ def time_processes(name: str, peers: tuple[Peer, ...], repeat: int) -> dict[str,
     }
     for peer in peers:
         commands[peer.name] = [sys.executable, "-c", build + peer.call + "print(result)"]
-    walls = whole_process(commands, repeat)
+    walls = interleaved({label: process(command) for label, command in commands.items()}, repeat)
     first = next(iter(walls.values()))
     print(f"  {f'whole process, median of {repeat} runs':<46}{'':>13}  x cnnsize")
     for label, seconds in walls.items():
@@ -276,12 +280,14 @@ def time_calls(spec: Spec, model: object, x: object, peers: tuple[Peer, ...], ar
     """Print the time per call, in this process, with the model built and after warm-up."""
     import cnnsize
 
-    analyze_time = per_call(lambda: cnnsize.analyze(spec), args.warmup, args.calls)
-    print(f"  {f'per call, model built, median of {args.calls} after {args.warmup} warm-up':<46}{'':>13}  x cnnsize")
-    print(f"    {'cnnsize analyze(spec)':<44}{ms(analyze_time)}  {1.0:8.1f}")
+    runs: dict[str, Callable[[], object]] = {"cnnsize analyze(spec)": lambda: cnnsize.analyze(spec)}
     for peer in peers:
-        seconds = per_call(lambda: run_call(peer, model, x), args.warmup, args.calls)
-        print(f"    {peer.name:<44}{ms(seconds)}  {seconds / analyze_time:8.1f}")
+        runs[peer.name] = lambda peer=peer: run_call(peer, model, x)
+    times = interleaved(runs, args.calls, args.warmup)
+    first = next(iter(times.values()))
+    print(f"  {f'per call, model built, median of {args.calls} after {args.warmup} warm-up':<46}{'':>13}  x cnnsize")
+    for label, seconds in times.items():
+        print(f"    {label:<44}{ms(seconds)}  {seconds / first:8.1f}")
 
 
 def compare_counts(report: Report, model: object, x: object, peers: tuple[Peer, ...]) -> list[str]:
@@ -319,6 +325,7 @@ def compare_network(
     spec = cnnsize.load(name)
     report = cnnsize.analyze(spec)
     print(f"\n== {name}: {spec.description} Input {'x'.join(map(str, spec.input))}, batch 1, float32")
+    print(f"  (load average {load()})")
     walls = time_processes(name, peers, args.repeat)
     model = cnnsize.build(spec).eval()
     assert sum(p.numel() for p in model.parameters()) == report.totals.params, "build and engine disagree"
@@ -338,9 +345,9 @@ def versions(peers: tuple[Peer, ...]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, metavar="MODEL")
-    parser.add_argument("--repeat", type=int, default=5, help="whole-process runs per command (median)")
-    parser.add_argument("--calls", type=int, default=5, help="timed calls per tool in process (median)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed calls before those")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds of whole-process runs (median)")
+    parser.add_argument("--calls", type=int, default=7, help="rounds of timed calls in this process (median)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed rounds of calls before those")
     args = parser.parse_args()
 
     if importlib.util.find_spec("torch") is None:
@@ -349,8 +356,9 @@ def main() -> None:
     peers = installed(PEERS)
     print(f"peers: {versions(peers) or 'none installed'}")
     logging.getLogger("fvcore").setLevel(logging.ERROR)  # its per-call warnings list unsupported ops
-    baseline = whole_process(
-        {"pass": [sys.executable, "-c", "pass"], "torch": [sys.executable, "-c", "import torch"]}, args.repeat
+    baseline = interleaved(
+        {"pass": process([sys.executable, "-c", "pass"]), "torch": process([sys.executable, "-c", "import torch"])},
+        args.repeat,
     )
     import torch
 
