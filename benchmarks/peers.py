@@ -10,7 +10,7 @@ makes into torchvision's models to the parameter), one run prints side by side:
 2. Time per call with the model already built, in this process after warm-up: cnnsize's `analyze`
    on a loaded spec, and each peer's call.
 Each round of timings runs every contender in turn (interleaved), so the load of other work on a
-shared machine falls on all of them; the load average is printed beside.
+shared machine falls on all of them, and the CPU time other work took meanwhile is printed beside.
 3. The parameters and MACs each tool reports beside cnnsize's exact figures. Each peer's figure is
    rebuilt from cnnsize's rows by that peer's own counting rule (`RULES`, read from the peer's
    source) and the terms are printed, so every difference is explained to the unit.
@@ -249,6 +249,38 @@ def load() -> str:
     return "/".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def machine_cpu_seconds() -> Optional[float]:
+    """CPU seconds every process on the machine has used since boot (Linux's /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            user, nice, system, _idle, _iowait, irq, softirq = map(int, stat.readline().split()[1:8])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds this process and its finished children have used."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class OtherWork:
+    """How much CPU other work on the machine took while a block of timings ran: on a shared
+    machine, a figure measured beside a busy neighbour is not the tool's own."""
+
+    def __enter__(self) -> "OtherWork":
+        self.start = (time.perf_counter(), machine_cpu_seconds(), own_cpu_seconds())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall, machine, own = time.perf_counter(), machine_cpu_seconds(), own_cpu_seconds()
+        if machine is None or self.start[1] is None:
+            return
+        others = max(machine - self.start[1] - (own - self.start[2]), 0.0)
+        print(f"  (other work on the machine meanwhile: {others:.1f} CPU-s in {wall - self.start[0]:.0f} s)")
+
+
 def installed(peers: tuple[Peer, ...]) -> tuple[Peer, ...]:
     found = []
     for peer in peers:
@@ -325,12 +357,13 @@ def compare_network(
     spec = cnnsize.load(name)
     report = cnnsize.analyze(spec)
     print(f"\n== {name}: {spec.description} Input {'x'.join(map(str, spec.input))}, batch 1, float32")
-    print(f"  (load average {load()})")
-    walls = time_processes(name, peers, args.repeat)
+    with OtherWork():
+        walls = time_processes(name, peers, args.repeat)
     model = cnnsize.build(spec).eval()
     assert sum(p.numel() for p in model.parameters()) == report.totals.params, "build and engine disagree"
     x = model.example_input(1)
-    time_calls(spec, model, x, peers, args)
+    with OtherWork():
+        time_calls(spec, model, x, peers, args)
     mismatches.extend(compare_counts(report, model, x, peers))
     if "torchinfo" not in walls:
         return None
