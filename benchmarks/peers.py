@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 MODELS = ("resnet18", "resnet50", "vgg16", "mobilenet_v2")
 TARGET = 10.0  # a whole cnnsize report process at least this many times faster than torchinfo's
 QUIET = 0.05  # timings taken while other work used more of the machine's CPU than this are taken again
+PAUSE = 15.0  # seconds to wait before taking them again
 
 # What a peer's user runs before the peer's call: import torch, build the model, make an input.
 # Every model is put in eval mode, as for inference (fvcore's batch-norm count depends on it).
@@ -297,6 +298,7 @@ def quietest(measure: Callable[[], dict[str, float]], retries: int) -> Timed:
             best = timed
         if best.busy_share() <= QUIET:
             break
+        time.sleep(PAUSE)  # let a neighbour's burst pass
     assert best is not None
     return best
 
