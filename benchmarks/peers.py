@@ -410,7 +410,7 @@ def main() -> None:
     parser.add_argument(
         "--retries",
         type=int,
-        default=3,
+        default=5,
         help=f"times a block is measured again when other work took over {QUIET * 100:.0f}%% of the CPU",
     )
     args = parser.parse_args()
