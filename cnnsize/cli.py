@@ -14,6 +14,7 @@ from cnnsize.commands import conv as conv_command
 from cnnsize.commands import schema as schema_command
 from cnnsize.commands import verify as verify_command
 from cnnsize.commands import zoo as zoo_command
+from cnnsize.commands.options import BatchOption, Format, FormatOption, positive
 from cnnsize.errors import CnnsizeError, Problem, SpecError
 
 app = typer.Typer(
@@ -26,13 +27,6 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-    csv = "csv"
-
-
 class DType(str, Enum):
     float32 = "float32"
     float16 = "float16"
@@ -41,24 +35,19 @@ class DType(str, Enum):
     int8 = "int8"
 
 
-def positive(value: int) -> int:
-    """Option callback: a count that must be at least 1 (exit 2 otherwise)."""
-    if value is not None and value < 1:
-        raise typer.BadParameter(f"must be a positive integer, got {value}")
-    return value
-
-
 SpecArgs = Annotated[
     List[str], typer.Argument(help="Spec files (YAML), zoo names, or - for standard input.", metavar="SPEC")
 ]
-BatchOption = Annotated[
-    int, typer.Option("--batch-size", "-b", callback=positive, metavar="N", help="Batch size for work and memory.")
-]
 DTypeOption = Annotated[Optional[DType], typer.Option("--dtype", help="Data type (default: the spec's, else float32).")]
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DepthOption = Annotated[
     Optional[int],
-    typer.Option("--depth", "-d", min=1, help="Rows this many levels deep at most, each summing those below it."),
+    typer.Option(
+        "--depth",
+        "-d",
+        callback=positive,
+        metavar="N",
+        help="Rows at most N levels deep, each summing those below.",
+    ),
 ]
 
 
