@@ -156,3 +156,14 @@ def test_cuda_run_measures_peak_memory():
     result = verify(cnnsize.load("specs/small-resnet.yaml"), options)
     assert result.passed and result.device.startswith("cuda:")
     assert result.memory.peak_allocated_bytes > 0
+
+
+ZOO = sorted(Path(cnnsize.__file__).parent.joinpath("zoo").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", ZOO, ids=[p.stem for p in ZOO])
+def test_every_zoo_spec_passes_on_the_cpu(path):
+    # Every layer's shape, and the totals of params, running statistics and FlopCounterMode's
+    # FLOPs, equal PyTorch's for torchvision's architectures at 224x224 (batch 1).
+    result = verify(cnnsize.load(path), VerifyOptions(device="cpu", batch_size=1, timed=False))
+    assert result.passed, "\n".join(result.failures())

@@ -33,6 +33,8 @@ sys.exit(code)
         ["report", "specs/toy.yaml"],
         ["report", "specs/small-resnet.yaml", "--format", "json"],
         ["check", "specs/toy.yaml", "specs/small-resnet.yaml"],
+        ["report", "resnet50", "--depth", "2"],
+        ["zoo"],
         ["schema"],
         ["conv", "--input", "32", "--kernel", "5", "--solve", "padding", "--output", "32"],
     ],
