@@ -110,7 +110,8 @@ class Precision:
             raise UsageError(f"unknown precision '{self.amp}' for mixed precision; choose one of {', '.join(AMP)}")
         if self.amp is not None and self.dtype != "float32":
             raise UsageError(
-                f"mixed precision keeps float32 master weights: --amp {self.amp} cannot go with --dtype {self.dtype}"
+                f"mixed precision (--amp {self.amp}) keeps float32 master weights, but the dtype is {self.dtype} "
+                "(from --dtype or the spec's `dtype`); use float32"
             )
         if self.device not in DEVICES:
             raise UsageError(f"unknown device '{self.device}'; choose one of {', '.join(DEVICES)}")
