@@ -287,9 +287,9 @@ class _Tracer:
         if recorded:  # what autograd saves stays alive: a workspace is among it
             self.save_for_backward(layer, row, x, y, source, compute, policy == LOWER, path)
         else:
-            temporaries += [
-                self.alloc(t.shape, self.dtype_of(t, layer, inp, compute)) for t in layer.workspace(inp, out)
-            ]
+            for tensor in layer.workspace(inp, out):
+                dtype = self.dtype_of(tensor, layer, inp, compute)
+                temporaries.append(self.alloc(tensor.shape, dtype, tensor.per_sample))
         for storage in temporaries:
             self.hold(storage)
         self.moment()

@@ -293,6 +293,11 @@ class BatchNorm2d(LayerKind):
         stats = Tensor((inp[0],), BATCH_STATISTICS, per_sample=False)
         return Saved(input=True, tensors=(stats, stats))
 
+    def workspace(self, inp: Shape, out: Shape) -> tuple[Tensor, ...]:
+        # without running statistics, evaluation normalises by the batch's own, computed per channel
+        stats = Tensor((inp[0],), BATCH_STATISTICS, per_sample=False)
+        return () if self.track_running_stats else (stats, stats)
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.BatchNorm2d(
             inp[0], self.eps, self.momentum, affine=self.affine, track_running_stats=self.track_running_stats
