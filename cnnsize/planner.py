@@ -87,8 +87,12 @@ class MemoryModel:
         return Footprint(mode, optimizer if mode == "training" else None, batch_size, lines)
 
     def pieces(self, mode: str, optimizer: str) -> list[Bytes]:
-        """Linear forms whose largest value is the footprint at any batch size (one for training,
-        one per moment of the pass for inference)."""
+        """Linear forms whose largest value is the footprint at any batch size: one for training;
+        for inference, and for `forward` (one training-mode forward pass with autograd, no backward),
+        one per moment of the pass."""
+        if mode == "forward":
+            base = total(self.lines("inference").values())
+            return [base + moment for moment in self.training.moments]
         base = total(self.lines(mode, optimizer).values())
         if mode == "training":
             return [base]
@@ -108,7 +112,7 @@ class MemoryModel:
             else:
                 what = "the parameters and their gradients alone take"
             raise NoBatchFits(f"no batch size fits {within}: {what} {human_bytes(fixed)} ({fixed:,} B)")
-        batch = min((limit - p.fixed) // p.per_sample for p in pieces if p.per_sample > 0)
+        batch = fitting_batch(pieces, limit)
         if batch < 1:
             need = max(p.at(1) for p in pieces)
             raise NoBatchFits(
@@ -120,6 +124,14 @@ class MemoryModel:
         """Bytes saved for backward by the layer at `path`, or by every layer below it."""
         n = len(path)
         return sum(size.at(batch_size) for where, size in self.training.saved_by.items() if where[:n] == path)
+
+
+def fitting_batch(pieces: list[Bytes], limit: int) -> int:
+    """The largest batch size at which no piece exceeds `limit` (0 when not even 1 fits): each piece
+    `fixed + per_sample * n <= limit` holds up to `n = floor((limit - fixed) / per_sample)`."""
+    if any(p.fixed > limit for p in pieces):
+        return 0
+    return min((limit - p.fixed) // p.per_sample for p in pieces if p.per_sample > 0)
 
 
 @dataclass(frozen=True)
