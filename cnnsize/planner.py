@@ -145,6 +145,7 @@ class Footprint:
 
     @property
     def total_bytes(self) -> int:
+        """The sum of the lines."""
         return sum(self.lines.values())
 
     def labelled(self) -> list[tuple[str, int]]:
@@ -153,6 +154,7 @@ class Footprint:
         return [(label, self.lines[key]) for key, label in labels if key in self.lines]
 
     def to_dict(self) -> dict[str, Any]:
+        """`total_bytes` and each line's bytes, by its JSON key."""
         return {"total_bytes": self.total_bytes, **self.lines}
 
 
@@ -180,10 +182,12 @@ class MemoryReport:
 
     @property
     def training(self) -> Footprint:
+        """The footprint of a training step with `optimizer`."""
         return self.model.footprint("training", self.optimizer, self.batch_size)
 
     @property
     def inference(self) -> Footprint:
+        """The footprint of an inference pass."""
         return self.model.footprint("inference", self.optimizer, self.batch_size)
 
     @property
@@ -192,9 +196,11 @@ class MemoryReport:
         return self.model.training.saved.at(self.batch_size)
 
     def saved_at(self, path: SpecPath) -> int:
+        """Bytes saved for backward by the layer at `path` (a spec path), or by all the layers below it."""
         return self.model.saved_at(path, self.batch_size)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report's `memory` in JSON: settings, bytes saved for backward, both footprints."""
         precision = self.model.precision
         return {
             "device": precision.device,
@@ -229,9 +235,11 @@ class Plan:
 
     @property
     def batch_size(self) -> int:
+        """The largest batch size that fits."""
         return self.footprint.batch_size
 
     def to_dict(self) -> dict[str, Any]:
+        """What `cnnsize plan --format json` prints for one spec."""
         f = self.footprint
         return {
             "name": self.name,
