@@ -35,8 +35,7 @@ def memory_panel(memory: MemoryReport) -> tuple[str, list[tuple[str, str]]]:
     peak = inference.lines["activation_peak_bytes"]
     lines = breakdown_lines(training)
     lines += [
-        ("Training footprint", f"{bytes_text(training.total_bytes)}: the lines above"),
-        ("Inference peak", f"{bytes_text(inference.total_bytes)}: parameters and running statistics + "
-                           f"{human_bytes(peak)} of tensors alive at once"),
-    ]  # fmt: skip
+        ("Training footprint", f"{bytes_text(training.total_bytes)}, the lines above"),
+        ("Inference peak", f"{bytes_text(inference.total_bytes)}, {human_bytes(peak)} of it tensors alive at once"),
+    ]
     return title, lines
