@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from cnnsize.errors import Problem
+from cnnsize.errors import Problem, UsageError
 from cnnsize.kinds.base import shape_text
 from cnnsize.planner import MemoryReport, with_memory
 from cnnsize.report import Report
@@ -36,7 +36,10 @@ def check_budgets(spec: Spec, report: Report) -> list[Problem]:
     if budgets is None:
         return []
     if report.memory is None and any(getattr(budgets, field) is not None for field in MEMORY_BUDGETS):
-        report = with_memory(spec, report, amp=budgets.amp, optimizer=budgets.optimizer)
+        try:
+            report = with_memory(spec, report, amp=budgets.amp, optimizer=budgets.optimizer)
+        except UsageError as error:  # mixed precision with a dtype other than float32
+            return [Problem(spec.locate(("budgets", "amp")), str(error))]
     problems = []
     for field, (what, figure, show) in LIMITS.items():
         limit = getattr(budgets, field)

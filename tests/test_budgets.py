@@ -95,3 +95,10 @@ def test_unknown_optimizer_in_budgets_is_a_spec_error():
     with pytest.raises(SpecError) as error:
         load(NET + "  optimizer: lion\n")
     assert "budgets.optimizer" in str(error.value)
+
+
+def test_mixed_precision_needs_float32_weights():
+    spec = load(NET.replace("input:", "dtype: float16\ninput:") + "  train_memory: 1GiB\n  amp: bf16\n")
+    (problem,) = check_budgets(spec, analyze(spec))
+    assert format_path(problem.location.path) == "budgets.amp" and problem.location.line == 9
+    assert "keeps float32 master weights, but the dtype is float16" in problem.message
