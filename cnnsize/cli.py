@@ -105,8 +105,10 @@ def report(
         try:
             spec = load(path)
             report = analyze(spec, batch_size, dtype.value if dtype else None)
-            memory = with_memory(spec, report, amp=amp and amp.value, device=device.value, optimizer=optimizer.value)
-            reports.append(memory.truncated(depth))
+            report = with_memory(
+                spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value
+            )
+            reports.append(report.truncated(depth))
         except SpecError as error:
             problems.extend(error.problems)
             code = max(code, error.exit_code)

@@ -152,6 +152,7 @@ class Trace:
 
     @property
     def saved(self) -> Bytes:
+        """Every byte saved for backward: what `SavedTensors` measures as activation bytes."""
         return total(self.saved_by.values())
 
     def peak(self, batch_size: int) -> int:
