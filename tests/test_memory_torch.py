@@ -75,7 +75,7 @@ ROWS: list[tuple[list[int], Any]] = [
     ([4, 6, 6], {"type": "residual", "body": [CONV, "relu", CONV]}),  # x lives across the body
     ([4, 6, 6], {"type": "residual", "body": [CONV], "shortcut": [{"type": "relu", "inplace": True}]}),
     ([4, 6, 6], {"type": "residual", "shortcut": "auto", "body": [{**CONV, "out_channels": 8, "stride": 2}]}),
-    ([4, 6, 6], {"type": "concat", "branches": [[CONV], [], [POOL, "flatten"][:1], ["relu", CONV]]}),
+    ([4, 6, 6], {"type": "concat", "branches": [[CONV], [], [POOL], ["relu", CONV]]}),
     ([6], {"type": "concat", "branches": [[{"type": "linear", "out_features": 2}], [], ["sigmoid"]]}),
     ([4, 6, 6], {"type": "sequential", "layers": [CONV, {"type": "relu6", "inplace": True}]}),
 ]
