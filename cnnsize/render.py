@@ -70,20 +70,29 @@ def total_lines(report: Report) -> list[tuple[str, str]]:
 
 
 def document(report: Report) -> Document:
-    """The report as a titled layer table (composites above their children) and a totals panel."""
+    """The report as a titled layer table (composites above their children) and a totals panel;
+    with a memory section, a column of bytes saved for backward and a memory panel."""
     walked = list(report.walk())
+    columns = list(COLUMNS)
+    memory = report.memory
+    if memory is not None:
+        columns.append(("Saved for backward", lambda row: human_bytes(memory.saved_at(row.path))))
     layers = Listing(
-        header=[name for name, _ in COLUMNS],
-        rows=[[cell(row) for _, cell in COLUMNS] for _, row in walked],
+        header=[name for name, _ in columns],
+        rows=[[cell(row) for _, cell in columns] for _, row in walked],
         left=3,
         depths=[depth for depth, _ in walked],
         dim=[bool(row.children) for _, row in walked],
     )
-    return Document(
-        parts=[Text(f"{report.name}{_source(report)}", bold=True), layers, Panel("Totals", total_lines(report))],
-        csv_header=CSV_HEADER,
-        csv_rows=[_csv_row(report, leaf) for leaf in report.leaves()],
-    )
+    parts = [Text(f"{report.name}{_source(report)}", bold=True), layers, Panel("Totals", total_lines(report))]
+    csv_rows = [_csv_row(report, leaf) for leaf in report.leaves()]
+    if memory is None:
+        return Document(parts, CSV_HEADER, csv_rows)
+    from cnnsize.render_memory import memory_panel
+
+    parts.append(Panel(*memory_panel(memory)))
+    saved = [memory.saved_at(leaf.path) for leaf in report.leaves()]
+    return Document(parts, (*CSV_HEADER, "saved_bytes"), [row + [b] for row, b in zip(csv_rows, saved)])
 
 
 def _csv_row(report: Report, leaf: LayerRow) -> list[Any]:

@@ -44,11 +44,17 @@ def rate_text(per_second: float, unit: str) -> str:
 
 def memory_lines(v: Verification) -> list[tuple[str, str]]:
     m = v.memory
+    difference = m.model_saved_bytes - m.saved_activation_bytes
+    verdict = MATCH if m.saved_matches else f"{DIFFERS} {difference:+,} B"
     lines = [
         (
             "Saved for backward",
             f"{human_bytes(m.saved_activation_bytes)} ({m.saved_activation_bytes:,} B) of activations "
             "(training mode, each storage once)",
+        ),
+        (
+            "Memory model's estimate",
+            f"{human_bytes(m.model_saved_bytes)} ({m.model_saved_bytes:,} B) {verdict}",
         ),
         ("Engine's activations", f"{human_bytes(m.engine_activation_bytes)} ({m.engine_activation_bytes:,} B)"),
         ("Weights saved", f"{human_bytes(m.saved_parameter_bytes)} (the parameters themselves: no extra memory)"),
@@ -57,8 +63,8 @@ def memory_lines(v: Verification) -> list[tuple[str, str]]:
         lines.append(
             (
                 "Peak allocated",
-                f"{human_bytes(m.peak_allocated_bytes)} ({m.peak_allocated_bytes:,} B) while timing; engine's "
-                f"estimate {human_bytes(m.engine_estimate_bytes)} ({m.engine_estimate_bytes:,} B)",
+                f"{human_bytes(m.peak_allocated_bytes)} ({m.peak_allocated_bytes:,} B) while timing; the memory "
+                f"planner's estimate {human_bytes(m.engine_estimate_bytes)} ({m.engine_estimate_bytes:,} B)",
             )
         )
     return lines

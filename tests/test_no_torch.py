@@ -34,6 +34,7 @@ sys.exit(code)
         ["report", "specs/small-resnet.yaml", "--format", "json"],
         ["check", "specs/toy.yaml", "specs/small-resnet.yaml"],
         ["report", "resnet50", "--depth", "2"],
+        ["plan", "resnet50", "--memory", "24GiB", "--optimizer", "adam", "--amp", "bf16"],
         ["zoo"],
         ["schema"],
         ["conv", "--input", "32", "--kernel", "5", "--solve", "padding", "--output", "32"],
