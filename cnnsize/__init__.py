@@ -4,6 +4,7 @@ spec = cnnsize.load("specs/toy.yaml")        # or YAML text
 report = cnnsize.analyze(spec, batch_size=8, dtype="float16")
 report.totals.params, report.to_dict()
 model = cnnsize.build(spec)                  # an nn.Module (needs the `torch` extra)
+cnnsize.plan(spec, 24 * 2**30, optimizer="adam").batch_size   # the largest batch that fits
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ if TYPE_CHECKING:  # what type checkers see; `x as x` marks a re-export
     from cnnsize.errors import Problem as Problem
     from cnnsize.errors import SpecError as SpecError
     from cnnsize.loader import load as load
+    from cnnsize.planner import Footprint as Footprint
+    from cnnsize.planner import MemoryReport as MemoryReport
+    from cnnsize.planner import Plan as Plan
+    from cnnsize.planner import plan as plan
+    from cnnsize.planner import with_memory as with_memory
     from cnnsize.report import LayerRow as LayerRow
     from cnnsize.report import ReceptiveField as ReceptiveField
     from cnnsize.report import Report as Report
@@ -40,6 +46,11 @@ _LAZY = {
     "CnnsizeError": "cnnsize.errors",
     "SpecError": "cnnsize.errors",
     "Problem": "cnnsize.errors",
+    "plan": "cnnsize.planner",
+    "with_memory": "cnnsize.planner",
+    "Plan": "cnnsize.planner",
+    "MemoryReport": "cnnsize.planner",
+    "Footprint": "cnnsize.planner",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from cnnsize.errors import Problem
+from cnnsize.errors import Problem, UsageError
 from cnnsize.kinds.base import shape_text
+from cnnsize.planner import MemoryReport, with_memory
 from cnnsize.report import Report
-from cnnsize.schema import Spec
+from cnnsize.schema import Budgets, Spec
 from cnnsize.units import human_bytes, human_count
 
 # budget field -> (what it limits, the report's figure, how to show it)
@@ -18,7 +19,15 @@ LIMITS: dict[str, tuple[str, Callable[[Report], int], Callable[[int], str]]] = {
     "flops": ("FLOPs", lambda r: r.totals.flops, human_count),
     "activation_memory": ("activation memory", lambda r: r.totals.activation_bytes, human_bytes),
     "param_memory": ("parameter memory", lambda r: r.totals.param_bytes, human_bytes),
+    "train_memory": ("training memory", lambda r: _memory(r).training.total_bytes, human_bytes),
+    "inference_memory": ("inference memory", lambda r: _memory(r).inference.total_bytes, human_bytes),
 }
+MEMORY_BUDGETS = ("train_memory", "inference_memory")
+
+
+def _memory(report: Report) -> MemoryReport:
+    assert report.memory is not None, "check_budgets attaches the memory section for memory budgets"
+    return report.memory
 
 
 def check_budgets(spec: Spec, report: Report) -> list[Problem]:
@@ -26,6 +35,11 @@ def check_budgets(spec: Spec, report: Report) -> list[Problem]:
     budgets = spec.budgets
     if budgets is None:
         return []
+    if report.memory is None and any(getattr(budgets, field) is not None for field in MEMORY_BUDGETS):
+        try:
+            report = with_memory(spec, report, amp=budgets.amp, optimizer=budgets.optimizer)
+        except UsageError as error:  # mixed precision with a dtype other than float32
+            return [Problem(spec.locate(("budgets", "amp")), str(error))]
     problems = []
     for field, (what, figure, show) in LIMITS.items():
         limit = getattr(budgets, field)
@@ -38,6 +52,8 @@ def check_budgets(spec: Spec, report: Report) -> list[Problem]:
                 if field not in ("params", "non_trainable_params", "param_memory")
                 else ""
             )
+            if field in MEMORY_BUDGETS:
+                batch += _memory_setting(budgets, field)
             problems.append(
                 Problem(
                     spec.locate(("budgets", field)),
@@ -53,3 +69,11 @@ def check_budgets(spec: Spec, report: Report) -> list[Problem]:
             )
         )
     return problems
+
+
+def _memory_setting(budgets: Budgets, field: str) -> str:
+    """` (adam, bf16 mixed precision)`: what a memory budget was counted with, where it says more
+    than the defaults."""
+    parts = [budgets.optimizer] if field == "train_memory" else []
+    parts += [f"{budgets.amp} mixed precision"] if budgets.amp else []
+    return f" ({', '.join(parts)})" if parts else ""

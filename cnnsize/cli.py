@@ -4,16 +4,29 @@ problem and an exit code; torch is imported only by the commands that build mode
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import Annotated, List, Optional
 
 import typer
 
 from cnnsize import __version__
 from cnnsize.commands import conv as conv_command
+from cnnsize.commands import plan as plan_command
 from cnnsize.commands import schema as schema_command
 from cnnsize.commands import verify as verify_command
 from cnnsize.commands import zoo as zoo_command
+from cnnsize.commands.options import (
+    AmpOption,
+    BatchOption,
+    DTypeOption,
+    Format,
+    FormatOption,
+    Optimizer,
+    OptimizerOption,
+    Rules,
+    RulesOption,
+    SpecArgs,
+    positive,
+)
 from cnnsize.errors import CnnsizeError, Problem, SpecError
 
 app = typer.Typer(
@@ -26,39 +39,15 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-    csv = "csv"
-
-
-class DType(str, Enum):
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
-    float64 = "float64"
-    int8 = "int8"
-
-
-def positive(value: int) -> int:
-    """Option callback: a count that must be at least 1 (exit 2 otherwise)."""
-    if value is not None and value < 1:
-        raise typer.BadParameter(f"must be a positive integer, got {value}")
-    return value
-
-
-SpecArgs = Annotated[
-    List[str], typer.Argument(help="Spec files (YAML), zoo names, or - for standard input.", metavar="SPEC")
-]
-BatchOption = Annotated[
-    int, typer.Option("--batch-size", "-b", callback=positive, metavar="N", help="Batch size for work and memory.")
-]
-DTypeOption = Annotated[Optional[DType], typer.Option("--dtype", help="Data type (default: the spec's, else float32).")]
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DepthOption = Annotated[
     Optional[int],
-    typer.Option("--depth", "-d", min=1, help="Rows this many levels deep at most, each summing those below it."),
+    typer.Option(
+        "--depth",
+        "-d",
+        callback=positive,
+        metavar="N",
+        help="Rows at most N levels deep, each summing those below.",
+    ),
 ]
 
 
@@ -98,18 +87,28 @@ def report(
     dtype: DTypeOption = None,
     fmt: FormatOption = Format.table,
     depth: DepthOption = None,
+    optimizer: OptimizerOption = Optimizer.sgd,
+    amp: AmpOption = None,
+    device: RulesOption = Rules.cuda,
 ) -> None:
-    """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals.
+    """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals,
+    and memory: what each layer saves for backward, the training footprint and the inference peak.
 
     SPEC is a file, or the name of a model of the zoo (see `cnnsize zoo`)."""
     from cnnsize.engine import analyze
     from cnnsize.loader import load
+    from cnnsize.planner import with_memory
     from cnnsize.render import render
 
     reports, problems, code = [], [], 0
     for path in specs:
         try:
-            reports.append(analyze(load(path), batch_size, dtype.value if dtype else None).truncated(depth))
+            spec = load(path)
+            report = analyze(spec, batch_size, dtype.value if dtype else None)
+            report = with_memory(
+                spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value
+            )
+            reports.append(report.truncated(depth))
         except SpecError as error:
             problems.extend(error.problems)
             code = max(code, error.exit_code)
@@ -157,6 +156,7 @@ def check(
 
 
 app.command()(conv_command.conv)
+app.command()(plan_command.plan)
 app.command()(schema_command.schema)
 app.command(name="zoo")(zoo_command.command)
 app.command()(verify_command.verify)

@@ -3,13 +3,14 @@ and the progress bar shown while timing. Like `render.py`, it imports rich only 
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 from typing import IO, Any, Iterator, Optional
 
+from cnnsize.errors import format_path
 from cnnsize.kinds.base import shape_text
-from cnnsize.render import _console
+from cnnsize.listing import Document, Listing, Panel, Part, Text, console_for, write
+from cnnsize.render import write_json
 from cnnsize.units import human_bytes, human_count
 from cnnsize.verification import Verification
 
@@ -17,12 +18,12 @@ MATCH, DIFFERS = "✓", "✗"
 
 
 def render_verification(verification: Verification, fmt: str, out: Optional[IO[str]] = None) -> None:
+    """`verification` as `table`, `markdown`, `csv` (one row per layer checked) or `json`."""
     out = out or sys.stdout
     if fmt == "json":
-        json.dump(verification.to_dict(), out, indent=2)
-        out.write("\n")
+        write_json([verification.to_dict()], out)
     else:
-        print_verification(verification, out)
+        write([document(verification)], fmt, out)
 
 
 def seconds_text(seconds: float) -> str:
@@ -43,11 +44,17 @@ def rate_text(per_second: float, unit: str) -> str:
 
 def memory_lines(v: Verification) -> list[tuple[str, str]]:
     m = v.memory
+    difference = m.model_saved_bytes - m.saved_activation_bytes
+    verdict = MATCH if m.saved_matches else f"{DIFFERS} {difference:+,} B"
     lines = [
         (
             "Saved for backward",
             f"{human_bytes(m.saved_activation_bytes)} ({m.saved_activation_bytes:,} B) of activations "
             "(training mode, each storage once)",
+        ),
+        (
+            "Memory model's estimate",
+            f"{human_bytes(m.model_saved_bytes)} ({m.model_saved_bytes:,} B) {verdict}",
         ),
         ("Engine's activations", f"{human_bytes(m.engine_activation_bytes)} ({m.engine_activation_bytes:,} B)"),
         ("Weights saved", f"{human_bytes(m.saved_parameter_bytes)} (the parameters themselves: no extra memory)"),
@@ -56,8 +63,8 @@ def memory_lines(v: Verification) -> list[tuple[str, str]]:
         lines.append(
             (
                 "Peak allocated",
-                f"{human_bytes(m.peak_allocated_bytes)} ({m.peak_allocated_bytes:,} B) while timing; engine's "
-                f"estimate {human_bytes(m.engine_estimate_bytes)} ({m.engine_estimate_bytes:,} B)",
+                f"{human_bytes(m.peak_allocated_bytes)} ({m.peak_allocated_bytes:,} B) while timing; the memory "
+                f"planner's estimate {human_bytes(m.engine_estimate_bytes)} ({m.engine_estimate_bytes:,} B)",
             )
         )
     return lines
@@ -80,53 +87,72 @@ def throughput_lines(v: Verification) -> list[tuple[str, str]]:
     ]
 
 
-def print_verification(v: Verification, out: IO[str]) -> None:
-    from rich.table import Table
+CSV_HEADER = (
+    "network", "path", "name", "type", "module", "engine_shape", "pytorch_shape", "match",
+    "params_engine", "params_pytorch", "non_trainable_params_engine", "non_trainable_params_pytorch",
+    "flops_engine", "flops_pytorch",
+)  # fmt: skip
 
-    console = _console(out)
-    where = f" ({v.file})" if v.file else ""
+
+def document(v: Verification) -> Document:
+    """Shapes and counts beside PyTorch's, throughput, memory and the verdict."""
     flags = [name for name in ("channels_last", "compile") if v.options.get(name)]
-    console.print(
-        f"[bold]{v.name}[/bold]{where} in PyTorch {v.torch_version} on {v.device}, {v.dtype}, batch {v.batch_size}"
-        + (f", {', '.join(flags)}" if flags else "")
+    where = f" ({v.file})" if v.file else ""
+    heading = f"{v.name}{where} in PyTorch {v.torch_version} on {v.device}, {v.dtype}, batch {v.batch_size}"
+    shapes = Listing(
+        title="Output shapes",
+        header=("Layer", "Type", "Module", "Engine", "PyTorch", "Match"),
+        rows=[
+            (
+                layer.label,
+                layer.type,
+                layer.module,
+                shape_text(layer.engine_shape),
+                shape_text(layer.measured_shape) if layer.measured_shape is not None else "-",
+                MATCH if layer.matches else DIFFERS,
+            )
+            for layer in v.layers
+        ],
+        left=6,
     )
-    shapes = Table(title="Output shapes", title_justify="left", header_style="bold")
-    for column in ("Layer", "Type", "Module", "Engine", "PyTorch", "Match"):
-        shapes.add_column(column, no_wrap=True)
-    for layer in v.layers:
-        real = shape_text(layer.measured_shape) if layer.measured_shape is not None else "-"
-        mark = MATCH if layer.matches else DIFFERS
-        shapes.add_row(layer.label, layer.type, layer.module, shape_text(layer.engine_shape), real, mark)
-    console.print(shapes)
-    counts = Table(title="Counts", title_justify="left", header_style="bold")
-    for i, column in enumerate(("Total", "Engine", "PyTorch", "Difference", "Match")):
-        counts.add_column(column, justify="right" if 0 < i < 4 else "left")
-    for f in v.totals:
-        mark = MATCH if f.matches else DIFFERS
-        counts.add_row(f.label, f"{f.engine:,}", f"{f.measured:,}", f"{f.measured - f.engine:+,}", mark)
-    console.print(counts)
-    for title, lines in (("Throughput", throughput_lines(v)), ("Memory", memory_lines(v))):
-        if lines:
-            _print_grid(console, title, lines)
+    counts = Listing(
+        title="Counts",
+        header=("Total", "Engine", "PyTorch", "Difference", "Match"),
+        rows=[
+            (
+                f.label,
+                f"{f.engine:,}",
+                f"{f.measured:,}",
+                f"{f.measured - f.engine:+,}",
+                MATCH if f.matches else DIFFERS,
+            )
+            for f in v.totals
+        ],
+    )
+    parts: list[Part] = [Text(heading + (f", {', '.join(flags)}" if flags else ""), bold=True), shapes, counts]
+    parts += [
+        Panel(title, lines)
+        for title, lines in (("Throughput", throughput_lines(v)), ("Memory", memory_lines(v)))
+        if lines
+    ]
     failures = v.failures()
     if failures:
-        console.print(f"[bold]FAILED[/bold]: {len(failures)} difference(s) between the engine and PyTorch:")
-        for line in failures:
-            console.print(f"  {line}", markup=False)
+        parts.append(Text(f"FAILED: {len(failures)} difference(s) between the engine and PyTorch:", bold=True))
+        parts += [Text(f"  {line}") for line in failures]
     else:
-        console.print(f"[bold]PASSED[/bold]: all {len(v.layers)} output shapes and {len(v.totals)} totals match.")
+        parts.append(Text(f"PASSED: all {len(v.layers)} output shapes and {len(v.totals)} totals match.", bold=True))
+    return Document(parts, CSV_HEADER, [_csv_row(v, layer) for layer in v.layers])
 
 
-def _print_grid(console: Any, title: str, lines: list[tuple[str, str]]) -> None:
-    from rich.table import Table
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    for label, value in lines:
-        grid.add_row(label, value)
-    console.print(f"[bold]{title}[/bold]")
-    console.print(grid)
+def _csv_row(v: Verification, layer: Any) -> list[Any]:
+    figures = {f.quantity: f for f in layer.figures}
+    counts = []
+    for quantity in ("params", "non_trainable_params", "flops"):
+        figure = figures.get(quantity)
+        counts += [figure.engine, figure.measured] if figure else ["", ""]
+    measured = shape_text(layer.measured_shape) if layer.measured_shape is not None else ""
+    return [v.name, format_path(layer.path), layer.name or "", layer.type, layer.module,
+            shape_text(layer.engine_shape), measured, layer.matches, *counts]  # fmt: skip
 
 
 @contextmanager
@@ -141,7 +167,7 @@ def progress_bar(out: Optional[IO[str]] = None) -> Iterator[Optional[Any]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("timing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=_console(out), auto_refresh=False) as progress:
+    with Progress(*columns, console=console_for(out), auto_refresh=False) as progress:
         task = progress.add_task("timing", total=None)
 
         def update(done: int, total: int) -> None:

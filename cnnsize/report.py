@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from cnnsize.errors import SpecPath, format_path
 from cnnsize.kinds import Shape
 from cnnsize.receptive import Exact
+
+if TYPE_CHECKING:
+    from cnnsize.planner import MemoryReport
 
 
 def _number(value: Exact) -> int | float:
@@ -119,7 +122,8 @@ class Totals:
 
 @dataclass(frozen=True)
 class Report:
-    """Everything the engine computed for one spec at one batch size and dtype."""
+    """Everything the engine computed for one spec at one batch size and dtype; `memory`, when a
+    command asks for it, is the memory planner's section (`cnnsize.planner.with_memory`)."""
 
     name: str
     file: Optional[str]
@@ -129,6 +133,7 @@ class Report:
     dtype: str
     rows: tuple[LayerRow, ...]
     totals: Totals
+    memory: Optional["MemoryReport"] = None
 
     def leaves(self) -> Iterator[LayerRow]:
         """Every leaf layer (and merge operation) in execution order."""
@@ -151,14 +156,25 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON contract: the spec's name and file, shapes, batch size, dtype, every leaf
-        layer in execution order (`layers`) and the `totals`; counts and bytes are exact integers."""
-        return {
+        layer in execution order (`layers`) and the `totals`; counts and bytes are exact integers.
+        With a memory section, each layer carries `saved_bytes` and `memory` holds the breakdowns."""
+        memory = self.memory
+        layers = []
+        for leaf in self.leaves():
+            layer = leaf.to_dict()
+            if memory is not None:
+                layer["saved_bytes"] = memory.saved_at(leaf.path)
+            layers.append(layer)
+        data = {
             "name": self.name,
             "file": self.file,
             "input_shape": list(self.input_shape),
             "output_shape": list(self.output_shape),
             "batch_size": self.batch_size,
             "dtype": self.dtype,
-            "layers": [leaf.to_dict() for leaf in self.leaves()],
+            "layers": layers,
             "totals": self.totals.to_dict(),
         }
+        if memory is not None:
+            data["memory"] = memory.to_dict()
+        return data

@@ -7,7 +7,7 @@ so every pydantic error location maps exactly onto the YAML: no guessing which p
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any, Optional, get_args
+from typing import Annotated, Any, Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -55,6 +55,20 @@ class Budgets(BaseModel):
     flops: Optional[CountLimit] = Field(None, description="Most FLOPs (2 x MACs) per batch.")
     activation_memory: Optional[ByteLimit] = Field(None, description="Most bytes of layer outputs per batch.")
     param_memory: Optional[ByteLimit] = Field(None, description="Most bytes of trainable parameters.")
+    train_memory: Optional[ByteLimit] = Field(
+        None,
+        description="Most bytes a training step holds (parameters, gradients, optimizer state, what autograd "
+        "saves, the input batch), as `cnnsize plan` counts them.",
+    )
+    inference_memory: Optional[ByteLimit] = Field(
+        None, description="Most bytes an inference pass holds: parameters and the most tensors alive at once."
+    )
+    optimizer: Literal["sgd", "momentum", "adam", "adamw"] = Field(
+        "sgd", description="The optimizer whose state `train_memory` counts."
+    )
+    amp: Optional[Literal["bf16", "fp16"]] = Field(
+        None, description="Mixed precision for the memory budgets: half activations, float32 weights."
+    )
     output_shape: Optional[InputShape] = Field(None, description="The shape the network must end with.")
     batch_size: Size = Field(1, description="The batch size at which the limits on work and memory hold.")
 

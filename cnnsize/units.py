@@ -58,10 +58,10 @@ def parse_bytes(text: str) -> int:
 def _scaled(n: int, scales: tuple[tuple[str, int], ...], unit: str) -> str:
     """`n` in the largest unit it reaches, to two decimals (exact rounding, no float noise);
     beyond the largest unit, scientific notation of that unit."""
-    for name, scale in scales:
+    for i, (name, scale) in enumerate(scales):
         if abs(n) >= scale:
             value = Decimal(n) / Decimal(scale)  # 28 significant digits: exact to the shown two decimals
-            shown = f"{value:.2e}" if abs(value) >= 1000 else f"{value:.2f}"
+            shown = f"{value:.2e}" if abs(value) >= 1000 and i == 0 else f"{value:.2f}"
             return f"{shown} {name}"
     return f"{n} {unit}".strip()
 

@@ -8,13 +8,11 @@ that `cnnsize verify --format json` prints; counts and bytes are exact integers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any, Callable, Optional, Sequence
 
 from cnnsize.errors import SpecPath, format_path
 from cnnsize.kinds.base import shape_text
 from cnnsize.report import LayerRow, Report
-from cnnsize.units import DTYPE_BYTES
 
 Shape = tuple[int, ...]
 
@@ -208,34 +206,32 @@ class Throughput:
         }
 
 
-def engine_memory_estimate(report: Report, mode: str) -> int:
-    """Bytes the engine expects a verify run to hold at once: parameters, running statistics, the
-    input batch and every layer's output (all alive while autograd keeps them), plus gradients in
-    training. A bound for refusing runs that cannot fit; the memory planner refines it."""
-    dtype_bytes = DTYPE_BYTES[report.dtype]
-    t = report.totals
-    input_bytes = report.batch_size * prod(report.input_shape) * dtype_bytes
-    held = t.param_bytes + t.non_trainable_params * dtype_bytes + input_bytes + t.activation_bytes
-    return held + (t.param_bytes if mode == "training" else 0)
-
-
 @dataclass(frozen=True)
 class Memory:
     """Bytes autograd saved for backward in one training-mode forward pass (each storage once),
-    beside the engine's activation bytes; on CUDA, the peak allocated while timing beside the
-    engine's estimate."""
+    beside the memory model's estimate of them (`model_saved_bytes`) and the engine's activation
+    bytes; on CUDA, the peak allocated while timing beside the model's footprint of the timed mode
+    (`engine_estimate_bytes`: parameters, running statistics and, for training with SGD, gradients
+    and what autograd saves; for inference, the most tensors alive at once)."""
 
     saved_activation_bytes: int
     saved_parameter_bytes: int
     engine_activation_bytes: int
+    model_saved_bytes: int
     engine_estimate_bytes: int
     peak_allocated_bytes: Optional[int] = None
+
+    @property
+    def saved_matches(self) -> bool:
+        return self.model_saved_bytes == self.saved_activation_bytes
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "saved_for_backward": {
                 "activation_bytes": self.saved_activation_bytes,
                 "parameter_bytes": self.saved_parameter_bytes,
+                "model_bytes": self.model_saved_bytes,
+                "match": self.saved_matches,
                 "engine_activation_bytes": self.engine_activation_bytes,
             },
             "peak_allocated_bytes": self.peak_allocated_bytes,

@@ -1,5 +1,6 @@
 """PyTorch as the oracle: build a spec, run it once, and assert that every layer's output shape and
-counts, and the totals, equal the engine's (used by the kind table and the differential tests)."""
+counts, and the totals, equal the engine's, and the bytes autograd saved for backward equal the
+memory model's (used by the kind table and the differential tests)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cnnsize.backend.builder import build_network
 from cnnsize.backend.verifier import measure
 from cnnsize.engine import analyze
 from cnnsize.errors import format_path
+from cnnsize.memory import Precision, trace
 from cnnsize.schema import Spec
 
 
@@ -23,7 +25,7 @@ def spec_of(data: dict[str, Any]) -> Spec:
 def assert_engine_equals_pytorch(spec: Spec, batch_size: int = 2) -> None:
     report = analyze(spec, batch_size)
     network = build_network(spec, report)
-    measured, _ = measure(network, network.example_input(batch_size), report)
+    measured, saved = measure(network, network.example_input(batch_size), report)
     for row in report.leaves():
         where = f"{format_path(row.path)} ({row.type})"
         real, engine_shape = measured.shapes.get(network.module_names[row.path]), (batch_size, *row.output_shape)
@@ -35,3 +37,7 @@ def assert_engine_equals_pytorch(spec: Spec, batch_size: int = 2) -> None:
     totals = report.totals
     engine = {"params": totals.params, "non_trainable_params": totals.non_trainable_params, "flops": totals.flops}
     assert measured.totals == engine, f"totals: PyTorch {measured.totals}, engine {engine}"
+    estimated = trace(spec, report, Precision(report.dtype, None, "cpu"), training=True).saved.at(batch_size)
+    assert saved.activation_bytes == estimated, (
+        f"saved for backward: PyTorch {saved.activation_bytes}, model {estimated}"
+    )

@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnsize.backend.probes import FlopCount, OutputShapes, SavedTensors, running_stats, trainable_params
+from cnnsize.backend.probes import (
+    AllocationPeak,
+    FlopCount,
+    LiveTensors,
+    OutputShapes,
+    SavedTensors,
+    running_stats,
+    trainable_params,
+)
 
 
 def test_counts_follow_sum_of_numel_and_leave_out_the_batch_counter():
@@ -67,3 +75,35 @@ def test_saved_tensors_without_autograd_is_zero_and_works_without_a_module():
         (x * x).sum()
     assert saved.activation_bytes == 36  # mul saves x (once, for both operands): 9 floats
     assert saved.by_module == {"": 36}
+
+
+def test_live_tensors_follow_each_storage_from_creation_to_its_end():
+    x = torch.randn(100, 100)  # 40,000 B, alive before: not counted
+    with LiveTensors() as live:
+        y = x * x  # +40,000
+        z = y + y  # +40,000: 80,000 alive at once
+        del y  # -40,000
+        view = z.t()  # a view: no new storage
+        z.mul_(2)  # in place: none either
+    assert (live.peak, live.live) == (80_000, 40_000)
+    assert view.data_ptr() == z.data_ptr()
+
+
+def test_live_tensors_see_max_pooling_indices_under_no_grad():
+    # under no_grad max_pool2d arrives decomposed: output 2*3*2*2*4 = 96 B and int64 indices
+    # 2*3*2*2*8 = 192 B alive at once, then the indices are dropped
+    x = torch.randn(2, 3, 4, 4)
+    with torch.no_grad(), LiveTensors() as live:
+        out = nn.MaxPool2d(2)(x)
+    assert (live.peak, live.live) == (96 + 192, 96)
+    assert out.shape == (2, 3, 2, 2)
+
+
+def test_allocation_peak_counts_what_the_allocator_held():
+    x = torch.randn(100, 100)
+    with AllocationPeak() as allocated:
+        y = x * x
+        z = y + y
+        del y
+    assert (allocated.peak, allocated.end) == (80_000, 40_000)
+    assert z.shape == (100, 100)

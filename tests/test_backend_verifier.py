@@ -10,10 +10,11 @@ import torch
 
 import cnnsize
 from cnnsize.backend import verifier
-from cnnsize.backend.verifier import OutOfMemory, VerifyOptions, verify
+from cnnsize.backend.verifier import OutOfMemory, VerifyOptions, run_pieces, verify
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, UsageError
-from cnnsize.verification import engine_memory_estimate
+from cnnsize.memory import Precision
+from cnnsize.planner import model_memory
 
 SPECS = sorted(Path(__file__).parent.parent.joinpath("specs").glob("*.yaml"))
 CPU = VerifyOptions(device="cpu", batch_size=2, timed=False)
@@ -24,6 +25,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 def test_every_bundled_spec_passes_on_the_cpu(path):
     result = verify(cnnsize.load(path), CPU)
     assert result.passed, "\n".join(result.failures())
+    assert result.memory.saved_matches
     assert len(result.layers) == sum(1 for _ in analyze(cnnsize.load(path)).leaves())
 
 
@@ -83,7 +85,11 @@ def test_channels_last_needs_a_volume(make_spec):
 
 def test_refuses_before_allocating_and_says_what_fits(monkeypatch):
     spec = cnnsize.load("specs/small-resnet.yaml")
-    free = engine_memory_estimate(analyze(spec, 3), "inference")
+    # the run's worst moment at batch 3: the measured training-mode forward pass (parameters,
+    # running statistics, what autograd keeps and the tensors alive), or the timed inference
+    model = model_memory(spec, Precision("float32", None, "cpu"))
+    free = max(piece.at(3) for piece in run_pieces(model, VerifyOptions(device="cpu")))
+    assert free >= model.footprint("inference", "sgd", 3).total_bytes
     monkeypatch.setattr(verifier, "free_bytes", lambda device: free)
     monkeypatch.setattr(verifier, "build_network", lambda *a: pytest.fail("allocated before refusing"))
     with pytest.raises(OutOfMemory, match="at most --batch-size 3 would fit"):
@@ -156,3 +162,16 @@ def test_cuda_run_measures_peak_memory():
     result = verify(cnnsize.load("specs/small-resnet.yaml"), options)
     assert result.passed and result.device.startswith("cuda:")
     assert result.memory.peak_allocated_bytes > 0
+
+
+ZOO = sorted(Path(cnnsize.__file__).parent.joinpath("zoo").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", ZOO, ids=[p.stem for p in ZOO])
+def test_every_zoo_spec_passes_on_the_cpu(path):
+    # Every layer's shape, and the totals of params, running statistics and FlopCounterMode's
+    # FLOPs, equal PyTorch's for torchvision's architectures at 224x224 (batch 1).
+    result = verify(cnnsize.load(path), VerifyOptions(device="cpu", batch_size=1, timed=False))
+    assert result.passed, "\n".join(result.failures())
+    # and what autograd saves for backward equals the memory model's estimate, to the byte
+    assert result.memory.model_saved_bytes == result.memory.saved_activation_bytes

@@ -56,3 +56,49 @@ def test_flops_and_memory_budgets():
 def test_no_budgets_no_problems():
     spec = load(NET.replace("budgets:\n", ""))
     assert check_budgets(spec, analyze(spec)) == []
+
+
+# Memory of NET at batch 1, float32 (params 123,226 * 4 B = 492,904 B):
+# training with sgd: parameters 492,904 + gradients 492,904 + saved for backward: the conv's input
+# 3*32*32*4 = 12,288 (the input batch itself, so not counted again) and the linear's input, the
+# flattened conv output 12*32*32*4 = 49,152 -> 1,047,248; adam adds 2 * 492,904 -> 2,033,056
+# inference: parameters 492,904 + the most alive at once: input 12,288 + conv output 49,152 (viewed
+# by flatten) + linear output 10*4 = 40 -> 61,480 -> 554,384
+def test_memory_budgets_hold_exactly_at_their_figures():
+    assert problems_for("  train_memory: 1047248\n  inference_memory: 554384\n") == []
+    assert problems_for("  train_memory: 2033056\n  optimizer: adam\n") == []
+
+
+def test_memory_budgets_over_by_one_byte():
+    found = problems_for("  train_memory: 2033055\n  inference_memory: 554383\n  optimizer: adam\n")
+    assert [(line, path) for line, path, _ in found] == [(7, "budgets.train_memory"), (8, "budgets.inference_memory")]
+    assert found[0][2] == (
+        "training memory over budget at batch size 1 (adam): 2,033,056 (1.94 MiB) > 2,033,055 (1.94 MiB)"
+    )
+    assert found[1][2].startswith("inference memory over budget at batch size 1: 554,384 (541.39 KiB)")
+
+
+def test_memory_budgets_follow_batch_size_and_mixed_precision():
+    # bf16 at batch 2: parameters and gradients stay float32 (2 * 492,904); autocast's bf16 copies
+    # of the conv's and linear's weights and biases 123,226*2 = 246,452; saved: the conv's bf16 copy
+    # of the input 2*3*32*32*2 = 12,288 and its bf16 output 2*12*32*32*2 = 49,152 (the linear's
+    # input); the float32 input batch 2*3*32*32*4 = 24,576 is not saved itself -> 1,318,276
+    found = problems_for("  train_memory: 1KiB\n  amp: bf16\n  batch_size: 2\n")
+    assert "at batch size 2 (sgd, bf16 mixed precision): 1,318,276 " in found[0][2]
+
+
+def test_unknown_optimizer_in_budgets_is_a_spec_error():
+    import pytest
+
+    from cnnsize.errors import SpecError
+
+    with pytest.raises(SpecError) as error:
+        load(NET + "  optimizer: lion\n")
+    assert "budgets.optimizer" in str(error.value)
+
+
+def test_mixed_precision_needs_float32_weights():
+    spec = load(NET.replace("input:", "dtype: float16\ninput:") + "  train_memory: 1GiB\n  amp: bf16\n")
+    (problem,) = check_budgets(spec, analyze(spec))
+    assert format_path(problem.location.path) == "budgets.amp" and problem.location.line == 9
+    assert "keeps float32 master weights, but the dtype is float16" in problem.message

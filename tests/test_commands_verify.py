@@ -103,12 +103,3 @@ def test_without_torch_one_line_says_how_to_install(tmp_path):
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "pip install 'cnnsize[torch]'" in result.stderr
-
-
-@pytest.mark.parametrize("command", [["report", "specs/toy.yaml"], ["check", "specs/toy.yaml"]])
-def test_report_and_check_never_import_torch(command):
-    result = run_module(*command, env={"PYTHONPROFILEIMPORTTIME": "1"})
-    assert result.returncode == 0, result.stderr
-    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
-    assert "cnnsize.cli" in imported  # the probe sees cnnsize's own imports
-    assert "torch" not in imported and "cnnsize.backend" not in imported

@@ -59,6 +59,7 @@ def test_human_forms_are_labelled():
     assert human_bytes(512) == "512 B"
     assert human_bytes(1536) == "1.50 KiB"  # 1536/1024
     assert human_bytes(102_760_448) == "98.00 MiB"  # 98 * 2^20
+    assert human_bytes(1_024_000) == "1000.00 KiB"  # 1,024,000 / 1024 = 1000, still below 1 MiB: no exponent
 
 
 def test_dtype_sizes():

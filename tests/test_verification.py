@@ -10,7 +10,6 @@ from cnnsize.verification import (
     Measurement,
     Throughput,
     compare,
-    engine_memory_estimate,
     percentile,
 )
 
@@ -91,18 +90,6 @@ def test_throughput_figures():
     # a training step counts forward + backward as 3 x the forward FLOPs
     training = Throughput.from_latencies([0.02], 0.02, mode="training", batch_size=8, warmup=0, flops=10)
     assert training.flops_per_step == 30
-
-
-def test_memory_estimate(make_spec):
-    report = analyze(make_spec(TOY), batch_size=2)
-    t = report.totals
-    # params: conv 3*4*9 + 4 = 112, bn 8, linear 514 -> 634; running stats 8; float32
-    assert (t.params, t.non_trainable_params) == (634, 8)
-    # activations: conv, bn, add (4*8*8 = 256 each), flatten 256, linear 2 -> 1026 * batch 2 * 4 B = 8208
-    assert t.activation_bytes == 8208
-    held = 634 * 4 + 8 * 4 + 2 * 3 * 8 * 8 * 4 + 8208  # params, stats, input, activations
-    assert engine_memory_estimate(report, "inference") == held
-    assert engine_memory_estimate(report, "training") == held + 634 * 4  # gradients
 
 
 def test_figure_label_and_dict():

@@ -9,16 +9,25 @@ pass, so several can watch the same pass.
 - `SavedTensors`: bytes of the tensors autograd saves for backward (each storage once), split into
   parameters and activations, and attributed to the innermost submodule running when each storage
   was first saved: the measurement a memory model of training is checked against.
+- `LiveTensors`: the most bytes of tensors alive at once during the block, counting each storage
+  an operation creates from its creation to its end: the measurement of tensor lifetimes that the
+  memory model's peaks are checked against.
+- `AllocationPeak`: the most bytes the CPU allocator held at once during the block, operators'
+  scratch memory (convolution workspaces) included.
 - `trainable_params`, `running_stats`: the counts as `sum(p.numel())` gives them.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from typing import Any, Iterable, Optional
 
 import torch
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 from torch.utils.hooks import RemovableHandle
 
@@ -177,6 +186,85 @@ class SavedTensors(_Hooks):
             self.activation_bytes += size
             self.by_module[where] += size
         return tensor
+
+
+class LiveTensors(TorchDispatchMode):
+    """`peak`: the most bytes of storages created during the `with` block that were alive at once
+    (tensors alive before it, such as the parameters and the input batch, are not counted); `live`:
+    those still alive when it ends.
+
+    A dispatch mode sees every ATen operation below autograd: a storage is counted when an operation
+    returns one that none of its inputs has (views and in-place results share their input's), and
+    uncounted when the storage is freed (a finalizer on its Python object, which PyTorch keeps as
+    long as the storage lives). Scratch memory an operator allocates and frees inside its kernel
+    (convolution workspaces) is not seen. Under `torch.no_grad()`, composite operations arrive
+    decomposed (max pooling as `max_pool2d_with_indices`, whose indices are then seen); under
+    `torch.inference_mode()` they do not.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live = 0
+        self.peak = 0
+        self._tracked: set[int] = set()
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        inputs = {t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)}
+        for tensor in tree_flatten(out)[0]:
+            if not isinstance(tensor, torch.Tensor):
+                continue
+            storage = tensor.untyped_storage()
+            key = storage._cdata
+            if key in inputs or key in self._tracked or storage.nbytes() == 0:
+                continue
+            self._tracked.add(key)
+            self.live += storage.nbytes()
+            self.peak = max(self.peak, self.live)
+            weakref.finalize(storage, self._freed, key, storage.nbytes())
+        return out
+
+    def _freed(self, key: int, size: int) -> None:
+        self._tracked.discard(key)
+        self.live -= size
+
+
+class AllocationPeak:
+    """`peak`: the most bytes allocated on the CPU at once during the `with` block, counted from
+    what was allocated when it began (so tensors alive before it, such as the parameters and the
+    input batch, are not in it); `end`: what is still allocated when it ends, counted the same way.
+
+    Read from `torch.profiler` with `profile_memory=True`: every allocation and free through
+    PyTorch's CPU allocator, in time order, from the profiler's event tree (as torch's own memory
+    profiler reads them; per-operator memory figures would net out a temporary freed inside its
+    operator, such as the indices max pooling drops).
+    """
+
+    def __init__(self) -> None:
+        self.profiler = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+        self.peak = 0
+        self.end = 0
+
+    def __enter__(self) -> "AllocationPeak":
+        self.profiler.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.profiler.__exit__(*exc)
+        from torch._C._profiler import _EventType
+
+        changes: list[tuple[int, int]] = []
+        nodes = list(self.profiler.profiler.kineto_results.experimental_event_tree())
+        while nodes:
+            node = nodes.pop()
+            if node.typed[0] == _EventType.Allocation:
+                changes.append((node.start_time_ns, node.typed[1].alloc_size))
+            nodes.extend(node.children)
+        held = 0
+        for _, change in sorted(changes, key=lambda c: c[0]):
+            held += change
+            self.peak = max(self.peak, held)
+        self.end = held
 
 
 def _unpack(tensor: torch.Tensor) -> torch.Tensor:

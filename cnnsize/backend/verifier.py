@@ -2,8 +2,9 @@
 the engine in one measured forward pass, then time it.
 
 Order of work, so that nothing large is allocated before it is known to fit: options are checked,
-the engine analyses the spec, its memory estimate is set against the device's free memory, and
-only then is the network built and run. Out-of-memory errors become one clear message.
+the engine analyses the spec, the memory planner's estimate of the run is set against the device's
+free memory, and only then is the network built and run. Out-of-memory errors become one clear
+message.
 """
 
 from __future__ import annotations
@@ -28,17 +29,12 @@ from cnnsize.backend.probes import FlopCount, OutputShapes, SavedTensors, runnin
 from cnnsize.backend.timing import Progress, time_steps
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, UsageError
+from cnnsize.memory import Bytes, Precision
+from cnnsize.planner import MemoryModel, fitting_batch, model_memory
 from cnnsize.report import Report
 from cnnsize.schema import Spec
 from cnnsize.units import human_bytes
-from cnnsize.verification import (
-    Measurement,
-    Memory,
-    Throughput,
-    Verification,
-    compare,
-    engine_memory_estimate,
-)
+from cnnsize.verification import Measurement, Memory, Throughput, Verification, compare
 
 MODES = ("inference", "training")
 
@@ -80,7 +76,8 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
     if options.channels_last and len(spec.input) != 3:
         raise UsageError(f"--channels-last needs a (C, H, W) input; this spec's input is [{spec.input[0]}]")
     report = analyze(spec, options.batch_size, options.dtype)
-    refuse_if_too_large(spec, report, options.mode, device)
+    model = model_memory(spec, Precision(options.dtype, None, "cuda" if device.type == "cuda" else "cpu"), report)
+    refuse_if_too_large(model, report, options, device)
     phase = "building the network"
     try:
         torch.manual_seed(0)
@@ -98,11 +95,13 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
             throughput, peak = _time(network, x, report, options, device, progress)
     except Exception as exc:
         raise _explain(exc, phase, options, device) from None
+    batch = options.batch_size
     memory = Memory(
         saved_activation_bytes=saved.activation_bytes,
         saved_parameter_bytes=saved.parameter_bytes,
         engine_activation_bytes=report.totals.activation_bytes,
-        engine_estimate_bytes=engine_memory_estimate(report, options.mode),
+        model_saved_bytes=model.training.saved.at(batch),
+        engine_estimate_bytes=model.footprint(options.mode, "sgd", batch).total_bytes,
         peak_allocated_bytes=peak,
     )
     return Verification(
@@ -147,20 +146,27 @@ def measure(network: Network, x: torch.Tensor, report: Report) -> tuple[Measurem
     return Measurement(shapes.shapes, layer_counts, totals), saved
 
 
-def refuse_if_too_large(spec: Spec, report: Report, mode: str, device: torch.device) -> None:
-    """`OutOfMemory` before anything is allocated when the engine's estimate exceeds free memory."""
+def run_pieces(model: MemoryModel, options: VerifyOptions) -> list[Bytes]:
+    """What a verify run holds at its worst, linear in the batch: the measured training-mode forward
+    pass (autograd keeps what backward would need), then, when timed, the mode's own steps (for
+    training, SGD: parameters, gradients and what autograd saves)."""
+    pieces = model.pieces("forward", "sgd")
+    return pieces + model.pieces(options.mode, "sgd") if options.timed else pieces
+
+
+def refuse_if_too_large(model: MemoryModel, report: Report, options: VerifyOptions, device: torch.device) -> None:
+    """`OutOfMemory` before anything is allocated when the memory planner's estimate of the run
+    exceeds free memory, with the largest batch size that would fit."""
     free = free_bytes(device)
-    need = engine_memory_estimate(report, mode)
+    pieces = run_pieces(model, options)
+    need = max(piece.at(report.batch_size) for piece in pieces)
     if free is None or need <= free:
         return
-    per_sample = engine_memory_estimate(analyze(spec, 2, report.dtype), mode) - engine_memory_estimate(
-        analyze(spec, 1, report.dtype), mode
-    )
-    fits = (free - (need - per_sample * report.batch_size)) // per_sample
+    fits = fitting_batch(pieces, free)
     hint = f"; at most --batch-size {fits} would fit" if fits >= 1 else "; not even batch size 1 fits"
     raise OutOfMemory(
-        f"the engine estimates {human_bytes(need)} for batch size {report.batch_size} in {report.dtype} "
-        f"({mode}), but only {human_bytes(free)} is free on {device.type}{hint}"
+        f"the memory planner estimates {human_bytes(need)} for batch size {report.batch_size} in {report.dtype} "
+        f"({options.mode}), but only {human_bytes(free)} is free on {device.type}{hint}"
     )
 
 

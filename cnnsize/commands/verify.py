@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cnnsize.commands.options import BatchOption, Format, FormatOption, non_negative, positive
 from cnnsize.errors import CnnsizeError
 
 
@@ -29,30 +30,29 @@ class Mode(str, Enum):
     training = "training"
 
 
-class VerifyFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
 def verify(
     spec: Annotated[str, typer.Argument(help="Spec file (YAML).", metavar="SPEC")],
     device: Annotated[Device, typer.Option("--device", help="Where to run (auto: CUDA, else MPS, else CPU).")] = (
         Device.auto
     ),
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Batch size.")] = 1,
+    batch_size: BatchOption = 1,
     dtype: Annotated[VerifyDType, typer.Option("--dtype", help="Data type of weights and inputs.")] = (
         VerifyDType.float32
     ),
     mode: Annotated[
         Mode, typer.Option("--mode", help="Time forward passes, or training steps (forward, backward, SGD).")
     ] = Mode.inference,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed iterations first.")] = 10,
-    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Timed iterations.")] = 50,
+    warmup: Annotated[
+        int, typer.Option("--warmup", callback=non_negative, metavar="N", help="Untimed iterations first.")
+    ] = 10,
+    iterations: Annotated[
+        int, typer.Option("--iterations", callback=positive, metavar="N", help="Timed iterations.")
+    ] = 50,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
     compile: Annotated[bool, typer.Option("--compile", help="Time torch.compile's model (checks run eagerly).")] = (
         False
     ),
-    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.table,
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Build SPEC in PyTorch; check every layer's shape and the counts against the engine; time it.
 

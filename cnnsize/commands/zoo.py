@@ -3,6 +3,7 @@ of depth": AlexNet 8 layers, VGG 19, GoogLeNet 22, ResNet 152)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from dataclasses import asdict, dataclass
@@ -11,16 +12,12 @@ from typing import IO, Annotated
 
 import typer
 
+from cnnsize.commands.options import Format, FormatOption
+
 
 class Sort(str, Enum):
     year = "year"
     depth = "depth"
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
 
 
 @dataclass(frozen=True)
@@ -70,20 +67,20 @@ def cells(entry: Entry) -> tuple[str, ...]:
 
 
 def show(entries: list[Entry], fmt: Format, out: IO[str]) -> None:
-    from cnnsize.render import markdown_listing, print_listing
+    from cnnsize.listing import Document, Listing, Text, write
 
     if fmt == Format.json:
         json.dump([asdict(e) for e in entries], out, indent=2)
         out.write("\n")
-    elif fmt == Format.markdown:
-        out.write(markdown_listing(HEADER, [cells(e) for e in entries]))
-    else:
-        title = "The zoo (224x224 inputs but lenet5's 32x32; MACs and activations at batch 1, float32)"
-        print_listing(title, HEADER, [cells(e) for e in entries], out)
+        return
+    title = "The zoo (224x224 inputs but lenet5's 32x32; MACs and activations at batch 1, float32)"
+    listing = Listing(HEADER, [cells(e) for e in entries])
+    fields = [f.name for f in dataclasses.fields(Entry)]
+    csv_rows = [[getattr(e, name) for name in fields] for e in entries]
+    write([Document([Text(title, bold=True), listing], fields, csv_rows)], fmt.value, out)
 
 
 SortOption = Annotated[Sort, typer.Option("--sort", "-s", help="Order by the paper's year or by weighted depth.")]
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
 def command(sort: SortOption = Sort.year, fmt: FormatOption = Format.table) -> None:

@@ -9,9 +9,12 @@ methods are its rules, all in terms of one sample (the engine multiplies by the 
 - `receptive_field(field, inp)`: how the layer moves the receptive field;
 - `torch_module(inp, tk)`: the PyTorch module that does what the spec says (composites:
   `torch_join(tk, sequences)`). `tk` brings `tk.nn` (torch.nn) and `tk.blocks` (cnnsize's own
-  modules), so kinds never import torch: only the backend does, when it builds.
-Defaults describe an element-wise layer with no weights; `torch_module` has no default, so a kind
-without a PyTorch construction fails the registry-wide test.
+  modules), so kinds never import torch: only the backend does, when it builds;
+- `saved_for_backward(inp, out)`: what that module's operations save for backward (a `Saved`, see
+  `kinds/saving.py`), with `aliases_input`, `workspace` and `autocast_op` for the memory model.
+Defaults describe an element-wise layer with no weights; `torch_module` and `saved_for_backward`
+have no default, so a kind without a PyTorch construction, or without a declaration of what it
+saves, fails the registry-wide tests.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnsize.errors import LayerRuleError, SpecPath
+from cnnsize.kinds.saving import NOTHING, Saved, Tensor
 from cnnsize.receptive import Field as RField
 
 if TYPE_CHECKING:
@@ -76,6 +80,26 @@ class LayerKind(BaseModel):
         """The module for an input of `inp` (one sample)."""
         raise NotImplementedError(f"layer kind '{self.kind}' has no PyTorch construction")
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        """What the module's operations save for backward in training mode, when autograd records
+        them (the input, or the layer's weights, needs a gradient)."""
+        raise NotImplementedError(f"layer kind '{self.kind}' does not declare what it saves for backward")
+
+    def aliases_input(self, training: bool) -> bool:
+        """True when the output is the input's own storage: a view, an in-place operation, or a
+        pass-through (dropout outside training)."""
+        return False
+
+    def workspace(self, inp: Shape, out: Shape) -> tuple[Tensor, ...]:
+        """Temporaries alive, beside the input and the output, while the module runs without autograd
+        (the padded input of an asymmetrically padded convolution, max pooling's indices)."""
+        return ()
+
+    def autocast_op(self) -> str:
+        """The first operation autocast sees (`conv2d`, `linear`, `softmax`...), which decides the
+        dtype the layer computes in under mixed precision; empty when autocast leaves it alone."""
+        return ""
+
     def params(self, inp: Shape) -> int:
         """Trainable parameters: the elements of every weight tensor."""
         return sum(prod(shape) for shape in self.weight_shapes(inp).values())
@@ -105,6 +129,10 @@ class Composite(LayerKind):
     def merge(self, shapes: list[Shape]) -> Shape:
         """The shape that joining the sequences' outputs gives; raises `LayerRuleError`."""
         raise NotImplementedError
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        """The join saves nothing: the backward of `add` and `cat` needs only shapes."""
+        return NOTHING
 
     def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
         """The module joining the built `sequences` (in the order of `sequences()`); it holds each

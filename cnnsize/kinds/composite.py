@@ -98,6 +98,7 @@ class Concat(Composite):
     def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
         return tk.blocks.Concat(sequences)
 
+
 def projection(inp: Shape, out: Shape) -> list[LayerKind]:
     """The layers of `shortcut: auto` from `inp` to `out`: none when the shapes agree, else a 1x1
     convolution without bias at the stride that gives `out`'s height and width, then batch norm

@@ -11,6 +11,7 @@ from cnnsize import receptive, shapes
 from cnnsize.errors import LayerRuleError
 from cnnsize.fields import DEPTHWISE, ConvPadding, Flag, Groups, NonNegativePair, Size, SizePair
 from cnnsize.kinds.base import LayerKind, Shape, check_groups, check_stated, register, volume
+from cnnsize.kinds.saving import WEIGHT_ALWAYS, Saved, Tensor
 from cnnsize.receptive import Field as RField
 
 if TYPE_CHECKING:
@@ -98,6 +99,27 @@ class Conv2d(LayerKind):
         return (
             out[0] * out[1] * out[2] * (inp[0] // self.groups_for(inp[0])) * self.kernel_size[0] * self.kernel_size[1]
         )
+
+    def padded_input(self, inp: Shape) -> Optional[Shape]:
+        """The input after `nn.ZeroPad2d` where padding differs before and after (the module pads
+        explicitly, then convolves without padding), else None."""
+        (top, bottom), (left, right) = self.pads(inp[1], inp[2])
+        if top == bottom and left == right:
+            return None
+        return (inp[0], inp[1] + top + bottom, inp[2] + left + right)
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        padded = self.padded_input(inp)
+        if padded is None:
+            return Saved(input=True, weight=WEIGHT_ALWAYS)
+        return Saved(weight=WEIGHT_ALWAYS, tensors=(Tensor(padded),))  # it convolves the padded copy
+
+    def workspace(self, inp: Shape, out: Shape) -> tuple[Tensor, ...]:
+        padded = self.padded_input(inp)
+        return () if padded is None else (Tensor(padded),)
+
+    def autocast_op(self) -> str:
+        return "conv2d"
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         """`nn.Conv2d`; padding that differs before and after (`same` at stride > 1, or stated so)
@@ -194,6 +216,12 @@ class ConvTranspose2d(LayerKind):
     def macs(self, inp: Shape, out: Shape) -> int:
         # C_in * H_in * W_in * (C_out / groups) * kH * kW
         return inp[0] * inp[1] * inp[2] * (self.out_channels // self.groups) * self.kernel_size[0] * self.kernel_size[1]
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return Saved(input=True, weight=WEIGHT_ALWAYS)
+
+    def autocast_op(self) -> str:
+        return "conv_transpose2d"
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.ConvTranspose2d(

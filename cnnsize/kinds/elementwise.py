@@ -1,4 +1,10 @@
-"""Layers that keep the shape: activations, dropout, batch norm, identity."""
+"""Layers that keep the shape: activations, dropout, batch norm, identity.
+
+What each saves for backward was measured with `saved_tensors_hooks` (torch 2.13, CPU): ReLU,
+sigmoid, tanh and softmax keep their output; ReLU6, leaky ReLU, ELU, GELU, SiLU and hardswish keep
+their input. In place, ReLU, leaky ReLU and ELU keep the result (the input's own storage), while
+ReLU6, SiLU and hardswish keep a copy of the input made before it is overwritten.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,14 @@ from pydantic import Field
 from cnnsize.errors import LayerRuleError
 from cnnsize.fields import Flag, Number, PositiveNumber, Probability, Size
 from cnnsize.kinds.base import LayerKind, Shape, check_stated, register, volume
+from cnnsize.kinds.saving import (
+    ACTIVATION,
+    BATCH_STATISTICS,
+    DROPOUT_MASK,
+    NOTHING,
+    Saved,
+    Tensor,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -19,12 +33,30 @@ if TYPE_CHECKING:
 class _InPlace(LayerKind):
     inplace: Flag = False
 
+    def aliases_input(self, training: bool) -> bool:
+        return self.inplace
+
+
+KEEPS_INPUT = Saved(input=True)
+KEEPS_OUTPUT = Saved(output=True)
+
+
+def _input_or_its_copy(inplace: bool, inp: Shape) -> Saved:
+    """The input, or, in place, a copy of it taken before the operation overwrites it."""
+    return Saved(tensors=(Tensor(inp),)) if inplace else KEEPS_INPUT
+
 
 @register
 class Identity(LayerKind):
     """Passes its input through (`nn.Identity`)."""
 
     type: Literal["identity"] = "identity"
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return NOTHING
+
+    def aliases_input(self, training: bool) -> bool:
+        return True
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Identity()
@@ -36,6 +68,9 @@ class ReLU(_InPlace):
 
     type: Literal["relu"] = "relu"
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return KEEPS_OUTPUT
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.ReLU(inplace=self.inplace)
 
@@ -45,6 +80,9 @@ class ReLU6(_InPlace):
     """`min(max(0, x), 6)` (`nn.ReLU6`)."""
 
     type: Literal["relu6"] = "relu6"
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return _input_or_its_copy(self.inplace, inp)
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.ReLU6(inplace=self.inplace)
@@ -57,6 +95,9 @@ class LeakyReLU(_InPlace):
     type: Literal["leaky_relu"] = "leaky_relu"
     negative_slope: Number = 0.01
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return KEEPS_OUTPUT if self.inplace else KEEPS_INPUT  # in place: the result, the same storage
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.LeakyReLU(self.negative_slope, inplace=self.inplace)
 
@@ -67,6 +108,9 @@ class ELU(_InPlace):
 
     type: Literal["elu"] = "elu"
     alpha: Number = 1.0
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return KEEPS_OUTPUT if self.inplace else KEEPS_INPUT  # in place: the result, the same storage
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.ELU(self.alpha, inplace=self.inplace)
@@ -79,6 +123,9 @@ class GELU(LayerKind):
     type: Literal["gelu"] = "gelu"
     approximate: Literal["none", "tanh"] = "none"
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return KEEPS_INPUT
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.GELU(approximate=self.approximate)
 
@@ -88,6 +135,9 @@ class SiLU(_InPlace):
     """`x * sigmoid(x)`, also called swish (`nn.SiLU`)."""
 
     type: Literal["silu"] = "silu"
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return _input_or_its_copy(self.inplace, inp)
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.SiLU(inplace=self.inplace)
@@ -99,6 +149,9 @@ class Sigmoid(LayerKind):
 
     type: Literal["sigmoid"] = "sigmoid"
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return KEEPS_OUTPUT
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Sigmoid()
 
@@ -109,6 +162,9 @@ class Tanh(LayerKind):
 
     type: Literal["tanh"] = "tanh"
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return KEEPS_OUTPUT
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Tanh()
 
@@ -118,6 +174,9 @@ class Hardswish(_InPlace):
     """`x * relu6(x + 3)/6` (`nn.Hardswish`)."""
 
     type: Literal["hardswish"] = "hardswish"
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return _input_or_its_copy(self.inplace, inp)
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Hardswish(inplace=self.inplace)
@@ -143,6 +202,27 @@ class Softmax(LayerKind):
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Softmax(dim=self.dim)
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return KEEPS_OUTPUT
+
+    def autocast_op(self) -> str:
+        return "softmax"
+
+
+def _dropout_saves(p: float, mask: Tensor) -> Saved:
+    """PyTorch's `_dropout_impl`: p = 0 returns the input untouched; p = 1 multiplies it by a
+    zero-dimensional zero (which is saved); otherwise the input is multiplied by a random mask."""
+    if p == 0:
+        return NOTHING
+    if p == 1:
+        return Saved(tensors=(Tensor((), per_sample=False),))
+    return Saved(tensors=(mask,))
+
+
+def _dropout_aliases(p: float, inplace: bool, training: bool) -> bool:
+    """Outside training, and at p = 0, dropout returns its input itself."""
+    return inplace or not training or p == 0
+
 
 @register
 class Dropout(_InPlace):
@@ -150,6 +230,14 @@ class Dropout(_InPlace):
 
     type: Literal["dropout"] = "dropout"
     p: Probability = 0.5
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        # out of place, CUDA runs the fused `native_dropout`, whose mask is bool; in place (and on
+        # the CPU) the mask is a tensor of the input's dtype
+        return _dropout_saves(self.p, Tensor(inp, ACTIVATION if self.inplace else DROPOUT_MASK))
+
+    def aliases_input(self, training: bool) -> bool:
+        return _dropout_aliases(self.p, self.inplace, training)
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Dropout(self.p, inplace=self.inplace)
@@ -161,6 +249,12 @@ class Dropout2d(_InPlace):
 
     type: Literal["dropout2d"] = "dropout2d"
     p: Probability = 0.5
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return _dropout_saves(self.p, Tensor((inp[0], 1, 1)))  # one mask value per sample and channel
+
+    def aliases_input(self, training: bool) -> bool:
+        return _dropout_aliases(self.p, self.inplace, training)
 
     def output_shape(self, inp: Shape) -> Shape:
         volume(inp, self)
@@ -192,6 +286,17 @@ class BatchNorm2d(LayerKind):
 
     def buffer_shapes(self, inp: Shape) -> dict[str, Shape]:
         return {"running_mean": (inp[0],), "running_var": (inp[0],)} if self.track_running_stats else {}
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        # the input, and the batch's mean and inverse standard deviation per channel (its weight
+        # and running statistics are saved too: parameters and buffers, no new memory)
+        stats = Tensor((inp[0],), BATCH_STATISTICS, per_sample=False)
+        return Saved(input=True, tensors=(stats, stats))
+
+    def workspace(self, inp: Shape, out: Shape) -> tuple[Tensor, ...]:
+        # without running statistics, evaluation normalises by the batch's own, computed per channel
+        stats = Tensor((inp[0],), BATCH_STATISTICS, per_sample=False)
+        return () if self.track_running_stats else (stats, stats)
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.BatchNorm2d(

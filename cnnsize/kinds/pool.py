@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from math import prod
 from typing import TYPE_CHECKING, Literal, Optional
 
 from pydantic import Field
@@ -10,12 +11,23 @@ from cnnsize import receptive, shapes
 from cnnsize.errors import LayerRuleError
 from cnnsize.fields import Flag, NonNegativePair, PositiveNumber, Size, SizePair
 from cnnsize.kinds.base import LayerKind, Shape, register, volume
+from cnnsize.kinds.saving import INDICES, NOTHING, Saved, Tensor
 from cnnsize.receptive import Field as RField
 
 if TYPE_CHECKING:
     from torch import nn
 
     from cnnsize.backend.builder import TorchKit
+
+
+def _max_saves(out: Shape) -> Saved:
+    """Max pooling (windowed, adaptive, global) saves its input and the int64 argmax of each output."""
+    return Saved(input=True, tensors=(Tensor(out, INDICES),))
+
+
+def _max_workspace(out: Shape) -> tuple[Tensor, ...]:
+    """Without autograd too, PyTorch computes max pooling with its indices, then drops them."""
+    return (Tensor(out, INDICES),)
 
 
 class _WindowPool(LayerKind):
@@ -80,6 +92,12 @@ class MaxPool2d(_WindowPool):
     def dilations(self) -> tuple[int, int]:
         return self.dilation
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return _max_saves(out)
+
+    def workspace(self, inp: Shape, out: Shape) -> tuple[Tensor, ...]:
+        return _max_workspace(out)
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.MaxPool2d(
             self.kernel_size,
@@ -102,6 +120,9 @@ class AvgPool2d(_WindowPool):
     def pads(self) -> tuple[int, int]:
         return self.padding
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return Saved(input=True)
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.AvgPool2d(
             self.kernel_size,
@@ -118,6 +139,26 @@ class LPPool2d(_WindowPool):
 
     type: Literal["lppool2d"] = "lppool2d"
     norm_type: PositiveNumber
+
+    # `F.lp_pool2d`: `avg_pool2d(x.pow(p))`, then `(sign(out) * relu(abs(out))).mul(k).pow(1/p)`;
+    # for p = inf, `max_pool2d(x.abs())`.
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        if self.norm_type == float("inf"):  # abs keeps x; max pooling keeps |x| and its indices
+            return Saved(input=True, tensors=(Tensor(inp), Tensor(out, INDICES)))
+        # pow keeps x; avg_pool2d keeps x^p; abs keeps out; the product keeps sign(out) and
+        # relu(|out|) (which relu keeps too); the last pow keeps the scaled product
+        return Saved(input=True, tensors=(Tensor(inp), Tensor(out), Tensor(out), Tensor(out), Tensor(out)))
+
+    def workspace(self, inp: Shape, out: Shape) -> tuple[Tensor, ...]:
+        if self.norm_type == float("inf"):
+            return (Tensor(inp), Tensor(out, INDICES))
+        # the most at once: x^p and the pooled average, or later four pooled-sized intermediates
+        if prod(inp) + prod(out) >= 4 * prod(out):
+            return (Tensor(inp),)
+        return (Tensor(out), Tensor(out), Tensor(out))
+
+    def autocast_op(self) -> str:
+        return "" if self.norm_type == float("inf") else "pow"
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.LPPool2d(self.norm_type, self.kernel_size, stride=self.strides, ceil_mode=self.ceil_mode)
@@ -142,6 +183,10 @@ class AdaptiveAvgPool2d(_AdaptivePool):
 
     type: Literal["adaptive_avgpool2d"] = "adaptive_avgpool2d"
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        # to 1x1, PyTorch takes the mean over H and W instead, which saves nothing
+        return NOTHING if self.output_size == (1, 1) else Saved(input=True)
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.AdaptiveAvgPool2d(self.output_size)
 
@@ -151,6 +196,12 @@ class AdaptiveMaxPool2d(_AdaptivePool):
     """Adaptive max pooling to `output_size` (PyTorch `nn.AdaptiveMaxPool2d`)."""
 
     type: Literal["adaptive_maxpool2d"] = "adaptive_maxpool2d"
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return _max_saves(out)
+
+    def workspace(self, inp: Shape, out: Shape) -> tuple[Tensor, ...]:
+        return _max_workspace(out)
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.AdaptiveMaxPool2d(self.output_size)
@@ -171,6 +222,9 @@ class GlobalAvgPool2d(_GlobalPool):
 
     type: Literal["global_avgpool2d"] = "global_avgpool2d"
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return NOTHING  # a mean over H and W: its backward needs only the shape
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.AdaptiveAvgPool2d(1)
 
@@ -180,6 +234,12 @@ class GlobalMaxPool2d(_GlobalPool):
     """Maximum over all of H x W, giving (C, 1, 1) (`nn.AdaptiveMaxPool2d(1)`)."""
 
     type: Literal["global_maxpool2d"] = "global_maxpool2d"
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return _max_saves(out)
+
+    def workspace(self, inp: Shape, out: Shape) -> tuple[Tensor, ...]:
+        return _max_workspace(out)
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.AdaptiveMaxPool2d(1)
@@ -204,6 +264,9 @@ class ChannelMaxPool(_ChannelPool):
 
     type: Literal["channel_maxpool"] = "channel_maxpool"
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return Saved(input=True, output=True)  # amax's backward compares the input with the result
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.blocks.ChannelPool(self.kernel_size, "max")
 
@@ -213,6 +276,9 @@ class ChannelAvgPool(_ChannelPool):
     """Average over groups of `kernel_size` neighbouring channels ("depth" pooling); H, W kept."""
 
     type: Literal["channel_avgpool"] = "channel_avgpool"
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return NOTHING  # a mean over each group of channels
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.blocks.ChannelPool(self.kernel_size, "avg")

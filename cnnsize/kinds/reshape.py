@@ -11,6 +11,7 @@ from cnnsize import receptive
 from cnnsize.errors import LayerRuleError
 from cnnsize.fields import Flag, Pad4, Size, SizePair
 from cnnsize.kinds.base import LayerKind, Shape, check_stated, register, shape_text, volume
+from cnnsize.kinds.saving import NOTHING, WEIGHT_FOR_INPUT_GRAD, Saved
 from cnnsize.receptive import Field as RField
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ class Flatten(LayerKind):
 
     def receptive_field(self, field: RField, inp: Shape) -> RField:
         return _whole_input(field, inp)
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return NOTHING
+
+    def aliases_input(self, training: bool) -> bool:
+        return True  # a view of a contiguous input
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Flatten()
@@ -70,6 +77,14 @@ class Linear(LayerKind):
         # in_features * out_features
         return inp[0] * out[0]
 
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        # addmm (mm without bias) keeps the input for the weight's gradient, and the weight only
+        # for the input's gradient
+        return Saved(input=True, weight=WEIGHT_FOR_INPUT_GRAD)
+
+    def autocast_op(self) -> str:
+        return "linear"
+
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Linear(inp[0], self.out_features, self.bias)
 
@@ -89,6 +104,9 @@ class ZeroPad2d(LayerKind):
 
     def receptive_field(self, field: RField, inp: Shape) -> RField:
         return (receptive.through_shift(field[0], self.padding[0]), receptive.through_shift(field[1], self.padding[2]))
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return NOTHING  # its backward slices the gradient
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.blocks.zero_pad2d(*self.padding)
@@ -111,6 +129,12 @@ class Upsample(LayerKind):
             receptive.through_upsample(field[0], self.scale_factor[0]),
             receptive.through_upsample(field[1], self.scale_factor[1]),
         )
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return NOTHING  # nearest: its backward sums gradients by position
+
+    def autocast_op(self) -> str:
+        return "upsample_nearest2d"
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Upsample(scale_factor=self.scale_factor, mode=self.mode)

@@ -1,0 +1,145 @@
+"""`cnnsize plan`: the largest batch size that fits in a memory limit, with the footprint at that
+size, solved exactly from the memory model (every line grows linearly with the batch)."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import IO, Annotated, Any, Sequence
+
+import typer
+
+from cnnsize.commands.options import (
+    AmpOption,
+    DTypeOption,
+    Format,
+    FormatOption,
+    Optimizer,
+    OptimizerOption,
+    Rules,
+    RulesOption,
+    SpecArgs,
+)
+from cnnsize.errors import CnnsizeError, SpecError, UsageError
+
+
+class Mode(str, Enum):
+    training = "training"
+    inference = "inference"
+
+
+MemoryOption = Annotated[
+    str,
+    typer.Option(
+        "--memory", "-m", metavar="SIZE", help="The memory to fit in: 24GiB, 80GB, 512MiB or bytes (GiB = 1024^3)."
+    ),
+]
+ModeOption = Annotated[
+    Mode, typer.Option("--mode", help="A training step (forward, backward, optimizer), or inference.")
+]
+
+CSV_LINES = (
+    "parameter_bytes", "running_stat_bytes", "gradient_bytes", "optimizer_state_bytes", "weight_copy_bytes",
+    "saved_activation_bytes", "input_bytes", "activation_peak_bytes",
+)  # fmt: skip
+CSV_HEADER = (
+    "network", "mode", "optimizer", "dtype", "amp", "device", "memory_limit_bytes", "batch_size", "total_bytes",
+    *CSV_LINES, "next_batch_total_bytes",
+)  # fmt: skip
+
+
+def parse_limit(text: str) -> int:
+    """`--memory`'s value in bytes; a usage error when it is no size or not positive."""
+    from cnnsize.units import parse_bytes
+
+    try:
+        limit = parse_bytes(text)
+    except ValueError as exc:
+        raise UsageError(f"--memory: {exc}") from None
+    if limit < 1:
+        raise UsageError(f"--memory must be more than 0 bytes, got '{text}'")
+    return limit
+
+
+def plan(
+    specs: SpecArgs,
+    memory: MemoryOption,
+    optimizer: OptimizerOption = Optimizer.sgd,
+    mode: ModeOption = Mode.training,
+    amp: AmpOption = None,
+    dtype: DTypeOption = None,
+    device: RulesOption = Rules.cuda,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """The largest batch size that fits in --memory, with the memory it takes, line by line.
+
+    Training counts parameters, gradients, optimizer state, autocast's weight copies (--amp), the
+    activations saved for backward and the input batch; inference counts parameters and the most
+    tensors alive at once. Exits 1 when not even batch size 1 fits, 2 on a usage error.
+    """
+    from cnnsize.cli import exit_on_user_error, fail
+    from cnnsize.loader import load
+    from cnnsize.planner import NoBatchFits
+    from cnnsize.planner import plan as solve
+
+    plans, problems, failures, code = [], [], [], 0
+    try:
+        limit = parse_limit(memory)
+        for path in specs:
+            try:
+                plans.append(
+                    solve(
+                        load(path),
+                        limit,
+                        mode=mode.value,
+                        optimizer=optimizer.value,
+                        dtype=dtype.value if dtype else None,
+                        amp=amp.value if amp else None,
+                        device=device.value,
+                    )
+                )
+            except SpecError as error:
+                problems.extend(error.problems)
+                code = max(code, error.exit_code)
+            except NoBatchFits as error:
+                failures.append(str(error))
+    except CnnsizeError as error:
+        exit_on_user_error(error)
+    if problems:
+        fail(problems, code)  # never print a partial result as if it were whole
+    if plans:
+        show(plans, fmt.value, sys.stdout)
+    for failure in failures:
+        typer.echo(f"error: {failure}", err=True)
+    raise typer.Exit(1 if failures else 0)
+
+
+def show(plans: Sequence[Any], fmt: str, out: IO[str]) -> None:
+    from cnnsize.listing import Document, Panel, Text, write
+    from cnnsize.render import write_json
+    from cnnsize.render_memory import DEVICE_NAMES, breakdown_lines, bytes_text
+    from cnnsize.units import human_bytes
+
+    if fmt == "json":
+        write_json([p.to_dict() for p in plans], out)
+        return
+    documents = []
+    for p in plans:
+        f = p.footprint
+        how = f"{f.mode} with {f.optimizer}" if f.optimizer else f.mode
+        heading = (
+            f"{p.name}: batch size {f.batch_size} fits in {human_bytes(p.limit)}: "
+            f"{how}, {p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
+        )
+        lines = breakdown_lines(f) + [
+            ("Total", f"{bytes_text(f.total_bytes)}, {bytes_text(p.limit - f.total_bytes)} to spare"),
+            (f"Batch size {f.batch_size + 1}", f"would take {bytes_text(p.next_total)}"),
+        ]
+        settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device]
+        figures = [p.limit, f.batch_size, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES), p.next_total]
+        parts = [Text(heading, bold=True), Panel(f"At batch size {f.batch_size}", lines)]
+        documents.append(Document(parts, CSV_HEADER, [settings + figures]))
+    write(documents, fmt, out)
+
+
+__all__ = ["plan"]

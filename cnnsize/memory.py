@@ -1,0 +1,344 @@
+"""The memory model: which tensors a forward pass holds, and for how long. Pure Python.
+
+It follows every tensor through the network the way PyTorch runs the module cnnsize builds: which
+storage each tensor is (a view, an in-place operation and a pass-through share their input's), its
+dtype (under mixed precision, autocast casts where PyTorch's op lists say), and whether it needs a
+gradient (nothing does before the first layer with weights, so a ReLU on the raw input saves
+nothing). From each kind's declaration (`cnnsize/kinds/saving.py`) it finds:
+
+- in training mode, the storages autograd saves for backward, each counted once and attributed to
+  the layer that saved it first; parameters and buffers (running statistics) are not counted,
+  since saving them costs no memory beyond themselves, but autocast's half-precision copies of the
+  weights are, as they are new storages;
+- in every mode, the bytes alive at each moment of the forward pass (a tensor lives until its last
+  consumer has run; a residual's input lives across its body and shortcut; a concat's branch outputs
+  live until the join; the input batch lives throughout, as the caller holds it).
+
+Every figure is linear in the batch size, `Bytes(fixed, per_sample)`, so a planner can solve for
+the batch size exactly. The model follows CPU PyTorch as measured, and CUDA where its source differs
+(see `DEVICES` and the tables below): the tests check it against the CPU, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from math import prod
+from typing import Iterable, Optional
+
+from cnnsize.errors import SpecPath, UsageError
+from cnnsize.kinds import Composite, LayerKind, Shape
+from cnnsize.kinds.saving import (
+    ACTIVATION,
+    BATCH_STATISTICS,
+    DROPOUT_MASK,
+    INDICES,
+    WEIGHT_ALWAYS,
+    WEIGHT_FOR_INPUT_GRAD,
+    Tensor,
+)
+from cnnsize.report import LayerRow, Report
+from cnnsize.schema import Spec
+from cnnsize.units import DTYPE_BYTES
+
+DEVICES = ("cuda", "cpu")
+AMP = {"bf16": "bfloat16", "fp16": "float16"}  # --amp: the dtype autocast computes in
+BYTES = {**DTYPE_BYTES, INDICES: 8, "bool": 1}
+HALF = ("bfloat16", "float16")
+
+# Autocast's policies for the first operation of each layer that autocast touches, per device, from
+# PyTorch's lists (aten/src/ATen/autocast_mode.h: AT_FORALL_LOWER_PRECISION_FP, AT_FORALL_FP32,
+# AT_FORALL_FP32_SET_OPT_DTYPE, registered for CUDA; the CPU's own list has none of our fp32 ops,
+# as measured: softmax, pow and nearest upsampling stay in bfloat16 on the CPU).
+LOWER = "lower"  # inputs cast to the half dtype; weights too, as copies cached for the forward pass
+FLOAT32 = "float32"  # inputs cast to float32
+FLOAT32_RESULT = "float32 result"  # computed into float32 straight from the input (softmax's `dtype`)
+AUTOCAST: dict[str, dict[str, str]] = {
+    "cpu": {"conv2d": LOWER, "conv_transpose2d": LOWER, "linear": LOWER},
+    "cuda": {
+        "conv2d": LOWER,
+        "conv_transpose2d": LOWER,
+        "linear": LOWER,
+        "softmax": FLOAT32_RESULT,
+        "pow": FLOAT32,
+        "upsample_nearest2d": FLOAT32,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Bytes:
+    """A size that grows linearly with the batch: `fixed + per_sample * batch_size`."""
+
+    fixed: int = 0
+    per_sample: int = 0
+
+    def at(self, batch_size: int) -> int:
+        return self.fixed + self.per_sample * batch_size
+
+    def __add__(self, other: "Bytes") -> "Bytes":
+        return Bytes(self.fixed + other.fixed, self.per_sample + other.per_sample)
+
+    def __sub__(self, other: "Bytes") -> "Bytes":
+        return Bytes(self.fixed - other.fixed, self.per_sample - other.per_sample)
+
+    def times(self, factor: int) -> "Bytes":
+        return Bytes(self.fixed * factor, self.per_sample * factor)
+
+
+def total(sizes: Iterable[Bytes]) -> Bytes:
+    result = Bytes()
+    for size in sizes:
+        result += size
+    return result
+
+
+@dataclass(frozen=True)
+class Precision:
+    """`dtype`: of parameters and activations; with `amp` (`bf16` or `fp16`), parameters stay
+    float32 (the master weights) and autocast computes convolutions and linear layers in the half
+    dtype. `device` picks PyTorch's rules where the CPU and CUDA differ."""
+
+    dtype: str = "float32"
+    amp: Optional[str] = None
+    device: str = "cuda"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPE_BYTES:
+            raise UsageError(f"unknown dtype '{self.dtype}'; choose one of {', '.join(DTYPE_BYTES)}")
+        if self.amp is not None and self.amp not in AMP:
+            raise UsageError(f"unknown precision '{self.amp}' for mixed precision; choose one of {', '.join(AMP)}")
+        if self.amp is not None and self.dtype != "float32":
+            raise UsageError(
+                f"mixed precision (--amp {self.amp}) keeps float32 master weights, but the dtype is {self.dtype} "
+                "(from --dtype or the spec's `dtype`); use float32"
+            )
+        if self.device not in DEVICES:
+            raise UsageError(f"unknown device '{self.device}'; choose one of {', '.join(DEVICES)}")
+
+    @property
+    def param_dtype(self) -> str:
+        return "float32" if self.amp else self.dtype
+
+    @property
+    def half(self) -> Optional[str]:
+        """The dtype autocast computes in, or None without mixed precision."""
+        return AMP[self.amp] if self.amp else None
+
+    def describe(self) -> str:
+        """`float32`, or `bf16 mixed precision (float32 weights)`."""
+        return f"{self.amp} mixed precision (float32 weights)" if self.amp else self.dtype
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One forward pass, followed tensor by tensor.
+
+    `saved`: bytes autograd keeps for backward (each storage once; training only), `saved_by` the
+    same split by the layer that saved each storage first (spec paths of leaf layers);
+    `weight_copies`: autocast's half-precision copies of convolution and linear weights (and biases),
+    cached for the whole pass (of which `saved_weight_copies` are saved for backward too);
+    `moments`: the bytes alive while each layer runs, the input batch and weight copies included;
+    `input`: the input batch, and `input_saved` whether autograd saves that very storage.
+    """
+
+    training: bool
+    saved_by: dict[SpecPath, Bytes]
+    weight_copies: Bytes
+    saved_weight_copies: Bytes
+    moments: tuple[Bytes, ...]
+    input: Bytes
+    input_saved: bool
+
+    @property
+    def saved(self) -> Bytes:
+        """Every byte saved for backward: what `SavedTensors` measures as activation bytes."""
+        return total(self.saved_by.values())
+
+    def peak(self, batch_size: int) -> int:
+        """The most bytes alive at once at `batch_size`."""
+        return max(moment.at(batch_size) for moment in self.moments)
+
+
+@dataclass(frozen=True)
+class _Value:
+    storage: int
+    dtype: str
+    grad: bool  # requires grad
+
+
+def trace(spec: Spec, report: Report, precision: Precision, training: bool) -> Trace:
+    """Follow `spec` (analysed in `report`, whose shapes are read) through one forward pass, in
+    training mode with autograd (`training`) or in eval mode without it."""
+    return _Tracer(report, precision, training).run(spec)
+
+
+@dataclass
+class _Tracer:
+    report: Report
+    precision: Precision
+    training: bool
+    rows: dict[SpecPath, LayerRow] = field(default_factory=dict)
+    sizes: list[Bytes] = field(default_factory=list)
+    refs: Counter = field(default_factory=Counter)
+    live: Bytes = Bytes()
+    saved: dict[int, SpecPath] = field(default_factory=dict)
+    saved_copies: dict[SpecPath, Bytes] = field(default_factory=dict)
+    copies: Bytes = Bytes()
+    moments: list[Bytes] = field(default_factory=list)
+
+    def run(self, spec: Spec) -> Trace:
+        self.rows = {row.path: row for _, row in self.report.walk()}
+        first = self.precision.dtype  # the caller's batch: float32 under mixed precision too
+        x = _Value(self.alloc(tuple(spec.input), first), first, grad=False)
+        self.hold(x.storage)  # the caller holds the input throughout
+        self.moment()
+        out = self.sequence(spec.layers, x, ("layers",))
+        self.drop(out.storage)
+        saved_by: dict[SpecPath, Bytes] = {}
+        for storage, path in self.saved.items():
+            saved_by[path] = saved_by.get(path, Bytes()) + self.sizes[storage]
+        for path, size in self.saved_copies.items():
+            saved_by[path] = saved_by.get(path, Bytes()) + size
+        return Trace(
+            training=self.training,
+            saved_by=saved_by,
+            weight_copies=self.copies,
+            saved_weight_copies=total(self.saved_copies.values()),
+            moments=tuple(self.moments),
+            input=self.sizes[x.storage],
+            input_saved=x.storage in self.saved,
+        )
+
+    # storages: allocated, held by references, alive while any reference remains
+
+    def alloc(self, shape: Shape, dtype: str, per_sample: bool = True) -> int:
+        size = prod(shape) * BYTES[dtype]
+        self.sizes.append(Bytes(0, size) if per_sample else Bytes(size, 0))
+        return len(self.sizes) - 1
+
+    def hold(self, storage: int) -> None:
+        if self.refs[storage] == 0:
+            self.live += self.sizes[storage]
+        self.refs[storage] += 1
+
+    def drop(self, storage: int) -> None:
+        self.refs[storage] -= 1
+        if self.refs[storage] == 0:
+            self.live -= self.sizes[storage]
+
+    def save(self, storage: int, path: SpecPath) -> None:
+        """Autograd keeps `storage` for backward (alive to the end of the pass)."""
+        if storage not in self.saved:
+            self.saved[storage] = path
+            self.hold(storage)
+
+    def moment(self) -> None:
+        self.moments.append(self.live + self.copies)
+
+    # the network, layer by layer
+
+    def sequence(self, layers: list[LayerKind], x: _Value, path: SpecPath) -> _Value:
+        """Run `layers` on `x` (which the caller keeps holding); returns a held output."""
+        current = x
+        self.hold(current.storage)
+        for i, layer in enumerate(layers):
+            step = self.composite if isinstance(layer, Composite) else self.leaf
+            result = step(layer, current, path + (i,))  # type: ignore[operator]
+            self.drop(current.storage)
+            current = result
+        return current
+
+    def composite(self, layer: Composite, x: _Value, path: SpecPath) -> _Value:
+        sequences = layer.sequences()
+        outputs = [self.sequence(layers, x, path + sub) for sub, layers in sequences]
+        inp = self.rows[path].input_shape
+        shapes = [self.rows[path + sub + (len(seq) - 1,)].output_shape if seq else inp for sub, seq in sequences]
+        derived = layer.derived_sequences(inp, shapes)
+        outputs += [self.sequence(layers, x, path + sub) for sub, layers in derived]
+        if not layer.merge_op:
+            return outputs[0]
+        dtype = _promoted(output.dtype for output in outputs)
+        y = _Value(self.alloc(self.rows[path].output_shape, dtype), dtype, any(o.grad for o in outputs))
+        self.hold(y.storage)
+        self.moment()
+        for output in outputs:
+            self.drop(output.storage)
+        return y
+
+    def leaf(self, layer: LayerKind, x: _Value, path: SpecPath) -> _Value:
+        row = self.rows[path]
+        inp, out = row.input_shape, row.output_shape
+        policy = AUTOCAST[self.precision.device].get(layer.autocast_op(), "") if self.precision.half else ""
+        compute = self.precision.half if policy == LOWER else "float32" if policy else x.dtype
+        assert compute is not None
+        temporaries = []
+        source = x.storage  # what the operation reads: the input, or autocast's copy of it
+        if compute != x.dtype and policy != FLOAT32_RESULT:
+            source = self.alloc(inp, compute)
+            temporaries.append(source)
+        if policy == LOWER:  # autocast's weight copies stay cached until the pass ends
+            self.copies += Bytes(layer.params(inp) * BYTES[compute], 0)
+        recorded = self.training and (x.grad or row.params > 0)
+        if layer.aliases_input(self.training):
+            y = _Value(x.storage, x.dtype, recorded)
+        else:
+            y = _Value(self.alloc(out, compute), compute, recorded)
+        self.hold(y.storage)
+        if recorded:  # what autograd saves stays alive: a workspace is among it
+            self.save_for_backward(layer, row, x, y, source, compute, policy == LOWER, path)
+        else:
+            for tensor in layer.workspace(inp, out):
+                dtype = self.dtype_of(tensor, layer, inp, compute)
+                temporaries.append(self.alloc(tensor.shape, dtype, tensor.per_sample))
+        for storage in temporaries:
+            self.hold(storage)
+        self.moment()
+        for storage in temporaries:
+            self.drop(storage)
+        return y
+
+    def save_for_backward(
+        self,
+        layer: LayerKind,
+        row: LayerRow,
+        x: _Value,
+        y: _Value,
+        source: int,
+        compute: str,
+        lowered: bool,
+        path: SpecPath,
+    ) -> None:
+        inp = row.input_shape
+        saved = layer.saved_for_backward(inp, row.output_shape)
+        if saved.input:
+            self.save(source, path)
+        if saved.output:
+            self.save(y.storage, path)
+        for tensor in saved.tensors:
+            self.save(self.alloc(tensor.shape, self.dtype_of(tensor, layer, inp, compute), tensor.per_sample), path)
+        # a float32 weight saved is the parameter itself; autocast's half copy of it is a new storage
+        weight_saved = saved.weight == WEIGHT_ALWAYS or (saved.weight == WEIGHT_FOR_INPUT_GRAD and x.grad)
+        if lowered and weight_saved:
+            self.saved_copies[path] = Bytes(prod(layer.weight_shapes(inp)["weight"]) * BYTES[compute], 0)
+
+    def dtype_of(self, tensor: Tensor, layer: LayerKind, inp: Shape, compute: str) -> str:
+        """The dtype a declared tensor has, on this device and at this precision."""
+        if tensor.dtype == ACTIVATION:
+            return compute
+        if tensor.dtype == DROPOUT_MASK:  # CUDA's fused native_dropout keeps a bool mask
+            return "bool" if self.precision.device == "cuda" else compute
+        if tensor.dtype == BATCH_STATISTICS:
+            if self.precision.device == "cuda":  # kept in the accumulate type: float32 for half inputs
+                return "float32" if compute in HALF else compute
+            has_own = layer.weight_shapes(inp) or layer.buffer_shapes(inp)  # the CPU: its parameters' dtype
+            return self.precision.param_dtype if has_own else compute
+        return tensor.dtype
+
+
+def _promoted(dtypes: Iterable[str]) -> str:
+    """PyTorch's type promotion among the dtypes cnnsize uses (bfloat16 with float16 gives float32)."""
+    found = set(dtypes)
+    if len(found) == 1:
+        return found.pop()
+    return "float64" if "float64" in found else "float32"  # bfloat16 with float16 gives float32 too

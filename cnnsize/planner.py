@@ -1,0 +1,288 @@
+"""Memory footprints and the largest batch that fits, from the memory model (`cnnsize.memory`).
+
+Training holds, for one step: the parameters, running statistics, one gradient per parameter, the
+optimizer's state (`sgd`: none; `momentum`: one buffer per parameter; `adam`/`adamw`: two), under
+mixed precision autocast's half-precision copies of the weights, the activations autograd saves
+for backward, and the input batch (unless autograd saves that very storage). Inference holds the
+parameters, running statistics and the most bytes alive at once in a forward pass without
+autograd. Every line is `fixed + per_sample * batch`, so the largest batch that fits a limit is
+solved exactly: `floor((limit - fixed) / per_sample)`, over each moment of the pass for inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Optional
+
+from cnnsize.engine import analyze
+from cnnsize.errors import CnnsizeError, SpecPath, UsageError
+from cnnsize.memory import Bytes, Precision, Trace, total, trace
+from cnnsize.report import Report
+from cnnsize.schema import Spec
+from cnnsize.units import DTYPE_BYTES, human_bytes
+
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}  # state tensors per parameter
+MODES = ("training", "inference")
+
+# (key in JSON, label): the lines of each mode's breakdown, in order
+TRAINING_LINES = (
+    ("parameter_bytes", "Parameters"),
+    ("running_stat_bytes", "Running statistics"),
+    ("gradient_bytes", "Gradients"),
+    ("optimizer_state_bytes", "Optimizer state"),
+    ("weight_copy_bytes", "Weight copies (autocast)"),
+    ("saved_activation_bytes", "Saved activations"),
+    ("input_bytes", "Input batch"),
+)
+INFERENCE_LINES = (
+    ("parameter_bytes", "Parameters"),
+    ("running_stat_bytes", "Running statistics"),
+    ("activation_peak_bytes", "Tensors alive at the peak"),
+)
+
+
+class NoBatchFits(CnnsizeError):
+    """The limit holds not even batch size 1 (exit code 1, as a failed budget)."""
+
+
+def check_optimizer(optimizer: str) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer '{optimizer}'; choose one of {', '.join(OPTIMIZERS)}")
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """Everything the planner needs for one spec at one precision: both traces, and the bytes of the
+    parameters and running statistics. Figures at any batch size follow without tracing again."""
+
+    precision: Precision
+    params: int
+    running_stats: int
+    training: Trace
+    inference: Trace
+
+    def lines(self, mode: str, optimizer: str = "sgd") -> dict[str, Bytes]:
+        """The breakdown of `mode`, each line linear in the batch (for inference, the activations
+        line is the peak moment at batch 1: use `footprint` for another batch)."""
+        param_bytes = Bytes(self.params * DTYPE_BYTES[self.precision.param_dtype], 0)
+        stats = Bytes(self.running_stats * DTYPE_BYTES[self.precision.param_dtype], 0)
+        if mode == "inference":
+            return {"parameter_bytes": param_bytes, "running_stat_bytes": stats}
+        t = self.training
+        return {
+            "parameter_bytes": param_bytes,
+            "running_stat_bytes": stats,
+            "gradient_bytes": param_bytes,
+            "optimizer_state_bytes": param_bytes.times(OPTIMIZERS[optimizer]),
+            "weight_copy_bytes": t.weight_copies,
+            "saved_activation_bytes": t.saved - t.saved_weight_copies,
+            "input_bytes": Bytes() if t.input_saved else t.input,
+        }
+
+    def footprint(self, mode: str, optimizer: str, batch_size: int) -> "Footprint":
+        check_optimizer(optimizer)
+        lines = {key: size.at(batch_size) for key, size in self.lines(mode, optimizer).items()}
+        if mode == "inference":
+            lines["activation_peak_bytes"] = self.inference.peak(batch_size)
+        return Footprint(mode, optimizer if mode == "training" else None, batch_size, lines)
+
+    def pieces(self, mode: str, optimizer: str) -> list[Bytes]:
+        """Linear forms whose largest value is the footprint at any batch size: one for training;
+        for inference, and for `forward` (one training-mode forward pass with autograd, no backward),
+        one per moment of the pass."""
+        if mode == "forward":
+            base = total(self.lines("inference").values())
+            return [base + moment for moment in self.training.moments]
+        base = total(self.lines(mode, optimizer).values())
+        if mode == "training":
+            return [base]
+        return [base + moment for moment in self.inference.moments]
+
+    def largest_batch(self, limit: int, mode: str, optimizer: str) -> int:
+        """The largest batch size whose footprint is at most `limit` bytes; `NoBatchFits` if none."""
+        check_optimizer(optimizer)
+        pieces = self.pieces(mode, optimizer)
+        within = f"in {human_bytes(limit)} ({limit:,} B)"
+        fixed = max(p.fixed for p in pieces)
+        if fixed > limit:
+            if mode == "inference":
+                what = "the parameters alone take"
+            elif OPTIMIZERS[optimizer]:
+                what = f"the parameters, their gradients and {optimizer}'s state alone take"
+            else:
+                what = "the parameters and their gradients alone take"
+            raise NoBatchFits(f"no batch size fits {within}: {what} {human_bytes(fixed)} ({fixed:,} B)")
+        batch = fitting_batch(pieces, limit)
+        if batch < 1:
+            need = max(p.at(1) for p in pieces)
+            raise NoBatchFits(
+                f"not even batch size 1 fits {within}: {mode} at batch size 1 takes {human_bytes(need)} ({need:,} B)"
+            )
+        return batch
+
+    def saved_at(self, path: SpecPath, batch_size: int) -> int:
+        """Bytes saved for backward by the layer at `path`, or by every layer below it."""
+        n = len(path)
+        return sum(size.at(batch_size) for where, size in self.training.saved_by.items() if where[:n] == path)
+
+
+def fitting_batch(pieces: list[Bytes], limit: int) -> int:
+    """The largest batch size at which no piece exceeds `limit` (0 when not even 1 fits): each piece
+    `fixed + per_sample * n <= limit` holds up to `n = floor((limit - fixed) / per_sample)`."""
+    if any(p.fixed > limit for p in pieces):
+        return 0
+    return min((limit - p.fixed) // p.per_sample for p in pieces if p.per_sample > 0)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """One mode's breakdown at one batch size, exact bytes by line; `total_bytes` sums them."""
+
+    mode: str
+    optimizer: Optional[str]
+    batch_size: int
+    lines: dict[str, int]
+
+    @property
+    def total_bytes(self) -> int:
+        """The sum of the lines."""
+        return sum(self.lines.values())
+
+    def labelled(self) -> list[tuple[str, int]]:
+        """(label, bytes) for each line of the breakdown, in order."""
+        labels = TRAINING_LINES if self.mode == "training" else INFERENCE_LINES
+        return [(label, self.lines[key]) for key, label in labels if key in self.lines]
+
+    def to_dict(self) -> dict[str, Any]:
+        """`total_bytes` and each line's bytes, by its JSON key."""
+        return {"total_bytes": self.total_bytes, **self.lines}
+
+
+def model_memory(spec: Spec, precision: Precision = Precision(), report: Optional[Report] = None) -> MemoryModel:
+    """Trace `spec` in training and in inference at `precision` (`report`: the engine's analysis at
+    any batch size, for its shapes; computed when not given)."""
+    report = report or analyze(spec, 1, precision.dtype)
+    return MemoryModel(
+        precision=precision,
+        params=report.totals.params,
+        running_stats=report.totals.non_trainable_params,
+        training=trace(spec, report, precision, training=True),
+        inference=trace(spec, report, precision, training=False),
+    )
+
+
+@dataclass(frozen=True)
+class MemoryReport:
+    """The memory section of a report: both footprints and what each layer saves for backward, at
+    the report's batch size."""
+
+    model: MemoryModel
+    optimizer: str
+    batch_size: int
+
+    @property
+    def training(self) -> Footprint:
+        """The footprint of a training step with `optimizer`."""
+        return self.model.footprint("training", self.optimizer, self.batch_size)
+
+    @property
+    def inference(self) -> Footprint:
+        """The footprint of an inference pass."""
+        return self.model.footprint("inference", self.optimizer, self.batch_size)
+
+    @property
+    def saved_bytes(self) -> int:
+        """Every byte saved for backward (each storage once; parameters and buffers left out)."""
+        return self.model.training.saved.at(self.batch_size)
+
+    def saved_at(self, path: SpecPath) -> int:
+        """Bytes saved for backward by the layer at `path` (a spec path), or by all the layers below it."""
+        return self.model.saved_at(path, self.batch_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's `memory` in JSON: settings, bytes saved for backward, both footprints."""
+        precision = self.model.precision
+        return {
+            "device": precision.device,
+            "amp": precision.amp,
+            "optimizer": self.optimizer,
+            "saved_for_backward_bytes": self.saved_bytes,
+            "training": self.training.to_dict(),
+            "inference": self.inference.to_dict(),
+        }
+
+
+def with_memory(
+    spec: Spec, report: Report, *, amp: Optional[str] = None, device: str = "cuda", optimizer: str = "sgd"
+) -> Report:
+    """`report` (the engine's analysis of `spec`) with its memory section, at its batch size and dtype."""
+    check_optimizer(optimizer)
+    model = model_memory(spec, Precision(report.dtype, amp, device), report)
+    return replace(report, memory=MemoryReport(model, optimizer, report.batch_size))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The largest batch size whose footprint fits `limit` bytes, with the footprint at that size and
+    the total one more sample would need."""
+
+    name: str
+    file: Optional[str]
+    limit: int
+    precision: Precision
+    footprint: Footprint
+    next_total: int
+
+    @property
+    def batch_size(self) -> int:
+        """The largest batch size that fits."""
+        return self.footprint.batch_size
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `cnnsize plan --format json` prints for one spec."""
+        f = self.footprint
+        return {
+            "name": self.name,
+            "file": self.file,
+            "memory_limit_bytes": self.limit,
+            "mode": f.mode,
+            "optimizer": f.optimizer,
+            "dtype": self.precision.dtype,
+            "amp": self.precision.amp,
+            "device": self.precision.device,
+            "batch_size": f.batch_size,
+            "footprint": f.to_dict(),
+            "next_batch_total_bytes": self.next_total,
+        }
+
+
+def plan(
+    spec: Spec,
+    limit: int,
+    *,
+    mode: str = "training",
+    optimizer: str = "sgd",
+    dtype: Optional[str] = None,
+    amp: Optional[str] = None,
+    device: str = "cuda",
+) -> Plan:
+    """The largest batch of `spec` that fits in `limit` bytes; `NoBatchFits` when none does."""
+    if mode not in MODES:
+        raise UsageError(f"unknown mode '{mode}'; choose one of {', '.join(MODES)}")
+    check_optimizer(optimizer)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise UsageError(f"the memory limit must be a positive number of bytes, got {limit!r}")
+    report = analyze(spec, 1, dtype)
+    model = model_memory(spec, Precision(report.dtype, amp, device), report)
+    try:
+        batch = model.largest_batch(limit, mode, optimizer)
+    except NoBatchFits as exc:
+        raise NoBatchFits(f"{report.name}: {exc}") from None
+    return Plan(
+        name=report.name,
+        file=report.file,
+        limit=limit,
+        precision=model.precision,
+        footprint=model.footprint(mode, optimizer, batch),
+        next_total=model.footprint(mode, optimizer, batch + 1).total_bytes,
+    )

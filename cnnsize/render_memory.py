@@ -1,0 +1,41 @@
+"""Drawing the memory planner's figures: a report's memory panel and column, and `cnnsize plan`'s
+answer. Computing lives in `cnnsize.planner`; drawing is `cnnsize.listing`'s."""
+
+from __future__ import annotations
+
+from cnnsize.planner import Footprint, MemoryReport
+from cnnsize.units import human_bytes
+
+DEVICE_NAMES = {"cuda": "CUDA", "cpu": "CPU"}
+
+
+def bytes_text(n: int) -> str:
+    """`21.19 MiB (22,218,240 B)`; just `0 B` for nothing."""
+    readable = human_bytes(n)
+    return readable if readable == f"{n} B" else f"{readable} ({n:,} B)"
+
+
+def breakdown_lines(footprint: Footprint) -> list[tuple[str, str]]:
+    """(label, bytes) for each line of a footprint that is not empty, then its total."""
+    lines = [(label, bytes_text(size)) for label, size in footprint.labelled() if size or label == "Parameters"]
+    if footprint.optimizer is not None:
+        lines = [(f"{label} ({footprint.optimizer})", value) if label == "Optimizer state" else (label, value)
+                 for label, value in lines]  # fmt: skip
+    return lines
+
+
+def memory_panel(memory: MemoryReport) -> tuple[str, list[tuple[str, str]]]:
+    """The report's memory panel: the training footprint line by line, and the inference peak."""
+    precision = memory.model.precision
+    title = (
+        f"Memory (batch {memory.batch_size}, {precision.describe()}, "
+        f"PyTorch's rules on {DEVICE_NAMES[precision.device]})"
+    )
+    training, inference = memory.training, memory.inference
+    peak = inference.lines["activation_peak_bytes"]
+    lines = breakdown_lines(training)
+    lines += [
+        ("Training footprint", f"{bytes_text(training.total_bytes)}, the lines above"),
+        ("Inference peak", f"{bytes_text(inference.total_bytes)}, {human_bytes(peak)} of it tensors alive at once"),
+    ]
+    return title, lines

@@ -1,0 +1,109 @@
+"""The planner: footprints line by line, the largest batch that fits solved exactly (checked here
+against the footprint itself, batch by batch), and one clear error when nothing fits."""
+
+from __future__ import annotations
+
+import pytest
+
+import cnnsize
+from cnnsize.errors import UsageError
+from cnnsize.memory import Bytes, Precision
+from cnnsize.planner import NoBatchFits, fitting_batch, model_memory, plan, with_memory
+from cnnsize.zoo import MODELS
+
+TOY = "specs/toy.yaml"  # 31,066 params: 124,264 B in float32; saves 98,304 B per sample
+
+
+def toy_model(**precision):
+    return model_memory(cnnsize.load(TOY), Precision(**{"device": "cpu", **precision}))
+
+
+@pytest.mark.parametrize("optimizer, state", [("sgd", 0), ("momentum", 124_264), ("adam", 248_528), ("adamw", 248_528)])
+def test_optimizer_state_is_a_multiple_of_the_parameters(optimizer, state):
+    footprint = toy_model().footprint("training", optimizer, 4)
+    lines = footprint.lines
+    assert lines["parameter_bytes"] == lines["gradient_bytes"] == 31_066 * 4 == 124_264
+    assert lines["optimizer_state_bytes"] == state  # momentum: 1 x the parameters; adam: 2 x
+    assert lines["saved_activation_bytes"] == 4 * 98_304
+    assert lines["input_bytes"] == 0  # the conv saves the input batch itself
+    assert footprint.total_bytes == 2 * 124_264 + state + 4 * 98_304
+
+
+def test_inference_is_parameters_and_the_peak():
+    footprint = toy_model().footprint("inference", "sgd", 2)
+    # the peak is at the ReLU: input 3*32*32*4 = 12,288 + conv output and ReLU output 2*49,152
+    assert footprint.lines == {
+        "parameter_bytes": 124_264,
+        "running_stat_bytes": 0,
+        "activation_peak_bytes": 2 * (12_288 + 2 * 49_152),
+    }
+    assert footprint.optimizer is None
+
+
+@pytest.mark.parametrize("mode", ["training", "inference"])
+@pytest.mark.parametrize("name", ["resnet18", "squeezenet1_1", TOY])
+def test_the_solved_batch_is_the_largest_that_fits(name, mode):
+    model = model_memory(cnnsize.load(name), Precision(amp="bf16"))
+    for limit in (300 * 2**20, 3 * 2**30, 24 * 2**30 + 12_345):
+        batch = model.largest_batch(limit, mode, "adam")
+        assert model.footprint(mode, "adam", batch).total_bytes <= limit
+        assert model.footprint(mode, "adam", batch + 1).total_bytes > limit
+
+
+def test_fitting_batch_takes_the_tightest_piece():
+    # 100 + 10n <= 1000 up to n = 90; 400 + 5n <= 1000 up to n = 120: 90 fits both
+    assert fitting_batch([Bytes(100, 10), Bytes(400, 5)], 1000) == 90
+    assert fitting_batch([Bytes(1001, 0), Bytes(0, 1)], 1000) == 0
+
+
+def test_no_batch_fits_below_the_parameters():
+    model = toy_model()
+    with pytest.raises(NoBatchFits, match=r"no batch size fits in 200.00 KiB \(204,800 B\): the parameters and their"):
+        model.largest_batch(200 * 1024, "training", "sgd")  # parameters + gradients: 248,528 B
+    with pytest.raises(NoBatchFits, match="the parameters, their gradients and adam's state alone take 485.41 KiB"):
+        model.largest_batch(400 * 1024, "training", "adam")  # 4 * 124,264 = 497,056 B
+    with pytest.raises(NoBatchFits, match="the parameters alone take"):
+        model.largest_batch(100_000, "inference", "sgd")
+
+
+def test_not_even_batch_one_fits_between_the_parameters_and_one_sample():
+    # training with sgd: 248,528 B fixed + 98,304 B per sample
+    with pytest.raises(NoBatchFits, match=r"not even batch size 1 fits .*: training at batch size 1 takes .*346,832 B"):
+        toy_model().largest_batch(300_000, "training", "sgd")
+
+
+def test_plan_names_the_network_and_checks_its_options():
+    spec = cnnsize.load(TOY)
+    answer = plan(spec, 2**20, optimizer="momentum", device="cpu")
+    # 3 * 124,264 = 372,792 fixed; (1,048,576 - 372,792) // 98,304 = 6
+    assert answer.batch_size == 6 and answer.name == "cs231n-toy"
+    assert answer.next_total == 372_792 + 7 * 98_304
+    assert answer.to_dict()["footprint"]["total_bytes"] == 372_792 + 6 * 98_304
+    with pytest.raises(NoBatchFits, match="^cs231n-toy: no batch size fits"):
+        plan(spec, 1000)
+    for kwargs, message in [
+        ({"mode": "eval"}, "unknown mode 'eval'; choose one of training, inference"),
+        ({"optimizer": "lion"}, "unknown optimizer 'lion'; choose one of sgd, momentum, adam, adamw"),
+        ({"amp": "fp8"}, "unknown precision 'fp8'"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            plan(spec, 2**20, **kwargs)
+    with pytest.raises(UsageError, match="positive number of bytes"):
+        plan(spec, 0)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_plan_answers_for_every_zoo_model(name):
+    answer = plan(cnnsize.load(name), 24 * 2**30, optimizer="adam", amp="bf16")
+    assert answer.batch_size >= 1 and answer.footprint.total_bytes <= 24 * 2**30 < answer.next_total
+
+
+def test_a_report_with_memory_sums_layers_to_the_total():
+    spec = cnnsize.load("resnet18")
+    report = with_memory(spec, cnnsize.analyze(spec, 2), optimizer="adam", device="cpu")
+    data = report.to_dict()
+    assert sum(layer["saved_bytes"] for layer in data["layers"]) == data["memory"]["saved_for_backward_bytes"]
+    grouped = report.truncated(1).to_dict()  # rows standing for groups sum what they hold
+    assert sum(layer["saved_bytes"] for layer in grouped["layers"]) == data["memory"]["saved_for_backward_bytes"]
+    assert data["memory"]["training"]["optimizer_state_bytes"] == 2 * data["totals"]["param_bytes"]
+    assert set(data["memory"]) == {"device", "amp", "optimizer", "saved_for_backward_bytes", "training", "inference"}
