@@ -9,13 +9,14 @@ makes into torchvision's models to the parameter), one run prints side by side:
    process that only imports torch and builds the model is the floor any torch-based tool pays.
 2. Time per call with the model already built, in this process after warm-up: cnnsize's `analyze`
    on a loaded spec, and each peer's call.
+3. The parameters and MACs each tool reports beside cnnsize's exact figures. Each peer's figure is
+   rebuilt from cnnsize's rows by that peer's own counting rule (`RULES`, read from the peer's
+   source) and the terms are printed, so every difference is explained to the unit.
+
 Each round of timings runs every contender in turn (interleaved), so the load of other work on a
 shared machine falls on all of them. The CPU time other work took meanwhile is printed beside each
 block, and a block measured while other work took more than 5% of the machine is measured again
 (`--retries`), keeping the quietest attempt.
-3. The parameters and MACs each tool reports beside cnnsize's exact figures. Each peer's figure is
-   rebuilt from cnnsize's rows by that peer's own counting rule (`RULES`, read from the peer's
-   source) and the terms are printed, so every difference is explained to the unit.
 
 Target: a whole `cnnsize report` process at least 10x faster than a whole torchinfo process.
 
@@ -23,7 +24,7 @@ The peers are optional, installed only for this benchmark (never for the tests);
 installed is reported and skipped:
 
     pip install torchinfo fvcore ptflops
-    python benchmarks/peers.py [--repeat 5] [--calls 5] [--models resnet18 vgg16]
+    python benchmarks/peers.py [--repeat 5] [--calls 7] [--retries 5] [--models resnet18 vgg16]
 """
 
 from __future__ import annotations
