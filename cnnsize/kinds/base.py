@@ -55,7 +55,7 @@ LayerList = Annotated[list[Any], _LayerItems]
 class LayerKind(BaseModel):
     """Base of every layer kind."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     kind: ClassVar[str] = ""
     type: str
