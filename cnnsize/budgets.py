@@ -74,6 +74,6 @@ def check_budgets(spec: Spec, report: Report) -> list[Problem]:
 def _memory_setting(budgets: Budgets, field: str) -> str:
     """` (adam, bf16 mixed precision)`: what a memory budget was counted with, where it says more
     than the defaults."""
-    parts = [budgets.optimizer] if field == "train_memory" else []
+    parts: list[str] = [budgets.optimizer] if field == "train_memory" else []
     parts += [f"{budgets.amp} mixed precision"] if budgets.amp else []
     return f" ({', '.join(parts)})" if parts else ""

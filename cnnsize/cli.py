@@ -4,7 +4,7 @@ problem and an exit code; torch is imported only by the commands that build mode
 from __future__ import annotations
 
 import sys
-from typing import Annotated, List, Optional
+from typing import Annotated, Any, List, Optional
 
 import typer
 
@@ -100,7 +100,9 @@ def report(
     from cnnsize.planner import with_memory
     from cnnsize.render import render
 
-    reports, problems, code = [], [], 0
+    reports: list[Any] = []
+    problems: list[Problem] = []
+    code = 0
     for path in specs:
         try:
             spec = load(path)

@@ -11,7 +11,7 @@ import csv
 import io
 import os
 from dataclasses import dataclass, field
-from typing import IO, Any, Optional, Sequence, Union
+from typing import IO, Any, Literal, Optional, Sequence, Union
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def draw(document: Document, out: IO[str]) -> None:
                     table.add_column(name, overflow="fold")
                 else:
                     widest = max((len(row[i]) for row in part.rows), default=0)
-                    justify = "left" if i < part.left else "right"
+                    justify: Literal["left", "right"] = "left" if i < part.left else "right"
                     table.add_column(name, justify=justify, no_wrap=True, min_width=widest)
             for i, row in enumerate(part.rows):
                 cells = list(row)

@@ -243,8 +243,10 @@ class _Tracer:
         current = x
         self.hold(current.storage)
         for i, layer in enumerate(layers):
-            step = self.composite if isinstance(layer, Composite) else self.leaf
-            result = step(layer, current, path + (i,))  # type: ignore[operator]
+            if isinstance(layer, Composite):
+                result = self.composite(layer, current, path + (i,))
+            else:
+                result = self.leaf(layer, current, path + (i,))
             self.drop(current.storage)
             current = result
         return current

@@ -13,7 +13,7 @@ from typing import IO, Any, Callable, Sequence
 
 from cnnsize.errors import format_path
 from cnnsize.kinds.base import shape_text
-from cnnsize.listing import Document, Listing, Panel, Text, write
+from cnnsize.listing import Document, Listing, Panel, Part, Text, write
 from cnnsize.report import LayerRow, Report
 from cnnsize.units import human_bytes, human_count
 
@@ -84,7 +84,11 @@ def document(report: Report) -> Document:
         depths=[depth for depth, _ in walked],
         dim=[bool(row.children) for _, row in walked],
     )
-    parts = [Text(f"{report.name}{_source(report)}", bold=True), layers, Panel("Totals", total_lines(report))]
+    parts: list[Part] = [
+        Text(f"{report.name}{_source(report)}", bold=True),
+        layers,
+        Panel("Totals", total_lines(report)),
+    ]
     csv_rows = [_csv_row(report, leaf) for leaf in report.leaves()]
     if memory is None:
         return Document(parts, CSV_HEADER, csv_rows)

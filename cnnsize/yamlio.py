@@ -181,7 +181,10 @@ class _Composer:
         if not self.stack:
             return ()
         top = self.stack[-1]
-        return top.path + ((top.pending_key,) if isinstance(top.data, dict) else (len(top.data),))
+        if isinstance(top.data, dict):
+            assert top.pending_key is not None  # a value of a mapping always follows its key
+            return top.path + (top.pending_key,)
+        return top.path + (len(top.data),)
 
     def open(self, event: Any) -> None:
         if event.tag not in _COLLECTION_TAGS:

@@ -63,7 +63,7 @@ def module_keys(layers: list[LayerKind]) -> list[str]:
             and named.count(name) == 1
             and not hasattr(nn.Sequential(), name)
         )
-        keys.append(name if usable else str(i))  # type: ignore[arg-type]
+        keys.append(name if usable and name is not None else str(i))
     return keys
 
 

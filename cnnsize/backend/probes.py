@@ -254,7 +254,9 @@ class AllocationPeak:
         from torch._C._profiler import _EventType
 
         changes: list[tuple[int, int]] = []
-        nodes = list(self.profiler.profiler.kineto_results.experimental_event_tree())
+        results = self.profiler.profiler.kineto_results if self.profiler.profiler else None
+        assert results is not None, "the profiler ran"
+        nodes = list(results.experimental_event_tree())
         while nodes:
             node = nodes.pop()
             if node.typed[0] == _EventType.Allocation:

@@ -74,7 +74,7 @@ def _time_with_events(
         report(done + i + 1)
     synchronize(device)
     total = time.perf_counter() - start
-    return Timing(tuple(s.elapsed_time(e) / 1000 for s, e in zip(starts, ends)), total)
+    return Timing(tuple(s.elapsed_time(e) / 1000 for s, e in zip(starts, ends)), total)  # type: ignore[arg-type]
 
 
 class _Throttled:

@@ -84,7 +84,7 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
         network = build_network(spec, report).to(device=device, dtype=dtype)
         x = network.example_input(options.batch_size, dtype=dtype, device=device)
         if options.channels_last:
-            network = network.to(memory_format=torch.channels_last)
+            network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
             x = x.contiguous(memory_format=torch.channels_last)
         phase = "running the measured forward pass"
         measurement, saved = measure(network, x, report)
@@ -178,7 +178,7 @@ def _time(
     device: torch.device,
     progress: Optional[Progress],
 ) -> tuple[Throughput, Optional[int]]:
-    model: nn.Module = torch.compile(network) if options.compile else network
+    model: Any = torch.compile(network) if options.compile else network
     step, context = (
         training_step(network, model, x) if options.mode == "training" else inference_step(network, model, x)
     )

@@ -20,7 +20,7 @@ from cnnsize.commands.options import (
     RulesOption,
     SpecArgs,
 )
-from cnnsize.errors import CnnsizeError, SpecError, UsageError
+from cnnsize.errors import CnnsizeError, Problem, SpecError, UsageError
 
 
 class Mode(str, Enum):
@@ -82,7 +82,10 @@ def plan(
     from cnnsize.planner import NoBatchFits
     from cnnsize.planner import plan as solve
 
-    plans, problems, failures, code = [], [], [], 0
+    plans: list[Any] = []
+    problems: list[Problem] = []
+    failures: list[str] = []
+    code = 0
     try:
         limit = parse_limit(memory)
         for path in specs:
@@ -115,7 +118,7 @@ def plan(
 
 
 def show(plans: Sequence[Any], fmt: str, out: IO[str]) -> None:
-    from cnnsize.listing import Document, Panel, Text, write
+    from cnnsize.listing import Document, Panel, Part, Text, write
     from cnnsize.render import write_json
     from cnnsize.render_memory import DEVICE_NAMES, breakdown_lines, bytes_text
     from cnnsize.units import human_bytes
@@ -137,7 +140,7 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str]) -> None:
         ]
         settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device]
         figures = [p.limit, f.batch_size, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES), p.next_total]
-        parts = [Text(heading, bold=True), Panel(f"At batch size {f.batch_size}", lines)]
+        parts: list[Part] = [Text(heading, bold=True), Panel(f"At batch size {f.batch_size}", lines)]
         documents.append(Document(parts, CSV_HEADER, [settings + figures]))
     write(documents, fmt, out)
 

@@ -120,8 +120,10 @@ def projection(inp: Shape, out: Shape) -> list[LayerKind]:
     from cnnsize.kinds.elementwise import BatchNorm2d
 
     return [
-        Conv2d(out_channels=out[0], kernel_size=(1, 1), stride=stride, bias=False),  # type: ignore[arg-type]
-        BatchNorm2d(),
+        Conv2d.model_validate(
+            {"type": "conv2d", "out_channels": out[0], "kernel_size": 1, "stride": stride, "bias": False}
+        ),
+        BatchNorm2d.model_validate({"type": "batchnorm2d"}),
     ]
 
 

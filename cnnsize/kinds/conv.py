@@ -59,7 +59,7 @@ class Conv2d(LayerKind):
 
     def groups_for(self, in_channels: int) -> int:
         """The number of groups for an input of `in_channels` (all of them when depthwise)."""
-        return in_channels if self.groups == DEPTHWISE else self.groups
+        return in_channels if self.groups == DEPTHWISE else int(self.groups)
 
     def out_channels_for(self, in_channels: int) -> int:
         """The output channels for an input of `in_channels` (`out_channels`, else the input's)."""
@@ -89,7 +89,7 @@ class Conv2d(LayerKind):
 
     def weight_shapes(self, inp: Shape) -> dict[str, Shape]:
         out_channels = self.out_channels_for(inp[0])
-        weights = {"weight": (out_channels, inp[0] // self.groups_for(inp[0]), *self.kernel_size)}
+        weights: dict[str, Shape] = {"weight": (out_channels, inp[0] // self.groups_for(inp[0]), *self.kernel_size)}
         if self.bias:
             weights["bias"] = (out_channels,)
         return weights
@@ -208,7 +208,7 @@ class ConvTranspose2d(LayerKind):
         return (self.out_channels, out[0], out[1])
 
     def weight_shapes(self, inp: Shape) -> dict[str, Shape]:
-        weights = {"weight": (inp[0], self.out_channels // self.groups, *self.kernel_size)}
+        weights: dict[str, Shape] = {"weight": (inp[0], self.out_channels // self.groups, *self.kernel_size)}
         if self.bias:
             weights["bias"] = (self.out_channels,)
         return weights

@@ -68,7 +68,7 @@ class Linear(LayerKind):
         return (self.out_features,)
 
     def weight_shapes(self, inp: Shape) -> dict[str, Shape]:
-        weights = {"weight": (self.out_features, inp[0])}
+        weights: dict[str, Shape] = {"weight": (self.out_features, inp[0])}
         if self.bias:
             weights["bias"] = (self.out_features,)
         return weights
