@@ -45,6 +45,10 @@ def check_budgets(spec: Spec, report: Report) -> list[Problem]:
         limit = getattr(budgets, field)
         if limit is None:
             continue
+        if field == "train_memory" and not _memory(report).model.precision.trainable:
+            reason = _memory(report).model.precision.untrainable_reason
+            problems.append(Problem(spec.locate(("budgets", field)), f"{reason}; budget inference_memory instead"))
+            continue
         actual = figure(report)
         if actual > limit:
             batch = (

@@ -114,7 +114,9 @@ def draw(document: Document, out: IO[str]) -> None:
                 grid.add_row(label, value)
             console.print(RichPanel(grid, title=part.title, title_align="left", expand=False))
         else:
-            table = Table(title=part.title, title_justify="left", header_style="bold cyan")
+            if part.title:  # printed as a line of its own: a table's title is padded to its width
+                console.print(RichText(part.title, style="bold"))
+            table = Table(header_style="bold cyan")
             for i, name in enumerate(part.header):
                 if i == 0:  # the first column gives way first: it folds, so figures are never cut
                     table.add_column(name, overflow="fold")

@@ -117,6 +117,15 @@ class Precision:
             raise UsageError(f"unknown device '{self.device}'; choose one of {', '.join(DEVICES)}")
 
     @property
+    def trainable(self) -> bool:
+        """Whether autograd can train at this precision (it needs floating-point tensors: not int8)."""
+        return self.dtype != "int8"
+
+    @property
+    def untrainable_reason(self) -> str:
+        return "int8 cannot be trained: autograd needs floating-point tensors"
+
+    @property
     def param_dtype(self) -> str:
         return "float32" if self.amp else self.dtype
 

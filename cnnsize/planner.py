@@ -206,8 +206,8 @@ class MemoryReport:
             "device": precision.device,
             "amp": precision.amp,
             "optimizer": self.optimizer,
-            "saved_for_backward_bytes": self.saved_bytes,
-            "training": self.training.to_dict(),
+            "saved_for_backward_bytes": self.saved_bytes if precision.trainable else None,
+            "training": self.training.to_dict() if precision.trainable else None,
             "inference": self.inference.to_dict(),
         }
 
@@ -274,6 +274,8 @@ def plan(
         raise UsageError(f"the memory limit must be a positive number of bytes, got {limit!r}")
     report = analyze(spec, 1, dtype)
     model = model_memory(spec, Precision(report.dtype, amp, device), report)
+    if mode == "training" and not model.precision.trainable:
+        raise UsageError(f"{report.name}: {model.precision.untrainable_reason}; use --mode inference")
     try:
         batch = model.largest_batch(limit, mode, optimizer)
     except NoBatchFits as exc:

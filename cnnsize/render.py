@@ -126,7 +126,7 @@ def write_json(items: Sequence[Any], out: IO[str]) -> None:
 
 def _source(report: Report) -> str:
     """` (specs/toy.yaml)`, or ` (the zoo)` for a spec shipped with cnnsize."""
-    if not report.file:
+    if not report.file or report.file == "<stdin>":
         return ""
     from cnnsize import zoo
 

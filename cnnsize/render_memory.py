@@ -33,9 +33,12 @@ def memory_panel(memory: MemoryReport) -> tuple[str, list[tuple[str, str]]]:
     )
     training, inference = memory.training, memory.inference
     peak = inference.lines["activation_peak_bytes"]
-    lines = breakdown_lines(training)
-    lines += [
-        ("Training footprint", f"{bytes_text(training.total_bytes)}, the lines above"),
-        ("Inference peak", f"{bytes_text(inference.total_bytes)}, {human_bytes(peak)} of it tensors alive at once"),
-    ]
+    if precision.trainable:
+        lines = breakdown_lines(training)
+        lines.append(("Training footprint", f"{bytes_text(training.total_bytes)}, the lines above"))
+    else:
+        lines = [("Training", precision.untrainable_reason)]
+    lines.append(
+        ("Inference peak", f"{bytes_text(inference.total_bytes)}, {human_bytes(peak)} of it tensors alive at once")
+    )
     return title, lines

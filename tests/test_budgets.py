@@ -102,3 +102,10 @@ def test_mixed_precision_needs_float32_weights():
     (problem,) = check_budgets(spec, analyze(spec))
     assert format_path(problem.location.path) == "budgets.amp" and problem.location.line == 9
     assert "keeps float32 master weights, but the dtype is float16" in problem.message
+
+
+def test_training_memory_of_an_int8_network_is_one_clear_problem():
+    spec = load(NET.replace("input:", "dtype: int8\ninput:") + "  train_memory: 1GiB\n")
+    (problem,) = check_budgets(spec, analyze(spec))
+    assert format_path(problem.location.path) == "budgets.train_memory"
+    assert problem.message.startswith("int8 cannot be trained")

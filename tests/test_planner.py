@@ -3,6 +3,8 @@ against the footprint itself, batch by batch), and one clear error when nothing 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import cnnsize
@@ -107,3 +109,14 @@ def test_a_report_with_memory_sums_layers_to_the_total():
     assert sum(layer["saved_bytes"] for layer in grouped["layers"]) == data["memory"]["saved_for_backward_bytes"]
     assert data["memory"]["training"]["optimizer_state_bytes"] == 2 * data["totals"]["param_bytes"]
     assert set(data["memory"]) == {"device", "amp", "optimizer", "saved_for_backward_bytes", "training", "inference"}
+
+
+def test_int8_is_planned_for_inference_only():
+    # autograd needs floating point: an int8 network cannot train, so a training plan is a usage
+    # error, the JSON has no training footprint, and inference still plans
+    spec = cnnsize.load(Path(__file__).resolve().parent.parent / "specs" / "toy.yaml")
+    with pytest.raises(UsageError, match="int8 cannot be trained"):
+        plan(spec, 2**30, dtype="int8")
+    assert plan(spec, 2**30, mode="inference", dtype="int8").batch_size > 0
+    memory = with_memory(spec, cnnsize.analyze(spec, 1, "int8")).to_dict()["memory"]
+    assert memory["training"] is None and memory["inference"]["total_bytes"] > 0
