@@ -7,6 +7,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from cnnsize.units import DTYPE_BYTES
+
 
 class Format(str, Enum):
     """Every reporting command prints each of these."""
@@ -37,12 +39,7 @@ BatchOption = Annotated[
 ]
 
 
-class DType(str, Enum):
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
-    float64 = "float64"
-    int8 = "int8"
+DType = Enum("DType", {name: name for name in DTYPE_BYTES}, type=str)  # type: ignore[misc]  # one list of dtypes
 
 
 class Optimizer(str, Enum):
