@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from cnnsize.errors import Problem, UsageError
 from cnnsize.kinds.base import shape_text
-from cnnsize.planner import MemoryReport, with_memory
 from cnnsize.report import Report
 from cnnsize.schema import Budgets, Spec
 from cnnsize.units import human_bytes, human_count
+
+if TYPE_CHECKING:  # the planner is imported only when a spec has a memory budget
+    from cnnsize.planner import MemoryReport
 
 # budget field -> (what it limits, the report's figure, how to show it)
 LIMITS: dict[str, tuple[str, Callable[[Report], int], Callable[[int], str]]] = {
@@ -25,7 +27,7 @@ LIMITS: dict[str, tuple[str, Callable[[Report], int], Callable[[int], str]]] = {
 MEMORY_BUDGETS = ("train_memory", "inference_memory")
 
 
-def _memory(report: Report) -> MemoryReport:
+def _memory(report: Report) -> "MemoryReport":
     assert report.memory is not None, "check_budgets attaches the memory section for memory budgets"
     return report.memory
 
@@ -36,6 +38,8 @@ def check_budgets(spec: Spec, report: Report) -> list[Problem]:
     if budgets is None:
         return []
     if report.memory is None and any(getattr(budgets, field) is not None for field in MEMORY_BUDGETS):
+        from cnnsize.planner import with_memory
+
         try:
             report = with_memory(spec, report, amp=budgets.amp, optimizer=budgets.optimizer)
         except UsageError as error:  # mixed precision with a dtype other than float32

@@ -6,7 +6,7 @@ at the command boundary; anything else escaping is a bug in cnnsize and keeps it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterable, Union
 
 PathKey = Union[str, int]
@@ -86,9 +86,6 @@ class SpecError(CnnsizeError):
     def at(cls, message: str, location: Location) -> "SpecError":
         return cls([Problem(location, message)])
 
-    def in_file(self, file: str) -> "SpecError":
-        """The same problems, attributed to `file` where they named none."""
-        return SpecError(Problem(replace(p.location, file=p.location.file or file), p.message) for p in self.problems)
 
 
 class SpecFileError(SpecError):

@@ -7,7 +7,7 @@ error per bad value (not one per member of a union) and the JSON Schema still de
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Callable, Literal, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -71,10 +71,8 @@ def _strict_bool(value: Any) -> bool:
     return value
 
 
-def _conv_padding(value: Any) -> Union[PaddingMode, Padding4]:
-    """int, [h, w], [top, bottom, left, right] or 'valid' | 'same' | 'full' -> mode or 4-tuple."""
-    if value in ("valid", "same", "full"):
-        return value  # type: ignore[return-value]
+def _explicit_padding(value: Any) -> Optional[Padding4]:
+    """int, [h, w] or [top, bottom, left, right] -> (top, bottom, left, right); None otherwise."""
     if is_int(value) and value >= 0:
         return (value, value, value, value)
     if isinstance(value, (list, tuple)) and all(is_int(v) and v >= 0 for v in value):
@@ -82,19 +80,28 @@ def _conv_padding(value: Any) -> Union[PaddingMode, Padding4]:
             return (value[0], value[0], value[1], value[1])
         if len(value) == 4:
             return (value[0], value[1], value[2], value[3])
-    raise _fail(
-        "padding",
-        "a non-negative integer, a pair [h, w], [top, bottom, left, right], or 'valid', 'same' or 'full'",
-        value,
-    )
+    return None
+
+
+_EXPLICIT = "a non-negative integer, a pair [h, w] or [top, bottom, left, right]"
+
+
+def _conv_padding(value: Any) -> Union[PaddingMode, Padding4]:
+    """Explicit padding, or 'valid' | 'same' | 'full'."""
+    if value in ("valid", "same", "full"):
+        return value  # type: ignore[no-any-return]
+    padding = _explicit_padding(value)
+    if padding is None:
+        raise _fail("padding", _EXPLICIT + ", or 'valid', 'same' or 'full'", value)
+    return padding
 
 
 def _pad4(value: Any) -> Padding4:
-    """int, [h, w] or [top, bottom, left, right] -> 4-tuple (zero padding layers)."""
-    padding = _conv_padding(value) if not isinstance(value, str) else None
+    """Explicit padding only (zero padding layers)."""
+    padding = _explicit_padding(value)
     if padding is None:
-        raise _fail("padding", "a non-negative integer, a pair [h, w] or [top, bottom, left, right]", value)
-    return padding  # type: ignore[return-value]
+        raise _fail("padding", _EXPLICIT, value)
+    return padding
 
 
 DEPTHWISE = "depthwise"

@@ -8,7 +8,6 @@ as a rich table (the only place besides the progress bar that imports rich), as 
 from __future__ import annotations
 
 import csv
-import io
 import os
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal, Optional, Sequence, Union
@@ -130,12 +129,6 @@ def draw(document: Document, out: IO[str]) -> None:
                     cells[0] = "  " * part.depths[i] + cells[0]
                 table.add_row(*cells, style="dim" if part.dim and part.dim[i] else None)
             console.print(table)
-
-
-def csv_text(documents: Sequence[Document]) -> str:
-    buffer = io.StringIO()
-    write(documents, "csv", buffer)
-    return buffer.getvalue()
 
 
 def _markdown_row(cells: Sequence[str]) -> str:

@@ -17,8 +17,6 @@ from cnnsize.listing import Document, Listing, Panel, Part, Text, write
 from cnnsize.report import LayerRow, Report
 from cnnsize.units import human_bytes, human_count
 
-FORMATS = ("table", "json", "markdown", "csv")
-
 COLUMNS: tuple[tuple[str, Callable[[LayerRow], str]], ...] = (
     ("Layer", lambda row: _label(row)),
     ("Type", lambda row: row.type),
@@ -110,7 +108,7 @@ def _csv_row(report: Report, leaf: LayerRow) -> list[Any]:
 
 
 def render(reports: Sequence[Report], fmt: str, out: IO[str] | None = None) -> None:
-    """Write `reports` to `out` (stdout by default) in one of `FORMATS`."""
+    """Write `reports` to `out` (stdout by default) as `table`, `json`, `markdown` or `csv`."""
     out = out or sys.stdout
     if fmt == "json":
         write_json([r.to_dict() for r in reports], out)

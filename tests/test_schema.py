@@ -149,3 +149,9 @@ def test_name_defaults_to_the_file_stem(tmp_path):
     path.write_text("input: [3, 8, 8]\nlayers: [relu]\n")
     spec = load(path)
     assert spec.title == "my-net" and spec.file == str(path)
+
+
+def test_zero_padding_names_only_the_forms_it_takes():
+    _, _, path, message = one(HEAD + "  - {type: zeropad2d, padding: [1, 2, 3]}\n")
+    assert path == "layers[0].padding"
+    assert message == "must be a non-negative integer, a pair [h, w] or [top, bottom, left, right], got [1, 2, 3]"
