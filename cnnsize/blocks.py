@@ -21,6 +21,13 @@ of every use of one into plain layers before the spec is parsed.
 - `${p}` as a whole value is replaced by the argument itself (a number stays a number, a list a
   list); written inside longer text it is put into the text. `${...}` only has a meaning inside a
   block's `layers`.
+- `${...}` may hold an expression of the parameters (`${in * 6}`, `${make_divisible(c * 0.75, 8)}`,
+  `cnnsize.expressions`): as a whole value it gives its result with its type, inside text it is
+  written into the text. Every expression of a definition is parsed, and its names checked, once,
+  when the definition is read; it is evaluated for each use.
+- `if:` on any layer entry or use keeps the entry when true and drops it when false, before the
+  entry is read (so nothing in a dropped entry is checked against the arguments); in a block's
+  layers it may be an expression (`if: ${stride == 1 and cin == cout}`), elsewhere true or false.
 
 Positions stay exact: the expanded document maps every value back to where it is written (the line
 inside the block's definition, or for a substituted value the argument at the use site), and its
@@ -31,22 +38,38 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from cnnsize.errors import Location, Problem, SpecError, SpecPath, format_path
-from cnnsize.fields import is_int, show
-from cnnsize.kinds import KINDS, Composite
-from cnnsize.kinds.base import suggest
+from cnnsize.expressions import FUNCTIONS, KEYWORDS, Expression, ExpressionError
+from cnnsize.expressions import parse as parse_expression
+from cnnsize.spelling import suggest
+from cnnsize.values import is_int, lookup, show
 from cnnsize.yamlio import MAX_EXPANDED_NODES, Document
 
 MAX_NESTING = 16
 """Most block uses inside one another (a chain deeper than this is refused)."""
 
-USE_KEYS = ("block", "repeat", "name")
+MAX_EVALUATION_STEPS = 200_000
+"""Most expression nodes evaluated while expanding one spec (each use evaluates its block's
+expressions again, so a large `repeat` of a long expression is refused like an expansion bomb)."""
+
+USE_KEYS = ("block", "repeat", "name", "if")
 DEFINITION_KEYS = ("params", "defaults", "layers", "description")
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Failed:
+    """The value of an expression whose evaluation failed: its problem is reported, and checks
+    that would only repeat the failure skip it."""
+
+    def __repr__(self) -> str:
+        return "<failed expression>"
+
+
+_FAILED = _Failed()
 
 
 @dataclass(frozen=True)
@@ -127,18 +150,24 @@ def locate(source: Document, origin: Origin, *, key: bool = False) -> Location:
     return replace(location, context="; ".join(parts) or None)
 
 
-def expand(document: Document) -> Document:
-    """`document` with its blocks expanded, or `document` itself when it has no blocks."""
+LayerLists = Mapping[str, Mapping[str, int]]
+"""Every layer kind's name, with the fields of those that hold layer lists (`residual`: `{body: 1,
+shortcut: 1}`; 2 for a list of lists): what the spec layer tells the expander about kinds."""
+
+
+def expand(document: Document, kinds: LayerLists) -> Document:
+    """`document` with its blocks expanded, or `document` itself when it has no blocks; `kinds`
+    says which names are layer kinds and where composites hold layers."""
     data = document.data
     if not isinstance(data, dict) or ("blocks" not in data and not _mentions_blocks(data.get("layers"))):
         return document
-    return _Expander(document).run()
+    return _Expander(document, kinds).run()
 
 
 def _mentions_blocks(value: Any) -> bool:
-    """Whether layers use a block or a parameter (and so need expanding, or an error)."""
+    """Whether layers use a block, a parameter or `if` (and so need expanding, or an error)."""
     if isinstance(value, dict):
-        return "block" in value or any(_mentions_blocks(v) for v in value.values())
+        return "block" in value or "if" in value or any(_mentions_blocks(v) for v in value.values())
     if isinstance(value, list):
         return any(_mentions_blocks(v) for v in value)
     return isinstance(value, str) and "${" in value
@@ -154,28 +183,45 @@ def _wrap(value: Any, path: SpecPath) -> Node:
 
 
 class _Expander:
-    def __init__(self, document: Document):
+    def __init__(self, document: Document, kinds: LayerLists):
+        self.kinds = kinds
         self.source = document
         self.root = _wrap(document.data, ())
         self.blocks: dict[str, Block] = {}
         self.broken: set[str] = set()  # blocks whose definition has a problem (reported once, there)
-        self.problems: dict[tuple[Any, ...], Problem] = {}
+        # each problem by place and message, with the uses (contexts) it was found in
+        self.problems: dict[tuple[Location, str], tuple[Problem, set[Optional[str]]]] = {}
+        self.expressions: dict[str, Expression] = {}  # each distinct text parsed once
         self.size = 0
+        self.steps = 0
 
     # -- problems ---------------------------------------------------------------------------------
 
     def problem(self, node: Node, message: str, key: Optional[str] = None) -> None:
+        """Record a problem at `node` (at its key `key`); one found again in another use of the same
+        block is counted, not repeated."""
         origin = node.origin if key is None else replace(node.origin, path=node.origin.path + (key,))
         location = locate(self.source, origin, key=key is not None)
-        self.problems.setdefault((location, message), Problem(location, message))
+        _, contexts = self.problems.setdefault(
+            (replace(location, context=None), message), (Problem(location, message), set())
+        )
+        contexts.add(location.context)
 
     def fail_now(self, node: Node, message: str) -> SpecError:
         return SpecError([Problem(locate(self.source, node.origin), message)])
 
     def raise_problems(self) -> None:
-        if self.problems:
-            problems = sorted(self.problems.values(), key=lambda p: (p.location.line or 0, p.location.column or 0))
-            raise SpecError(problems)
+        if not self.problems:
+            return
+        problems = []
+        for problem, contexts in self.problems.values():
+            if len(contexts) > 1:  # as `schema._distinct` words it for problems found after expansion
+                more = len(contexts) - 1
+                text = f"and {more} more use{'s' if more > 1 else ''} of the block"
+                context = f"{problem.location.context}; {text}" if problem.location.context else text
+                problem = Problem(replace(problem.location, context=context), problem.message)
+            problems.append(problem)
+        raise SpecError(sorted(problems, key=lambda p: (p.location.line or 0, p.location.column or 0)))
 
     # -- the whole document -----------------------------------------------------------------------
 
@@ -221,7 +267,7 @@ class _Expander:
                 definitions, f"block name '{name}' must be letters, digits and _ (not first a digit)", key=name
             )
             return None
-        if name in KINDS:
+        if name in self.kinds:
             self.problem(definitions, f"block '{name}' has the name of a layer kind; give it another name", key=name)
             return None
         if not isinstance(definition.value, dict):
@@ -281,19 +327,40 @@ class _Expander:
         if name in USE_KEYS:
             self.problem(node, f"'{name}' cannot be a parameter: a use of a block gives `{name}` itself", key=key)
             return False
+        if name in KEYWORDS:
+            self.problem(node, f"'{name}' is a word of the expression language; name the parameter otherwise", key=key)
+            return False
         return True
 
     def check_references(self, block: Block) -> None:
-        """Every `${p}` in the block's layers names one of its parameters."""
+        """Every `${...}` in the block's layers is a well-formed expression that reads only the
+        block's parameters: checked once here, whatever the uses (and whatever an `if` decides)."""
         for node in _strings(block.layers):
-            for name in _references(node.value):
-                if not _IDENTIFIER.fullmatch(name):
-                    self.problem(node, f"{show(node.value)} holds a malformed parameter reference: write ${{name}}")
-                elif name not in block.params:
-                    known = f"; its parameters: {', '.join(block.params)}" if block.params else "; it has none"
-                    self.problem(
-                        node, f"block '{block.name}' has no parameter '{name}'{suggest(name, block.params)}{known}"
-                    )
+            sources = _references(node.value)
+            if "${" in sources:
+                self.problem(node, f"{show(node.value)} holds a malformed parameter reference: write ${{name}}")
+                continue
+            for source in sources:
+                try:
+                    expression = self.parse(source)
+                except ExpressionError as error:
+                    self.problem(node, f"${{{source}}}: {error}")
+                    continue
+                for name in sorted(expression.names - set(block.params)):
+                    self.problem(node, self.unknown_parameter(block, name, source))
+
+    def unknown_parameter(self, block: Block, name: str, source: str) -> str:
+        known = f"; its parameters: {', '.join(block.params)}" if block.params else "; it has none"
+        call = f"; {name} is a function: call it, like {name}(...)" if name in FUNCTIONS else ""
+        where = "" if source.strip() == name else f"${{{source}}}: "
+        return f"{where}block '{block.name}' has no parameter '{name}'{suggest(name, block.params)}{known}{call}"
+
+    def parse(self, source: str) -> Expression:
+        """The parsed expression of `source` (the text inside `${...}`), parsed once per spec."""
+        expression = self.expressions.get(source)
+        if expression is None:
+            expression = self.expressions[source] = parse_expression(source)
+        return expression
 
     def refuse_references(self, layers: Node) -> None:
         for node in _strings(layers):
@@ -337,6 +404,10 @@ class _Expander:
         into the layer lists of composite layers."""
         out = []
         for entry in layers.value:
+            kept = self.condition(entry)
+            if kept is None:
+                continue
+            entry = kept
             if self.is_use(entry):
                 out.extend(visit(entry))
             else:
@@ -346,11 +417,11 @@ class _Expander:
     def walk_composite(self, entry: Node, visit: Callable[[Node], list[Node]]) -> Node:
         fields = entry.value if isinstance(entry.value, dict) else None
         kind = fields.get("type") if fields else None
-        cls = KINDS.get(kind.value) if kind is not None and isinstance(kind.value, str) else None
-        if fields is None or cls is None or not issubclass(cls, Composite):
+        lists = self.kinds.get(kind.value) if kind is not None and isinstance(kind.value, str) else None
+        if fields is None or not lists:
             return entry
         new = dict(fields)
-        for name, depth in cls.layer_fields.items():
+        for name, depth in lists.items():
             value = fields.get(name)
             if value is None or not isinstance(value.value, list):
                 continue
@@ -360,6 +431,21 @@ class _Expander:
                 branches = [self.walk(b, visit) if isinstance(b.value, list) else b for b in value.value]
                 new[name] = Node(branches, value.origin)
         return Node(new, entry.origin)
+
+    def condition(self, entry: Node) -> Optional[Node]:
+        """`entry` without its `if`, or None when its `if` is false (the entry is dropped before
+        anything in it is read). An `if` that still holds `${...}` (in a block's definition, read
+        before any use) keeps the entry: it is decided for each use."""
+        if not isinstance(entry.value, dict) or "if" not in entry.value:
+            return entry
+        test = entry.value["if"]
+        if test.value is True or _is_open(test):
+            return Node({k: v for k, v in entry.value.items() if k != "if"}, entry.origin)
+        if test.value is not False and test.value is not _FAILED:
+            written = lookup(self.source.data, test.origin.path)
+            gives = f", but {written} gives" if _references(written) else ", got"
+            self.problem(test, f"`if` takes true or false{gives} {show_node(test)}")
+        return None
 
     def is_use(self, entry: Node) -> bool:
         if isinstance(entry.value, dict):
@@ -375,6 +461,8 @@ class _Expander:
         Values that still hold `${...}` (inside a definition) are checked once substituted."""
         fields = _use_fields(use)
         target = fields["block"]
+        if any(value.value is _FAILED for value in fields.values()):
+            return False  # an expression of the use failed, and is reported
         valid = True
         if "type" in fields:
             self.problem(use, "a layer has either `type` (a layer kind) or `block` (a block of layers), not both")
@@ -429,44 +517,100 @@ class _Expander:
         instances = []
         for copy in range(1, copies + 1):
             trail = (Use(block.name, use.origin.path, copy, copies),) + use.origin.trail
-            values = {name: self.instantiate(node, trail, {}) for name, node in block.defaults.items()}
+            values = {name: self.instantiate(node, trail, _Scope(self, {})) for name, node in block.defaults.items()}
             values.update(arguments)
-            body = self.instantiate(block.layers, trail, values)
+            body = self.instantiate(block.layers, trail, _Scope(self, values))
             body = self.walk(body, lambda inner: self.expand_use(inner, depth + 1))
             name = fields.get("name", Node(block.name, target.origin))
             instances.append(_sequential(name, body, target, use.origin))
         return instances
 
-    def instantiate(self, node: Node, trail: tuple[Use, ...], values: dict[str, Node]) -> Node:
-        """A copy of a definition's `node` for one use: `${p}` replaced, origins carrying `trail`."""
+    def instantiate(self, node: Node, trail: tuple[Use, ...], scope: "_Scope") -> Node:
+        """A copy of a definition's `node` for one use: `${...}` replaced, origins carrying `trail`."""
         self.count(node)
         origin = replace(node.origin, trail=trail)
         if isinstance(node.value, dict):
-            return Node({k: self.instantiate(v, trail, values) for k, v in node.value.items()}, origin)
+            test = node.value.get("if")
+            decided = self.instantiate(test, trail, scope) if test is not None else None
+            if decided is not None and decided.value is not True:
+                return Node({"if": decided}, origin)  # to be dropped (`condition`): nothing else is read
+            fields = {k: decided if k == "if" else self.instantiate(v, trail, scope) for k, v in node.value.items()}
+            return Node(fields, origin)
         if isinstance(node.value, list):
-            return Node([self.instantiate(v, trail, values) for v in node.value], origin)
+            return Node([self.instantiate(v, trail, scope) for v in node.value], origin)
         if isinstance(node.value, str) and _references(node.value):
-            return self.substitute(node.value, origin, values)
+            return self.substitute(node.value, origin, scope)
         return Node(node.value, origin)
 
-    def substitute(self, text: str, origin: Origin, values: dict[str, Node]) -> Node:
+    def substitute(self, text: str, origin: Origin, scope: "_Scope") -> Node:
+        """`text` with its `${...}` replaced: a whole-value bare `${p}` by the argument itself, any
+        other whole-value expression by its result, each one inside longer text written into it."""
         whole = _REFERENCE.fullmatch(text)
         if whole:
-            return self.passed(values[whole.group(1)], (whole.group(1), origin.path))
+            source = whole.group(1)
+            if source.strip() in scope.arguments:  # a bare parameter: the argument, where it is written
+                return self.passed(scope.arguments[source.strip()], (source.strip(), origin.path))
+            return self.constant(self.evaluate(source, origin, scope), origin)
+        failed = False
 
         def put(match: re.Match[str]) -> str:
-            value = values[match.group(1)].value
-            if isinstance(value, bool):
+            nonlocal failed
+            source = match.group(1)
+            value = self.evaluate(source, origin, scope)
+            if value is _FAILED:
+                failed = True
+            elif isinstance(value, bool):
                 return "true" if value else "false"
-            if isinstance(value, (str, int, float)):
+            elif isinstance(value, (str, int, float)):
                 return str(value)
-            raise self.fail_now(
-                Node(text, origin),
-                f"${{{match.group(1)}}} stands inside text, so its argument must be a number or a string, "
-                f"got {show(_unwrap(values[match.group(1)], (), {}))}",
-            )
+            else:
+                what = "argument" if source.strip() in scope.arguments else "value"
+                self.problem(
+                    Node(text, origin),
+                    f"${{{source}}} stands inside text, so its {what} must be a number or a string, got {show(value)}",
+                )
+                failed = True
+            return ""
 
-        return Node(_REFERENCE.sub(put, text), origin)
+        result = _REFERENCE.sub(put, text)
+        return Node(_FAILED if failed else result, origin)
+
+    def evaluate(self, source: str, origin: Origin, scope: "_Scope") -> Any:
+        """The value of the expression `source` for one use, or `_FAILED` with its problem
+        reported at the expression (with the values it read, since they depend on the use)."""
+        expression = self.parse(source)
+        self.steps += expression.size
+        if self.steps > MAX_EVALUATION_STEPS:
+            raise self.fail_now(
+                Node(source, origin),
+                f"expanding the blocks evaluates more than {MAX_EVALUATION_STEPS:,} steps of expressions "
+                "(is a `repeat` too large?)",
+            )
+        try:
+            return expression.evaluate(scope)
+        except ExpressionError as error:
+            names = sorted(n for n in expression.names if n in scope.arguments)
+            here = "; here " + ", ".join(f"{n} = {show(scope[n])}" for n in names) if names else ""
+            self.problem(Node(source, origin), f"${{{source}}}: {error}{here}")
+            return _FAILED
+
+    def constant(self, value: Any, origin: Origin) -> Node:
+        """A computed value as nodes, all at the place of the expression that computed it."""
+        self.count(Node(value, origin))
+        if isinstance(value, dict):
+            return Node({k: self.constant(v, origin) for k, v in value.items()}, origin)
+        if isinstance(value, list):
+            return Node([self.constant(v, origin) for v in value], origin)
+        return Node(value, origin)
+
+    def plain(self, node: Node) -> Any:
+        """An argument as plain data, for an expression to read (counted like an expansion)."""
+        self.count(node)
+        if isinstance(node.value, dict):
+            return {k: self.plain(v) for k, v in node.value.items()}
+        if isinstance(node.value, list):
+            return [self.plain(v) for v in node.value]
+        return node.value
 
     def passed(self, argument: Node, via: tuple[str, SpecPath]) -> Node:
         """A copy of an argument, each value remembering the parameter it was passed as."""
@@ -484,6 +628,27 @@ class _Expander:
             raise self.fail_now(
                 node, f"expanding the blocks gives more than {MAX_EXPANDED_NODES:,} values (is a `repeat` too large?)"
             )
+
+
+class _Scope(Mapping[str, Any]):
+    """The arguments of one use as an expression reads them: plain values, each unwrapped the first
+    time an expression reads it (an argument no expression reads costs nothing)."""
+
+    def __init__(self, expander: _Expander, arguments: dict[str, Node]):
+        self.expander = expander
+        self.arguments = arguments
+        self.read: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.read:
+            self.read[name] = self.expander.plain(self.arguments[name])
+        return self.read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.arguments)
+
+    def __len__(self) -> int:
+        return len(self.arguments)
 
 
 def _sequential(name: Node, layers: Node, target: Node, origin: Origin) -> Node:

@@ -50,17 +50,18 @@ class Location:
 
 @dataclass(frozen=True)
 class Problem:
-    """One mistake: where, and what is wrong."""
+    """One mistake (or, with `severity` "warning", something that is likely one): where, and what."""
 
     location: Location
     message: str
+    severity: str = "error"
 
     def __str__(self) -> str:
         where = format_path(self.location.path)
         text = f"{where}: {self.message}" if where else self.message
         if self.location.context:
             text += f" ({self.location.context})"
-        return f"{self.location.prefix()}: error: {text}"
+        return f"{self.location.prefix()}: {self.severity}: {text}"
 
 
 class CnnsizeError(Exception):
@@ -85,7 +86,6 @@ class SpecError(CnnsizeError):
     @classmethod
     def at(cls, message: str, location: Location) -> "SpecError":
         return cls([Problem(location, message)])
-
 
 
 class SpecFileError(SpecError):

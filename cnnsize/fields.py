@@ -6,28 +6,15 @@ error per bad value (not one per member of a union) and the JSON Schema still de
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from cnnsize.values import is_int, show
+
 PaddingMode = Literal["valid", "same", "full"]
 Padding4 = tuple[int, int, int, int]
-
-
-def show(value: Any) -> str:
-    """A value as the user wrote it in YAML (true, null, 'text', [1, 2])."""
-    if isinstance(value, str):
-        return repr(value)
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _fail(kind: str, expected: str, value: Any) -> PydanticCustomError:

@@ -9,15 +9,26 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, Any, Literal, Optional, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from cnnsize.blocks import expand
 from cnnsize.errors import Location, Problem, SpecError, SpecPath
-from cnnsize.fields import InputShape, Size, show
+from cnnsize.fields import InputShape, Size
 from cnnsize.kinds import KINDS, Composite, LayerKind
-from cnnsize.kinds.base import LayerList, closest, suggest
+from cnnsize.kinds.base import LayerList, OneReference
+from cnnsize.spelling import closest, suggest
 from cnnsize.units import DType, parse_bytes, parse_count
+from cnnsize.values import show
 from cnnsize.yamlio import Document
 
 
@@ -73,19 +84,57 @@ class Budgets(BaseModel):
     batch_size: Size = Field(1, description="The batch size at which the limits on work and memory hold.")
 
 
-class Spec(BaseModel):
-    """A network: its input volume, its layers in order, and optional budgets."""
+INPUT = "input"
+"""The name of a spec's one `input`, and inside a composite or block, of its input."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class Spec(BaseModel):
+    """A network: its input volume (or several named inputs), its layers in order, its outputs (the
+    last layer's, unless named), and optional budgets."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"oneOf": [{"required": ["input"]}, {"required": ["inputs"]}]}
+    )
 
     name: Optional[str] = Field(None, description="Defaults to the file name without extension.")
     description: Optional[str] = None
-    input: InputShape = Field(description="[channels, height, width], or [features] for a flat input.")
+    input: Optional[InputShape] = Field(
+        None, description="[channels, height, width], or [features] for a flat input; `from: input` names it."
+    )
+    inputs: Optional[dict[str, InputShape]] = Field(
+        None,
+        description="Several inputs, by name (instead of `input`): `{image: [3, 224, 224], depth: [1, 224, 224]}`.",
+    )
+    outputs: Optional[list[OneReference]] = Field(
+        None,
+        min_length=1,
+        description="The network's outputs, by reference (`p3`, `heads.1`, -1); default: the last layer's output. "
+        "Totals count every layer that feeds one.",
+    )
     dtype: DType = "float32"
     layers: LayerList = Field(min_length=1)
     budgets: Optional[Budgets] = None
 
     _document: Optional[Document] = PrivateAttr(None)
+    _graph: Any = PrivateAttr(None)  # the resolved graph, once resolved (cnnsize.graph.resolve)
+
+    @model_validator(mode="after")
+    def _one_kind_of_input(self) -> "Spec":
+        if self.input is None and self.inputs is None:
+            raise PydanticCustomError("input", "missing required field 'input' (or `inputs`, several by name)")
+        if self.input is not None and self.inputs is not None:
+            raise PydanticCustomError("input", "give `input` (one) or `inputs` (several, by name), not both")
+        if self.inputs is not None and not self.inputs:
+            raise PydanticCustomError("input", "`inputs` names no input")
+        return self
+
+    @property
+    def named_inputs(self) -> list[tuple[str, tuple[int, ...]]]:
+        """(name, shape) of each input: `input` alone is named `input`."""
+        if self.inputs is not None:
+            return list(self.inputs.items())
+        assert self.input is not None
+        return [(INPUT, self.input)]
 
     @property
     def file(self) -> Optional[str]:
@@ -120,7 +169,7 @@ def parse_spec(document: Document) -> Spec:
             f"a spec is a mapping with `input` and `layers`, not {type(data).__name__} {show(data)[:40]}",
             document.locate(()),
         )
-    document = expand(document)
+    document = expand(document, layer_lists())
     data = document.data
     problems: list[Problem] = []
     fields = dict(data)
@@ -138,6 +187,11 @@ def parse_spec(document: Document) -> Spec:
         raise SpecError(_distinct(sorted(problems, key=_position)))
     spec._document = document
     return spec
+
+
+def layer_lists() -> dict[str, dict[str, int]]:
+    """Every kind's name, with the fields in which composites hold layers (for block expansion)."""
+    return {name: dict(cls.layer_fields) if issubclass(cls, Composite) else {} for name, cls in KINDS.items()}
 
 
 def _position(problem: Problem) -> tuple[int, int]:

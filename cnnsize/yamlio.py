@@ -12,6 +12,7 @@ by an iterative composer of our own, so
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ MAX_EXPANDED_NODES = 200_000
 _TAG = "tag:yaml.org,2002:"
 _PLAIN_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
 _COLLECTION_TAGS = {None, "!", _TAG + "seq", _TAG + "map"}
+_EXPONENT_FLOAT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
 
 
 @dataclass
@@ -202,6 +204,8 @@ class _Composer:
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)
+            if tag == _TAG + "str" and event.style is None and _EXPONENT_FLOAT.fullmatch(event.value):
+                tag = _TAG + "float"  # YAML 1.2 reads `1e-6` as a number; PyYAML's 1.1 rules want `1.0e-6`
         if tag == _TAG + "merge":
             self.fail("merge keys (<<) are not supported; write the fields out", event.start_mark)
         if tag == _TAG + "timestamp":

@@ -1,6 +1,17 @@
 """Every layer kind, registered by name in `KINDS` (importing this package registers them all)."""
 
-from cnnsize.kinds import composite, conv, elementwise, pool, reshape  # noqa: F401  (registers)
-from cnnsize.kinds.base import KINDS, Composite, LayerKind, Shape
+from cnnsize.kinds import (  # noqa: F401  (registers)
+    branch,
+    channels,
+    composite,
+    conv,
+    elementwise,
+    joins,
+    norm,
+    pool,
+    reshape,
+    views,
+)
+from cnnsize.kinds.base import KINDS, Composite, Join, LayerKind, Shape, Split
 
-__all__ = ["KINDS", "Composite", "LayerKind", "Shape"]
+__all__ = ["KINDS", "Composite", "Join", "LayerKind", "Shape", "Split"]

@@ -1,22 +1,20 @@
 """Composite layers: `residual` (body + shortcut), `concat` (branches joined on channels) and
-`sequential` (a named group of layers, which is what a block use becomes)."""
+`sequential` (a named group of layers, which is what a block use becomes). Each is sugar for a small
+graph: the graph (`cnnsize.graph`) resolves its sequences into plain nodes joined by an `add` or a
+`cat` node at the composite's path + `add`/`cat`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from cnnsize import shapes
 from cnnsize.errors import LayerRuleError, SpecPath
-from cnnsize.fields import show
-from cnnsize.kinds.base import Composite, LayerKind, LayerList, Shape, register, shape_text
-
-if TYPE_CHECKING:
-    from torch import nn
-
-    from cnnsize.backend.builder import TorchKit
+from cnnsize.kinds.base import Composite, LayerKind, LayerList, register
+from cnnsize.shapes import Shape, shape_text
+from cnnsize.values import show
 
 
 def _shortcut(value: Any) -> Union[list[Any], Literal["auto"]]:
@@ -39,7 +37,7 @@ class Residual(Composite):
     keeps the shape, else a 1x1 convolution (no bias) with the stride that matches, then batch norm."""
 
     type: Literal["residual"] = "residual"
-    merge_op = "add"
+    join_kind = "add"
     layer_fields = {"body": 1, "shortcut": 1}
     body: LayerList = Field(min_length=1)
     shortcut: Shortcut = Field(
@@ -67,10 +65,6 @@ class Residual(Composite):
             )
         return body
 
-    def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
-        body, shortcut = sequences
-        return tk.blocks.Residual(body, shortcut)
-
 
 @register
 class Concat(Composite):
@@ -78,7 +72,7 @@ class Concat(Composite):
     vectors); an empty branch passes the input through. Spatial sizes must be equal."""
 
     type: Literal["concat"] = "concat"
-    merge_op = "cat"
+    join_kind = "cat"
     layer_fields = {"branches": 2}
     branches: list[LayerList] = Field(min_length=1)
 
@@ -94,9 +88,6 @@ class Concat(Composite):
                     f"branches are joined on channels, so every branch must give the same spatial size; got {listing}"
                 )
         return (sum(shape[0] for shape in shapes), *first[1:])
-
-    def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
-        return tk.blocks.Concat(sequences)
 
 
 def projection(inp: Shape, out: Shape) -> list[LayerKind]:
@@ -140,7 +131,7 @@ class Sequential(Composite):
     becomes one, so `report --depth` can sum a block's layers into one row."""
 
     type: Literal["sequential"] = "sequential"
-    merge_op = ""
+    join_kind = ""
     layer_fields = {"layers": 1}
     layers: LayerList = Field(min_length=1)
 
@@ -149,9 +140,3 @@ class Sequential(Composite):
 
     def merge(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
-
-    def torch_join(self, tk: "TorchKit", sequences: list["nn.Sequential"]) -> "nn.Module":
-        # a group whose one sequence is its `layers`, so module paths follow spec paths
-        group = tk.nn.Sequential()
-        group.add_module("layers", sequences[0])
-        return group

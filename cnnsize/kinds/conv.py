@@ -10,14 +10,16 @@ from pydantic_core import PydanticCustomError
 from cnnsize import receptive, shapes
 from cnnsize.errors import LayerRuleError
 from cnnsize.fields import DEPTHWISE, ConvPadding, Flag, Groups, NonNegativePair, Size, SizePair
-from cnnsize.kinds.base import LayerKind, Shape, check_groups, check_stated, register, volume
+from cnnsize.kinds.base import LayerKind, check_groups, check_stated, register, volume
 from cnnsize.kinds.saving import WEIGHT_ALWAYS, Saved, Tensor
 from cnnsize.receptive import Field as RField
+from cnnsize.receptive import Spatial
+from cnnsize.shapes import Shape
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from cnnsize.backend.builder import TorchKit
+    from cnnsize.kinds.torchkit import TorchKit
 
 
 @register
@@ -143,12 +145,15 @@ class Conv2d(LayerKind):
             return conv((top, left))
         return tk.blocks.PaddedConv2d(tk.blocks.zero_pad2d(top, bottom, left, right), conv((0, 0)))
 
-    def receptive_field(self, field: RField, inp: Shape) -> RField:
+    def receptive_field(self, field: Spatial, inp: Shape) -> RField:
         pads = self.pads(inp[1], inp[2])
-        return tuple(  # type: ignore[return-value]
-            receptive.through_window(field[a], self.kernel_size[a], self.stride[a], pads[a][0], self.dilation[a])
-            for a in (0, 1)
+        return receptive.each_axis(
+            field,
+            lambda axis, a: receptive.window(axis, self.kernel_size[a], self.stride[a], pads[a][0], self.dilation[a]),
         )
+
+    def mixing_groups(self, inp: Shape, out: Shape) -> Optional[int]:
+        return self.groups_for(inp[0])
 
 
 def _fitted(axis: str, i: int, k: int, s: int, p_before: int, p_after: int, d: int) -> int:
@@ -236,10 +241,13 @@ class ConvTranspose2d(LayerKind):
             dilation=self.dilation,
         )
 
-    def receptive_field(self, field: RField, inp: Shape) -> RField:
-        return tuple(  # type: ignore[return-value]
-            receptive.through_transposed(
-                field[a], self.kernel_size[a], self.stride[a], self.padding[a], self.dilation[a]
-            )
-            for a in (0, 1)
+    def receptive_field(self, field: Spatial, inp: Shape) -> RField:
+        return receptive.each_axis(
+            field,
+            lambda axis, a: receptive.transposed(
+                axis, inp[1 + a], self.kernel_size[a], self.stride[a], self.padding[a], self.dilation[a]
+            ),
         )
+
+    def mixing_groups(self, inp: Shape, out: Shape) -> Optional[int]:
+        return self.groups

@@ -1,9 +1,10 @@
 """Layers that keep the shape: activations, dropout, batch norm, identity.
 
 What each saves for backward was measured with `saved_tensors_hooks` (torch 2.13, CPU): ReLU,
-sigmoid, tanh and softmax keep their output; ReLU6, leaky ReLU, ELU, GELU, SiLU and hardswish keep
-their input. In place, ReLU, leaky ReLU and ELU keep the result (the input's own storage), while
-ReLU6, SiLU and hardswish keep a copy of the input made before it is overwritten.
+sigmoid, tanh and softmax keep their output; ReLU6, leaky ReLU, ELU, GELU, SiLU, hardswish and
+hardsigmoid keep their input. In place, ReLU, leaky ReLU and ELU keep the result (the input's own
+storage), while ReLU6, SiLU, hardswish and hardsigmoid keep a copy of the input made before it is
+overwritten.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import TYPE_CHECKING, Literal, Optional
 
 from pydantic import Field
 
+from cnnsize import receptive
 from cnnsize.errors import LayerRuleError
 from cnnsize.fields import Flag, Number, PositiveNumber, Probability, Size
-from cnnsize.kinds.base import LayerKind, Shape, check_stated, register, volume
+from cnnsize.kinds.base import LayerKind, check_stated, register, volume
 from cnnsize.kinds.saving import (
     ACTIVATION,
     BATCH_STATISTICS,
@@ -23,11 +25,14 @@ from cnnsize.kinds.saving import (
     Saved,
     Tensor,
 )
+from cnnsize.receptive import Field as RField
+from cnnsize.receptive import Spatial
+from cnnsize.shapes import Shape
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from cnnsize.backend.builder import TorchKit
+    from cnnsize.kinds.torchkit import TorchKit
 
 
 class _InPlace(LayerKind):
@@ -183,6 +188,20 @@ class Hardswish(_InPlace):
 
 
 @register
+class Hardsigmoid(_InPlace):
+    """`relu6(x + 3)/6` (`nn.Hardsigmoid`). Saves (measured) its input; in place, a copy of it taken
+    before it is overwritten (`hardsigmoid_backward` reads the input), as on CUDA."""
+
+    type: Literal["hardsigmoid"] = "hardsigmoid"
+
+    def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
+        return _input_or_its_copy(self.inplace, inp)
+
+    def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
+        return tk.nn.Hardsigmoid(inplace=self.inplace)
+
+
+@register
 class Softmax(LayerKind):
     """Softmax along `dim`, numbered as in PyTorch with the batch as dim 0 (default 1: channels or
     features)."""
@@ -201,6 +220,17 @@ class Softmax(LayerKind):
 
     def torch_module(self, inp: Shape, tk: "TorchKit") -> "nn.Module":
         return tk.nn.Softmax(dim=self.dim)
+
+    def receptive_field(self, field: Spatial, inp: Shape) -> RField:
+        # along H or W, every position reads all positions of that axis
+        axis = self.dim % (len(inp) + 1) - 2
+        if len(inp) != 3 or axis < 0:
+            return field
+        spread = receptive.spread(field[axis], inp[1 + axis])
+        return (spread, field[1]) if axis == 0 else (field[0], spread)
+
+    def mixing_groups(self, inp: Shape, out: Shape) -> Optional[int]:
+        return 1 if self.dim % (len(inp) + 1) == 1 else None  # along the channels: each reads them all
 
     def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
         return KEEPS_OUTPUT

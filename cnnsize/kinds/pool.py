@@ -10,14 +10,16 @@ from pydantic import Field
 from cnnsize import receptive, shapes
 from cnnsize.errors import LayerRuleError
 from cnnsize.fields import Flag, NonNegativePair, PositiveNumber, Size, SizePair
-from cnnsize.kinds.base import LayerKind, Shape, register, volume
+from cnnsize.kinds.base import LayerKind, register, volume
 from cnnsize.kinds.saving import INDICES, NOTHING, Saved, Tensor
 from cnnsize.receptive import Field as RField
+from cnnsize.receptive import Spatial
+from cnnsize.shapes import Shape
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from cnnsize.backend.builder import TorchKit
+    from cnnsize.kinds.torchkit import TorchKit
 
 
 def _max_saves(out: Shape) -> Saved:
@@ -69,10 +71,12 @@ class _WindowPool(LayerKind):
             out.append(size)
         return (c, out[0], out[1])
 
-    def receptive_field(self, field: RField, inp: Shape) -> RField:
-        return tuple(  # type: ignore[return-value]
-            receptive.through_window(field[a], self.kernel_size[a], self.strides[a], self.pads[a], self.dilations[a])
-            for a in (0, 1)
+    def receptive_field(self, field: Spatial, inp: Shape) -> RField:
+        return receptive.each_axis(
+            field,
+            lambda axis, a: receptive.window(
+                axis, self.kernel_size[a], self.strides[a], self.pads[a], self.dilations[a]
+            ),
         )
 
 
@@ -171,10 +175,8 @@ class _AdaptivePool(LayerKind):
         c, _, _ = volume(inp, self)
         return (c, *self.output_size)
 
-    def receptive_field(self, field: RField, inp: Shape) -> RField:
-        return tuple(  # type: ignore[return-value]
-            receptive.through_adaptive(field[a], inp[1 + a], self.output_size[a]) for a in (0, 1)
-        )
+    def receptive_field(self, field: Spatial, inp: Shape) -> RField:
+        return receptive.each_axis(field, lambda axis, a: receptive.adaptive(axis, inp[1 + a], self.output_size[a]))
 
 
 @register
@@ -212,8 +214,8 @@ class _GlobalPool(LayerKind):
         c, _, _ = volume(inp, self)
         return (c, 1, 1)
 
-    def receptive_field(self, field: RField, inp: Shape) -> RField:
-        return (receptive.through_whole(field[0], inp[1]), receptive.through_whole(field[1], inp[2]))
+    def receptive_field(self, field: Spatial, inp: Shape) -> RField:
+        return (receptive.spread(field[0], inp[1]), receptive.spread(field[1], inp[2]))
 
 
 @register
@@ -256,6 +258,9 @@ class _ChannelPool(LayerKind):
                 field="kernel_size",
             )
         return (c // self.kernel_size, h, w)
+
+    def mixing_groups(self, inp: Shape, out: Shape) -> Optional[int]:
+        return out[0]  # output channel j reads input channels j*k .. j*k + k - 1
 
 
 @register

@@ -43,12 +43,14 @@ class Tensor:
 @dataclass(frozen=True)
 class Saved:
     """What a layer's operations save for backward when autograd records them: references to its
-    input and output tensors (whatever storage those are), its weight, and new tensors."""
+    input and output tensors (whatever storage those are), its weight, and new tensors; a join
+    names the inputs it keeps by their place in `from:` (`operands`)."""
 
     input: bool = False
     output: bool = False
     weight: str = WEIGHT_NEVER
     tensors: tuple[Tensor, ...] = ()
+    operands: tuple[int, ...] = ()
 
 
 NOTHING = Saved()
