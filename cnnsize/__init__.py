@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # what type checkers see; `x as x` marks a re-export
     from cnnsize.errors import Problem as Problem
     from cnnsize.errors import SpecError as SpecError
     from cnnsize.loader import load as load
-    from cnnsize.planner import Footprint as Footprint
-    from cnnsize.planner import MemoryReport as MemoryReport
+    from cnnsize.memory_report import Footprint as Footprint
+    from cnnsize.memory_report import MemoryReport as MemoryReport
     from cnnsize.planner import Plan as Plan
     from cnnsize.planner import plan as plan
     from cnnsize.planner import with_memory as with_memory
@@ -49,8 +49,8 @@ _LAZY = {
     "plan": "cnnsize.planner",
     "with_memory": "cnnsize.planner",
     "Plan": "cnnsize.planner",
-    "MemoryReport": "cnnsize.planner",
-    "Footprint": "cnnsize.planner",
+    "MemoryReport": "cnnsize.memory_report",
+    "Footprint": "cnnsize.memory_report",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from cnnsize.errors import Problem, UsageError
-from cnnsize.kinds.base import shape_text
 from cnnsize.report import Report
 from cnnsize.schema import Budgets, Spec
+from cnnsize.shapes import shape_text
 from cnnsize.units import human_bytes, human_count
 
 if TYPE_CHECKING:  # the planner is imported only when a spec has a memory budget
-    from cnnsize.planner import MemoryReport
+    from cnnsize.memory_report import Footprint, MemoryReport
 
 # budget field -> (what it limits, the report's figure, how to show it)
 LIMITS: dict[str, tuple[str, Callable[[Report], int], Callable[[int], str]]] = {
@@ -21,7 +21,7 @@ LIMITS: dict[str, tuple[str, Callable[[Report], int], Callable[[int], str]]] = {
     "flops": ("FLOPs", lambda r: r.totals.flops, human_count),
     "activation_memory": ("activation memory", lambda r: r.totals.activation_bytes, human_bytes),
     "param_memory": ("parameter memory", lambda r: r.totals.param_bytes, human_bytes),
-    "train_memory": ("training memory", lambda r: _memory(r).training.total_bytes, human_bytes),
+    "train_memory": ("training memory", lambda r: _training(r).total_bytes, human_bytes),
     "inference_memory": ("inference memory", lambda r: _memory(r).inference.total_bytes, human_bytes),
 }
 MEMORY_BUDGETS = ("train_memory", "inference_memory")
@@ -30,6 +30,12 @@ MEMORY_BUDGETS = ("train_memory", "inference_memory")
 def _memory(report: Report) -> "MemoryReport":
     assert report.memory is not None, "check_budgets attaches the memory section for memory budgets"
     return report.memory
+
+
+def _training(report: Report) -> "Footprint":
+    training = _memory(report).training
+    assert training is not None, "an untrainable precision is reported before its training memory is asked"
+    return training
 
 
 def check_budgets(spec: Spec, report: Report) -> list[Problem]:
@@ -49,8 +55,8 @@ def check_budgets(spec: Spec, report: Report) -> list[Problem]:
         limit = getattr(budgets, field)
         if limit is None:
             continue
-        if field == "train_memory" and not _memory(report).model.precision.trainable:
-            reason = _memory(report).model.precision.untrainable_reason
+        if field == "train_memory" and not _memory(report).trainable:
+            reason = str(_memory(report).untrainable)
             problems.append(Problem(spec.locate(("budgets", field)), f"{reason}; budget inference_memory instead"))
             continue
         actual = figure(report)
@@ -68,14 +74,20 @@ def check_budgets(spec: Spec, report: Report) -> list[Problem]:
                     f"{what} over budget{batch}: {actual:,} ({show(actual)}) > {limit:,} ({show(limit)})",
                 )
             )
-    if budgets.output_shape is not None and tuple(budgets.output_shape) != report.output_shape:
-        problems.append(
-            Problem(
-                spec.locate(("budgets", "output_shape")),
-                f"the network ends with shape {shape_text(report.output_shape)}, "
-                f"but the budget expects {shape_text(tuple(budgets.output_shape))}",
+    if budgets.output_shape is not None:
+        where = spec.locate(("budgets", "output_shape"))
+        expected = shape_text(tuple(budgets.output_shape))
+        if report.output_shape is None:
+            names = ", ".join(name for name, _ in report.outputs)
+            problems.append(Problem(where, f"the network has {len(report.outputs)} outputs ({names}); "
+                                           "output_shape checks a network of one"))  # fmt: skip
+        elif tuple(budgets.output_shape) != report.output_shape:
+            problems.append(
+                Problem(
+                    where,
+                    f"the network ends with shape {shape_text(report.output_shape)}, but the budget expects {expected}",
+                )
             )
-        )
     return problems
 
 

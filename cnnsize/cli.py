@@ -111,13 +111,16 @@ def report(
                 spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value
             )
             reports.append(report.truncated(depth))
+            problems.extend(report.warnings)
         except SpecError as error:
             problems.extend(error.problems)
             code = max(code, error.exit_code)
         except CnnsizeError as error:
             exit_on_user_error(error)
-    if problems:
+    if code:
         fail(problems, code)  # never print a partial result as if it were whole
+    for warning in problems:
+        typer.echo(str(warning), err=True)
     render(reports, fmt.value)
 
 
@@ -140,13 +143,15 @@ def check(
         try:
             spec = load(path)
             batch = spec.budgets.batch_size if spec.budgets else 1
-            problems = check_budgets(spec, analyze(spec, batch))
+            report = analyze(spec, batch)
+            problems = check_budgets(spec, report)
             file_code = 1 if problems else 0
+            problems = list(report.warnings) + problems
         except SpecError as error:
             problems, file_code = list(error.problems), error.exit_code
         for problem in problems:
             typer.echo(str(problem))
-        failed += bool(problems)
+        failed += bool(file_code)
         code = max(code, file_code)
     if not quiet:
         total = len(specs)

@@ -10,9 +10,10 @@ nothing). From each kind's declaration (`cnnsize/kinds/saving.py`) it finds:
   the layer that saved it first; parameters and buffers (running statistics) are not counted,
   since saving them costs no memory beyond themselves, but autocast's half-precision copies of the
   weights are, as they are new storages;
-- in every mode, the bytes alive at each moment of the forward pass (a tensor lives until its last
-  consumer has run; a residual's input lives across its body and shortcut; a concat's branch outputs
-  live until the join; the input batch lives throughout, as the caller holds it).
+- in every mode, the bytes alive at each moment of the forward pass, node by node over the resolved
+  graph (`cnnsize.graph`): a tensor lives until its last reader has run (a residual's input across
+  its body and shortcut, a skip until the layer that takes it); the input batch lives throughout,
+  as the caller holds it, and the outputs to the end.
 
 Every figure is linear in the batch size, `Bytes(fixed, per_sample)`, so a planner can solve for
 the batch size exactly. The model follows CPU PyTorch as measured, and CUDA where its source differs
@@ -27,7 +28,8 @@ from math import prod
 from typing import Iterable, Optional
 
 from cnnsize.errors import SpecPath, UsageError
-from cnnsize.kinds import Composite, LayerKind, Shape
+from cnnsize.graph import Graph, Node
+from cnnsize.kinds import Join, LayerKind
 from cnnsize.kinds.saving import (
     ACTIVATION,
     BATCH_STATISTICS,
@@ -37,8 +39,7 @@ from cnnsize.kinds.saving import (
     WEIGHT_FOR_INPUT_GRAD,
     Tensor,
 )
-from cnnsize.report import LayerRow, Report
-from cnnsize.schema import Spec
+from cnnsize.shapes import Shape
 from cnnsize.units import DTYPE_BYTES
 
 DEVICES = ("cuda", "cpu")
@@ -49,19 +50,26 @@ HALF = ("bfloat16", "float16")
 # Autocast's policies for the first operation of each layer that autocast touches, per device, from
 # PyTorch's lists (aten/src/ATen/autocast_mode.h: AT_FORALL_LOWER_PRECISION_FP, AT_FORALL_FP32,
 # AT_FORALL_FP32_SET_OPT_DTYPE, registered for CUDA; the CPU's own list has none of our fp32 ops,
-# as measured: softmax, pow and nearest upsampling stay in bfloat16 on the CPU).
+# as measured: softmax, pow and nearest upsampling stay in bfloat16 on the CPU; AT_FORALL_PROMOTE's
+# `cat` on both, measured on the CPU: narrower inputs are cast to the widest, as copies).
 LOWER = "lower"  # inputs cast to the half dtype; weights too, as copies cached for the forward pass
 FLOAT32 = "float32"  # inputs cast to float32
 FLOAT32_RESULT = "float32 result"  # computed into float32 straight from the input (softmax's `dtype`)
+PROMOTE = "promote"  # inputs of narrower dtypes cast to the widest among them (cat)
 AUTOCAST: dict[str, dict[str, str]] = {
-    "cpu": {"conv2d": LOWER, "conv_transpose2d": LOWER, "linear": LOWER},
+    "cpu": {"conv2d": LOWER, "conv_transpose2d": LOWER, "linear": LOWER, "cat": PROMOTE},
     "cuda": {
+        "cat": PROMOTE,
         "conv2d": LOWER,
         "conv_transpose2d": LOWER,
         "linear": LOWER,
         "softmax": FLOAT32_RESULT,
         "pow": FLOAT32,
         "upsample_nearest2d": FLOAT32,
+        "upsample_bilinear2d": FLOAT32,
+        "upsample_bicubic2d": FLOAT32,
+        "layer_norm": FLOAT32,
+        "group_norm": FLOAT32,
     },
 }
 
@@ -176,18 +184,19 @@ class _Value:
     grad: bool  # requires grad
 
 
-def trace(spec: Spec, report: Report, precision: Precision, training: bool) -> Trace:
-    """Follow `spec` (analysed in `report`, whose shapes are read) through one forward pass, in
-    training mode with autograd (`training`) or in eval mode without it."""
-    return _Tracer(report, precision, training).run(spec)
+def trace(graph: Graph, precision: Precision, training: bool) -> Trace:
+    """Follow `graph` (a resolved spec) through one forward pass, in training mode with autograd
+    (`training`) or in eval mode without it, as the module cnnsize builds runs it: node by node, each
+    value released once its last reader has run (the network's inputs are held by the caller, its
+    outputs returned)."""
+    return _Tracer(graph, precision, training).run()
 
 
 @dataclass
 class _Tracer:
-    report: Report
+    graph: Graph
     precision: Precision
     training: bool
-    rows: dict[SpecPath, LayerRow] = field(default_factory=dict)
     sizes: list[Bytes] = field(default_factory=list)
     refs: Counter = field(default_factory=Counter)
     live: Bytes = Bytes()
@@ -196,14 +205,25 @@ class _Tracer:
     copies: Bytes = Bytes()
     moments: list[Bytes] = field(default_factory=list)
 
-    def run(self, spec: Spec) -> Trace:
-        self.rows = {row.path: row for _, row in self.report.walk()}
+    def run(self) -> Trace:
+        graph = self.graph
+        values: list[Optional[_Value]] = [None] * len(graph.values)
         first = self.precision.dtype  # the caller's batch: float32 under mixed precision too
-        x = _Value(self.alloc(tuple(spec.input), first), first, grad=False)
-        self.hold(x.storage)  # the caller holds the input throughout
+        inputs = []
+        for _, v in graph.inputs:
+            x = _Value(self.alloc(graph.values[v].shape, first), first, grad=False)
+            self.hold(x.storage)  # the caller holds the input throughout
+            self.hold(x.storage)  # and the network, until its last reader
+            values[v] = x
+            inputs.append(x)
         self.moment()
-        out = self.sequence(spec.layers, x, ("layers",))
-        self.drop(out.storage)
+        for node, frees in zip(graph.nodes, graph.frees()):
+            made = self.node(node, [values[v] for v in node.inputs])  # type: ignore[misc]
+            for v, value in zip(node.outputs, made):
+                values[v] = value
+            for v in frees:
+                self.drop(values[v].storage)  # type: ignore[union-attr]
+                values[v] = None
         saved_by: dict[SpecPath, Bytes] = {}
         for storage, path in self.saved.items():
             saved_by[path] = saved_by.get(path, Bytes()) + self.sizes[storage]
@@ -215,8 +235,8 @@ class _Tracer:
             weight_copies=self.copies,
             saved_weight_copies=total(self.saved_copies.values()),
             moments=tuple(self.moments),
-            input=self.sizes[x.storage],
-            input_saved=x.storage in self.saved,
+            input=total(self.sizes[x.storage] for x in inputs),
+            input_saved=any(x.storage in self.saved for x in inputs),
         )
 
     # storages: allocated, held by references, alive while any reference remains
@@ -245,93 +265,70 @@ class _Tracer:
     def moment(self) -> None:
         self.moments.append(self.live + self.copies)
 
-    # the network, layer by layer
+    # one node
 
-    def sequence(self, layers: list[LayerKind], x: _Value, path: SpecPath) -> _Value:
-        """Run `layers` on `x` (which the caller keeps holding); returns a held output."""
-        current = x
-        self.hold(current.storage)
-        for i, layer in enumerate(layers):
-            if isinstance(layer, Composite):
-                result = self.composite(layer, current, path + (i,))
-            else:
-                result = self.leaf(layer, current, path + (i,))
-            self.drop(current.storage)
-            current = result
-        return current
-
-    def composite(self, layer: Composite, x: _Value, path: SpecPath) -> _Value:
-        sequences = layer.sequences()
-        outputs = [self.sequence(layers, x, path + sub) for sub, layers in sequences]
-        inp = self.rows[path].input_shape
-        shapes = [self.rows[path + sub + (len(seq) - 1,)].output_shape if seq else inp for sub, seq in sequences]
-        derived = layer.derived_sequences(inp, shapes)
-        outputs += [self.sequence(layers, x, path + sub) for sub, layers in derived]
-        if not layer.merge_op:
-            return outputs[0]
-        dtype = _promoted(output.dtype for output in outputs)
-        y = _Value(self.alloc(self.rows[path].output_shape, dtype), dtype, any(o.grad for o in outputs))
-        self.hold(y.storage)
-        self.moment()
-        for output in outputs:
-            self.drop(output.storage)
-        return y
-
-    def leaf(self, layer: LayerKind, x: _Value, path: SpecPath) -> _Value:
-        row = self.rows[path]
-        inp, out = row.input_shape, row.output_shape
+    def node(self, node: Node, xs: list[_Value]) -> list[_Value]:
+        """Run `node` on `xs`; returns its outputs, each held once."""
+        layer = node.layer
+        ins, outs = node.in_shapes, node.out_shapes
+        joins = isinstance(layer, Join)
+        x = xs[0]
         policy = AUTOCAST[self.precision.device].get(layer.autocast_op(), "") if self.precision.half else ""
-        compute = self.precision.half if policy == LOWER else "float32" if policy else x.dtype
-        assert compute is not None
+        params = layer.node_params(ins)
+        if joins:
+            compute = _promoted(v.dtype for v in xs)
+        elif layer.promotes_with_parameters and params:
+            compute = _promoted((x.dtype, self.precision.param_dtype))
+        else:
+            compute = (self.precision.half if policy == LOWER else "float32" if policy else x.dtype) or x.dtype
         temporaries = []
-        source = x.storage  # what the operation reads: the input, or autocast's copy of it
-        if compute != x.dtype and policy != FLOAT32_RESULT:
-            source = self.alloc(inp, compute)
+        source = x.storage  # what a leaf's operation reads: the input, or autocast's copy of it
+        if not joins and policy not in ("", FLOAT32_RESULT, PROMOTE) and compute != x.dtype:
+            source = self.alloc(ins[0], compute)
             temporaries.append(source)
+        if policy == PROMOTE:  # autocast casts the narrower inputs to the widest before joining
+            temporaries += [self.alloc(shape, compute) for v, shape in zip(xs, ins) if v.dtype != compute]
         if policy == LOWER:  # autocast's weight copies stay cached until the pass ends
-            self.copies += Bytes(layer.params(inp) * BYTES[compute], 0)
-        recorded = self.training and (x.grad or row.params > 0)
-        if layer.aliases_input(self.training):
-            y = _Value(x.storage, x.dtype, recorded)
-        else:
-            y = _Value(self.alloc(out, compute), compute, recorded)
-        self.hold(y.storage)
-        if recorded:  # what autograd saves stays alive: a workspace is among it
-            self.save_for_backward(layer, row, x, y, source, compute, policy == LOWER, path)
-        else:
-            for tensor in layer.workspace(inp, out):
-                dtype = self.dtype_of(tensor, layer, inp, compute)
-                temporaries.append(self.alloc(tensor.shape, dtype, tensor.per_sample))
+            self.copies += Bytes(params * BYTES[compute], 0)
+        recorded = self.training and (any(v.grad for v in xs) or params > 0)
+        ys = []
+        for view, shape in zip(layer.node_views(self.training, len(outs)), outs):
+            if view is not None:
+                y = _Value(xs[view].storage, xs[view].dtype, recorded)
+            else:
+                y = _Value(self.alloc(shape, compute), compute, recorded)
+            self.hold(y.storage)
+            ys.append(y)
+        if recorded:  # what autograd saves stays alive: a leaf's workspace is among it
+            self.save_for_backward(node, xs, ys, source, compute, policy == LOWER)
+        for tensor in layer.node_workspace(ins, outs, recorded):
+            temporaries.append(
+                self.alloc(tensor.shape, self.dtype_of(tensor, layer, ins[0], compute), tensor.per_sample)
+            )
         for storage in temporaries:
             self.hold(storage)
         self.moment()
         for storage in temporaries:
             self.drop(storage)
-        return y
+        return ys
 
     def save_for_backward(
-        self,
-        layer: LayerKind,
-        row: LayerRow,
-        x: _Value,
-        y: _Value,
-        source: int,
-        compute: str,
-        lowered: bool,
-        path: SpecPath,
+        self, node: Node, xs: list[_Value], ys: list[_Value], source: int, compute: str, lowered: bool
     ) -> None:
-        inp = row.input_shape
-        saved = layer.saved_for_backward(inp, row.output_shape)
+        layer, path, inp = node.layer, node.path, node.in_shapes[0]
+        saved = layer.node_saved(node.in_shapes, node.out_shapes, tuple(v.grad for v in xs))
         if saved.input:
             self.save(source, path)
+        for operand in saved.operands:
+            self.save(xs[operand].storage, path)
         if saved.output:
-            self.save(y.storage, path)
+            self.save(ys[0].storage, path)
         for tensor in saved.tensors:
             self.save(self.alloc(tensor.shape, self.dtype_of(tensor, layer, inp, compute), tensor.per_sample), path)
         # a float32 weight saved is the parameter itself; autocast's half copy of it is a new storage
-        weight_saved = saved.weight == WEIGHT_ALWAYS or (saved.weight == WEIGHT_FOR_INPUT_GRAD and x.grad)
+        weight_saved = saved.weight == WEIGHT_ALWAYS or (saved.weight == WEIGHT_FOR_INPUT_GRAD and xs[0].grad)
         if lowered and weight_saved:
-            self.saved_copies[path] = Bytes(prod(layer.weight_shapes(inp)["weight"]) * BYTES[compute], 0)
+            self.saved_copies[path] = Bytes(prod(layer.node_weights(node.in_shapes)["weight"]) * BYTES[compute], 0)
 
     def dtype_of(self, tensor: Tensor, layer: LayerKind, inp: Shape, compute: str) -> str:
         """The dtype a declared tensor has, on this device and at this precision."""

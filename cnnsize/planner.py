@@ -16,29 +16,15 @@ from typing import Any, Optional
 
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, SpecPath, UsageError
+from cnnsize.graph import resolve
 from cnnsize.memory import Bytes, Precision, Trace, total, trace
-from cnnsize.report import Report
+from cnnsize.memory_report import Footprint, MemoryReport
+from cnnsize.report import LayerRow, Report
 from cnnsize.schema import Spec
 from cnnsize.units import DTYPE_BYTES, human_bytes
 
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}  # state tensors per parameter
 MODES = ("training", "inference")
-
-# (key in JSON, label): the lines of each mode's breakdown, in order
-TRAINING_LINES = (
-    ("parameter_bytes", "Parameters"),
-    ("running_stat_bytes", "Running statistics"),
-    ("gradient_bytes", "Gradients"),
-    ("optimizer_state_bytes", "Optimizer state"),
-    ("weight_copy_bytes", "Weight copies (autocast)"),
-    ("saved_activation_bytes", "Saved activations"),
-    ("input_bytes", "Input batch"),
-)
-INFERENCE_LINES = (
-    ("parameter_bytes", "Parameters"),
-    ("running_stat_bytes", "Running statistics"),
-    ("activation_peak_bytes", "Tensors alive at the peak"),
-)
 
 
 class NoBatchFits(CnnsizeError):
@@ -120,11 +106,6 @@ class MemoryModel:
             )
         return batch
 
-    def saved_at(self, path: SpecPath, batch_size: int) -> int:
-        """Bytes saved for backward by the layer at `path`, or by every layer below it."""
-        n = len(path)
-        return sum(size.at(batch_size) for where, size in self.training.saved_by.items() if where[:n] == path)
-
 
 def fitting_batch(pieces: list[Bytes], limit: int) -> int:
     """The largest batch size at which no piece exceeds `limit` (0 when not even 1 fits): each piece
@@ -134,91 +115,53 @@ def fitting_batch(pieces: list[Bytes], limit: int) -> int:
     return min((limit - p.fixed) // p.per_sample for p in pieces if p.per_sample > 0)
 
 
-@dataclass(frozen=True)
-class Footprint:
-    """One mode's breakdown at one batch size, exact bytes by line; `total_bytes` sums them."""
-
-    mode: str
-    optimizer: Optional[str]
-    batch_size: int
-    lines: dict[str, int]
-
-    @property
-    def total_bytes(self) -> int:
-        """The sum of the lines."""
-        return sum(self.lines.values())
-
-    def labelled(self) -> list[tuple[str, int]]:
-        """(label, bytes) for each line of the breakdown, in order."""
-        labels = TRAINING_LINES if self.mode == "training" else INFERENCE_LINES
-        return [(label, self.lines[key]) for key, label in labels if key in self.lines]
-
-    def to_dict(self) -> dict[str, Any]:
-        """`total_bytes` and each line's bytes, by its JSON key."""
-        return {"total_bytes": self.total_bytes, **self.lines}
-
-
 def model_memory(spec: Spec, precision: Precision = Precision(), report: Optional[Report] = None) -> MemoryModel:
     """Trace `spec` in training and in inference at `precision` (`report`: the engine's analysis at
     any batch size, for its shapes; computed when not given)."""
     report = report or analyze(spec, 1, precision.dtype)
+    graph = resolve(spec)
     return MemoryModel(
         precision=precision,
         params=report.totals.params,
         running_stats=report.totals.non_trainable_params,
-        training=trace(spec, report, precision, training=True),
-        inference=trace(spec, report, precision, training=False),
+        training=trace(graph, precision, training=True),
+        inference=trace(graph, precision, training=False),
     )
-
-
-@dataclass(frozen=True)
-class MemoryReport:
-    """The memory section of a report: both footprints and what each layer saves for backward, at
-    the report's batch size."""
-
-    model: MemoryModel
-    optimizer: str
-    batch_size: int
-
-    @property
-    def training(self) -> Footprint:
-        """The footprint of a training step with `optimizer`."""
-        return self.model.footprint("training", self.optimizer, self.batch_size)
-
-    @property
-    def inference(self) -> Footprint:
-        """The footprint of an inference pass."""
-        return self.model.footprint("inference", self.optimizer, self.batch_size)
-
-    @property
-    def saved_bytes(self) -> int:
-        """Every byte saved for backward (each storage once; parameters and buffers left out)."""
-        return self.model.training.saved.at(self.batch_size)
-
-    def saved_at(self, path: SpecPath) -> int:
-        """Bytes saved for backward by the layer at `path` (a spec path), or by all the layers below it."""
-        return self.model.saved_at(path, self.batch_size)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report's `memory` in JSON: settings, bytes saved for backward, both footprints."""
-        precision = self.model.precision
-        return {
-            "device": precision.device,
-            "amp": precision.amp,
-            "optimizer": self.optimizer,
-            "saved_for_backward_bytes": self.saved_bytes if precision.trainable else None,
-            "training": self.training.to_dict() if precision.trainable else None,
-            "inference": self.inference.to_dict(),
-        }
 
 
 def with_memory(
     spec: Spec, report: Report, *, amp: Optional[str] = None, device: str = "cuda", optimizer: str = "sgd"
 ) -> Report:
-    """`report` (the engine's analysis of `spec`) with its memory section, at its batch size and dtype."""
+    """`report` (the engine's analysis of `spec`) with its memory section, at its batch size and dtype:
+    every figure computed here, so that showing it computes nothing."""
     check_optimizer(optimizer)
-    model = model_memory(spec, Precision(report.dtype, amp, device), report)
-    return replace(report, memory=MemoryReport(model, optimizer, report.batch_size))
+    precision = Precision(report.dtype, amp, device)
+    model = model_memory(spec, precision, report)
+    batch = report.batch_size
+    by_node = {path: size.at(batch) for path, size in model.training.saved_by.items()}
+    saved: dict[SpecPath, int] = {}
+    for row in report.rows:
+        _sum_saved(row, by_node, saved)
+    memory = MemoryReport(
+        device=precision.device,
+        amp=precision.amp,
+        described=precision.describe(),
+        untrainable=None if precision.trainable else precision.untrainable_reason,
+        optimizer=optimizer,
+        batch_size=batch,
+        training=model.footprint("training", optimizer, batch) if precision.trainable else None,
+        inference=model.footprint("inference", optimizer, batch),
+        saved_bytes=model.training.saved.at(batch),
+        saved_by=saved,
+    )
+    return replace(report, memory=memory)
+
+
+def _sum_saved(row: LayerRow, by_node: dict[SpecPath, int], into: dict[SpecPath, int]) -> int:
+    """Bytes saved for backward by `row`'s layer, or by all its children, recorded for every row."""
+    total = by_node.get(row.path, 0) + sum(_sum_saved(child, by_node, into) for child in row.children)
+    into[row.path] = total
+    return total
 
 
 @dataclass(frozen=True)

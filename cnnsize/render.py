@@ -12,24 +12,24 @@ import sys
 from typing import IO, Any, Callable, Sequence
 
 from cnnsize.errors import format_path
-from cnnsize.kinds.base import shape_text
 from cnnsize.listing import Document, Listing, Panel, Part, Text, write
 from cnnsize.report import LayerRow, Report
+from cnnsize.shapes import Shape, shape_text, shapes_text
 from cnnsize.units import human_bytes, human_count
 
 COLUMNS: tuple[tuple[str, Callable[[LayerRow], str]], ...] = (
     ("Layer", lambda row: _label(row)),
     ("Type", lambda row: row.type),
-    ("Output shape", lambda row: shape_text(row.output_shape)),
+    ("Output shape", lambda row: shapes_text(row.output_shapes)),
     ("Params", lambda row: f"{row.params:,}"),
     ("MACs", lambda row: f"{row.macs:,}"),
     ("Activations", lambda row: human_bytes(row.activation_bytes)),
-    ("Receptive field", lambda row: _rf(row)),
 )
+RECEPTIVE_FIELD = "Receptive field"
 
 CSV_HEADER = (
     "network", "path", "name", "type", "input_shape", "output_shape", "params", "non_trainable_params",
-    "macs", "flops", "activation_bytes", "rf_size_h", "rf_size_w",
+    "macs", "flops", "activation_bytes", "rf_size_h", "rf_size_w", "rf_unknown",
 )  # fmt: skip
 
 
@@ -38,11 +38,29 @@ def _label(row: LayerRow) -> str:
     return f"{path} ({row.name})" if row.name else path
 
 
-def _rf(row: LayerRow) -> str:
-    rf = row.receptive_field
-    if rf is None:
-        return "-"
-    return "x".join(f"{float(v):g}" for v in rf.size)
+class _Footnotes:
+    """Why a receptive field is unknown: a numbered note per reason, marked in the column as
+    `- (1)`, and listed under the table with the first layer it applies to."""
+
+    def __init__(self) -> None:
+        self.notes: dict[str, tuple[int, str]] = {}
+
+    def cell(self, row: LayerRow) -> str:
+        rf = row.receptive_field
+        if rf is not None:
+            return "x".join(str(v) for v in rf.size)
+        reason = row.receptive_field_unknown
+        if reason is None:
+            return "-"
+        if reason not in self.notes:
+            self.notes[reason] = (len(self.notes) + 1, _label(row))
+        return f"- ({self.notes[reason][0]})"
+
+    def lines(self) -> list[Part]:
+        return [
+            Text(f"({number}) Receptive field unknown from {first} on: {reason}.")
+            for reason, (number, first) in self.notes.items()
+        ]
 
 
 def exact_and_readable(n: int) -> str:
@@ -62,29 +80,40 @@ def total_lines(report: Report) -> list[tuple[str, str]]:
         ("MACs", f"{t.macs:,} ({human_count(t.macs)} MACs, batch {report.batch_size})"),
         ("FLOPs", f"{t.flops:,} ({human_count(t.flops)} FLOPs = 2 x MACs)"),
         ("Activation memory", f"{human_bytes(t.activation_bytes)} ({t.activation_bytes:,} B, {at})"),
-        ("Input shape", shape_text(report.input_shape)),
-        ("Output shape", shape_text(report.output_shape)),
+        _shapes_line("Input", report.inputs),
+        _shapes_line("Output", report.outputs),
     ]
+
+
+def _shapes_line(what: str, named: Sequence[tuple[str, Shape]]) -> tuple[str, str]:
+    """`Output shape  [1000]`, or `Outputs  p3 [256, 28, 28], p4 [256, 14, 14]` for several."""
+    if len(named) == 1:
+        return (f"{what} shape", shape_text(named[0][1]))
+    return (f"{what}s", ", ".join(f"{name} {shape_text(shape)}" for name, shape in named))
 
 
 def document(report: Report) -> Document:
     """The report as a titled layer table (composites above their children) and a totals panel;
     with a memory section, a column of bytes saved for backward and a memory panel."""
     walked = list(report.walk())
-    columns = list(COLUMNS)
+    notes = _Footnotes()
+    columns = [*COLUMNS, (RECEPTIVE_FIELD, notes.cell)]
+    if report.named_inputs:  # as Keras's summary of a functional model: what each layer is connected to
+        columns.insert(2, ("From", lambda row: ", ".join(row.inputs)))
     memory = report.memory
     if memory is not None:
         columns.append(("Saved for backward", lambda row: human_bytes(memory.saved_at(row.path))))
     layers = Listing(
         header=[name for name, _ in columns],
         rows=[[cell(row) for _, cell in columns] for _, row in walked],
-        left=3,
+        left=4 if report.named_inputs else 3,
         depths=[depth for depth, _ in walked],
         dim=[bool(row.children) for _, row in walked],
     )
     parts: list[Part] = [
         Text(f"{report.name}{_source(report)}", bold=True),
         layers,
+        *notes.lines(),
         Panel("Totals", total_lines(report)),
     ]
     csv_rows = [_csv_row(report, leaf) for leaf in report.leaves()]
@@ -99,11 +128,11 @@ def document(report: Report) -> Document:
 
 def _csv_row(report: Report, leaf: LayerRow) -> list[Any]:
     rf = leaf.receptive_field
-    size = [f"{float(v):g}" for v in rf.size] if rf else ["", ""]
+    size = list(rf.size) if rf else ["", ""]
     return [
-        report.name, format_path(leaf.path), leaf.name or "", leaf.type, shape_text(leaf.input_shape),
-        shape_text(leaf.output_shape), leaf.params, leaf.non_trainable_params, leaf.macs, leaf.flops,
-        leaf.activation_bytes, *size,
+        report.name, format_path(leaf.path), leaf.name or "", leaf.type, shapes_text(leaf.input_shapes),
+        shapes_text(leaf.output_shapes), leaf.params, leaf.non_trainable_params, leaf.macs, leaf.flops,
+        leaf.activation_bytes, *size, leaf.receptive_field_unknown or "",
     ]  # fmt: skip
 
 

@@ -1,9 +1,10 @@
 """Drawing the memory planner's figures: a report's memory panel and column, and `cnnsize plan`'s
-answer. Computing lives in `cnnsize.planner`; drawing is `cnnsize.listing`'s."""
+answer. Computing lives in `cnnsize.planner`, which fills `cnnsize.memory_report`; drawing is
+`cnnsize.listing`'s."""
 
 from __future__ import annotations
 
-from cnnsize.planner import Footprint, MemoryReport
+from cnnsize.memory_report import Footprint, MemoryReport
 from cnnsize.units import human_bytes
 
 DEVICE_NAMES = {"cuda": "CUDA", "cpu": "CPU"}
@@ -26,18 +27,14 @@ def breakdown_lines(footprint: Footprint) -> list[tuple[str, str]]:
 
 def memory_panel(memory: MemoryReport) -> tuple[str, list[tuple[str, str]]]:
     """The report's memory panel: the training footprint line by line, and the inference peak."""
-    precision = memory.model.precision
-    title = (
-        f"Memory (batch {memory.batch_size}, {precision.describe()}, "
-        f"PyTorch's rules on {DEVICE_NAMES[precision.device]})"
-    )
+    title = f"Memory (batch {memory.batch_size}, {memory.described}, PyTorch's rules on {DEVICE_NAMES[memory.device]})"
     training, inference = memory.training, memory.inference
     peak = inference.lines["activation_peak_bytes"]
-    if precision.trainable:
+    if training is not None:
         lines = breakdown_lines(training)
         lines.append(("Training footprint", f"{bytes_text(training.total_bytes)}, the lines above"))
     else:
-        lines = [("Training", precision.untrainable_reason)]
+        lines = [("Training", str(memory.untrainable))]
     lines.append(
         ("Inference peak", f"{bytes_text(inference.total_bytes)}, {human_bytes(peak)} of it tensors alive at once")
     )

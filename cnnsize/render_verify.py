@@ -8,11 +8,10 @@ from contextlib import contextmanager
 from typing import IO, Any, Iterator, Optional
 
 from cnnsize.errors import format_path
-from cnnsize.kinds.base import shape_text
 from cnnsize.listing import Document, Listing, Panel, Part, Text, console_for, write
 from cnnsize.render import write_json
 from cnnsize.units import human_bytes, human_count
-from cnnsize.verification import Verification
+from cnnsize.verification import Verification, shown
 
 MATCH, DIFFERS = "✓", "✗"
 
@@ -107,8 +106,8 @@ def document(v: Verification) -> Document:
                 layer.label,
                 layer.type,
                 layer.module,
-                shape_text(layer.engine_shape),
-                shape_text(layer.measured_shape) if layer.measured_shape is not None else "-",
+                shown(layer.engine_shape),
+                shown(layer.measured_shape) if layer.measured_shape is not None else "-",
                 MATCH if layer.matches else DIFFERS,
             )
             for layer in v.layers
@@ -150,9 +149,9 @@ def _csv_row(v: Verification, layer: Any) -> list[Any]:
     for quantity in ("params", "non_trainable_params", "flops"):
         figure = figures.get(quantity)
         counts += [figure.engine, figure.measured] if figure else ["", ""]
-    measured = shape_text(layer.measured_shape) if layer.measured_shape is not None else ""
+    measured = shown(layer.measured_shape) if layer.measured_shape is not None else ""
     return [v.name, format_path(layer.path), layer.name or "", layer.type, layer.module,
-            shape_text(layer.engine_shape), measured, layer.matches, *counts]  # fmt: skip
+            shown(layer.engine_shape), measured, layer.matches, *counts]  # fmt: skip
 
 
 @contextmanager

@@ -6,14 +6,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 
-from cnnsize.errors import SpecPath, format_path
-from cnnsize.kinds import Shape
-from cnnsize.receptive import Exact
+from cnnsize.errors import Problem, SpecPath, format_path
+from cnnsize.shapes import Shape
 
 if TYPE_CHECKING:
-    from cnnsize.planner import MemoryReport
+    from cnnsize.graph import Graph
+    from cnnsize.memory_report import MemoryReport
+
+Exact = Union[int, Fraction]
 
 
 def _number(value: Exact) -> int | float:
@@ -24,10 +27,11 @@ def _number(value: Exact) -> int | float:
 
 @dataclass(frozen=True)
 class ReceptiveField:
-    """Per spatial axis (H, W): field size, jump and start, in input pixels."""
+    """Per spatial axis (H, W): field size, jump and start (the centre of the first output's field),
+    in input pixels; a jump of 0 means every position sees the same pixels."""
 
-    size: tuple[Exact, Exact]
-    jump: tuple[Exact, Exact]
+    size: tuple[int, int]
+    jump: tuple[int, int]
     start: tuple[Exact, Exact]
 
     def to_dict(self) -> dict[str, list[int | float]]:
@@ -38,19 +42,36 @@ class ReceptiveField:
 @dataclass(frozen=True)
 class LayerRow:
     """One layer's figures for the whole batch. A composite row sums its `children`, which are its
-    sequences' rows followed by the row of its merge operation (`add` or `cat`)."""
+    sequences' rows followed by the row of its join (`add` or `cat`).
+
+    Most layers read one input and give one output (`input_shape`, `output_shape`); a join reads
+    several (`input_shapes`, in `from:`'s order, from the values named `inputs`) and a split gives
+    several. `receptive_field` is None for a network without a volume input, or, with
+    `receptive_field_unknown` saying why, where no (size, jump, start) describes the field."""
 
     path: SpecPath
     name: Optional[str]
     type: str
-    input_shape: Shape
-    output_shape: Shape
+    input_shapes: tuple[Shape, ...]
+    output_shapes: tuple[Shape, ...]
     params: int
     non_trainable_params: int
     macs: int
     activation_bytes: int
     receptive_field: Optional[ReceptiveField]
     children: tuple["LayerRow", ...] = field(default=())
+    receptive_field_unknown: Optional[str] = None
+    inputs: tuple[str, ...] = ()
+
+    @property
+    def input_shape(self) -> Shape:
+        """The (first) input's shape."""
+        return self.input_shapes[0]
+
+    @property
+    def output_shape(self) -> Shape:
+        """The (first) output's shape."""
+        return self.output_shapes[0]
 
     @property
     def flops(self) -> int:
@@ -81,14 +102,18 @@ class LayerRow:
             "path": format_path(self.path),
             "name": self.name,
             "type": self.type,
-            "input_shape": list(self.input_shape),
-            "output_shape": list(self.output_shape),
+            "from": list(self.inputs),
+            "input_shape": list(self.input_shape) if len(self.input_shapes) == 1 else None,
+            "output_shape": list(self.output_shape) if len(self.output_shapes) == 1 else None,
+            "input_shapes": [list(s) for s in self.input_shapes],
+            "output_shapes": [list(s) for s in self.output_shapes],
             "params": self.params,
             "non_trainable_params": self.non_trainable_params,
             "macs": self.macs,
             "flops": self.flops,
             "activation_bytes": self.activation_bytes,
             "receptive_field": self.receptive_field.to_dict() if self.receptive_field else None,
+            "receptive_field_unknown": self.receptive_field_unknown,
         }
 
 
@@ -123,17 +148,35 @@ class Totals:
 @dataclass(frozen=True)
 class Report:
     """Everything the engine computed for one spec at one batch size and dtype; `memory`, when a
-    command asks for it, is the memory planner's section (`cnnsize.planner.with_memory`)."""
+    command asks for it, is the memory planner's section (`cnnsize.planner.with_memory`).
+
+    `inputs` and `outputs` are (name, shape) pairs; `input_shape` and `output_shape` the shape of the
+    one input and the one output (None where there are several). `graph` is the resolved spec the
+    figures were computed from; `warnings`, what looks like a mistake in it; `named_inputs`, whether a
+    layer says `from:` (a graph, not a chain), so that tables show what each layer reads."""
 
     name: str
     file: Optional[str]
-    input_shape: Shape
-    output_shape: Shape
+    inputs: tuple[tuple[str, Shape], ...]
+    outputs: tuple[tuple[str, Shape], ...]
     batch_size: int
     dtype: str
     rows: tuple[LayerRow, ...]
     totals: Totals
     memory: Optional["MemoryReport"] = None
+    warnings: tuple[Problem, ...] = ()
+    named_inputs: bool = False  # some layer names its inputs with `from:`: tables show where each reads
+    graph: Optional["Graph"] = field(default=None, repr=False, compare=False)
+
+    @property
+    def input_shape(self) -> Optional[Shape]:
+        """The shape of the network's one input; None when it has several (see `inputs`)."""
+        return self.inputs[0][1] if len(self.inputs) == 1 else None
+
+    @property
+    def output_shape(self) -> Optional[Shape]:
+        """The shape of the network's one output; None when it has several (see `outputs`)."""
+        return self.outputs[0][1] if len(self.outputs) == 1 else None
 
     def leaves(self) -> Iterator[LayerRow]:
         """Every leaf layer (and merge operation) in execution order."""
@@ -168,12 +211,15 @@ class Report:
         data = {
             "name": self.name,
             "file": self.file,
-            "input_shape": list(self.input_shape),
-            "output_shape": list(self.output_shape),
+            "input_shape": list(self.input_shape) if self.input_shape is not None else None,
+            "output_shape": list(self.output_shape) if self.output_shape is not None else None,
+            "inputs": [{"name": name, "shape": list(shape)} for name, shape in self.inputs],
+            "outputs": [{"name": name, "shape": list(shape)} for name, shape in self.outputs],
             "batch_size": self.batch_size,
             "dtype": self.dtype,
             "layers": layers,
             "totals": self.totals.to_dict(),
+            "warnings": [str(problem) for problem in self.warnings],
         }
         if memory is not None:
             data["memory"] = memory.to_dict()

@@ -104,3 +104,34 @@ def pool_formula(i: int, k: int, s: int, p: int = 0, d: int = 1, ceil_mode: bool
 def adaptive_windows(i: int, o: int) -> list[tuple[int, int]]:
     """PyTorch's adaptive pooling windows: output j pools `[floor(j*i/o), ceil((j+1)*i/o))`."""
     return [((j * i) // o, -(-((j + 1) * i) // o)) for j in range(o)]
+
+
+Shape = tuple[int, ...]
+"""A tensor's shape for one sample: (C, H, W) for a volume, (features,) for a flat vector."""
+
+
+def shape_text(shape: Shape) -> str:
+    """`[12, 32, 32]`: a shape as it is written in a spec."""
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def broadcast(shapes: list[Shape]) -> Shape | None:
+    """PyTorch's broadcasting of per-sample shapes of one rank (a size of 1 stretches to the
+    others'), or None when they do not broadcast. Shapes of different ranks do not: with the batch
+    in front, PyTorch would align the batch of one with a dimension of the other."""
+    rank = len(shapes[0])
+    if any(len(s) != rank for s in shapes):
+        return None
+    out = []
+    for axis in range(rank):
+        sizes = {s[axis] for s in shapes}
+        sizes.discard(1)
+        if len(sizes) > 1:
+            return None
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def shapes_text(shapes: tuple[Shape, ...]) -> str:
+    """`[12, 32, 32]` for one shape, `[58, 28, 28], [58, 28, 28]` for several."""
+    return ", ".join(shape_text(s) for s in shapes)

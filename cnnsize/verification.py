@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from cnnsize.errors import SpecPath, format_path
-from cnnsize.kinds.base import shape_text
 from cnnsize.report import LayerRow, Report
+from cnnsize.shapes import shapes_text
 
 Shape = tuple[int, ...]
 
@@ -60,8 +60,8 @@ class LayerCheck:
     name: Optional[str]
     type: str
     module: str
-    engine_shape: Shape
-    measured_shape: Optional[Shape]
+    engine_shape: Any  # a shape (batch first), or a tuple of them for a layer of several outputs
+    measured_shape: Optional[Any]
     figures: tuple[Figure, ...] = ()
 
     @property
@@ -81,8 +81,8 @@ class LayerCheck:
         where = f"{self.label} [{self.type}, module {self.module}]"
         lines = []
         if not self.shape_matches:
-            real = shape_text(self.measured_shape) if self.measured_shape is not None else "no tensor output"
-            lines.append(f"{where}: output shape: engine {shape_text(self.engine_shape)}, PyTorch {real}")
+            real = shown(self.measured_shape) if self.measured_shape is not None else "no tensor output"
+            lines.append(f"{where}: output shape: engine {shown(self.engine_shape)}, PyTorch {real}")
         lines += [f"{where}: {f.diff_text()}" for f in self.figures if not f.matches]
         return lines
 
@@ -92,11 +92,27 @@ class LayerCheck:
             "name": self.name,
             "type": self.type,
             "module": self.module,
-            "engine_shape": list(self.engine_shape),
-            "pytorch_shape": list(self.measured_shape) if self.measured_shape is not None else None,
+            "engine_shape": _listed(self.engine_shape),
+            "pytorch_shape": _listed(self.measured_shape) if self.measured_shape is not None else None,
             "match": self.matches,
             **{f.quantity: f.to_dict() for f in self.figures},
         }
+
+
+def batched(batch_size: int, shapes: tuple[Shape, ...]) -> Any:
+    """Output shapes with the batch in front: one shape, or a tuple of them for several outputs."""
+    if len(shapes) == 1:
+        return (batch_size, *shapes[0])
+    return tuple((batch_size, *shape) for shape in shapes)
+
+
+def shown(shape: Any) -> str:
+    """A shape, or several, as text."""
+    return shapes_text(shape if shape and isinstance(shape[0], tuple) else (shape,))
+
+
+def _listed(shape: Any) -> list[Any]:
+    return [_listed(s) if isinstance(s, tuple) else s for s in shape]
 
 
 @dataclass(frozen=True)
@@ -129,7 +145,7 @@ def compare(
                 name=row.name,
                 type=row.type,
                 module=module,
-                engine_shape=(report.batch_size, *row.output_shape),
+                engine_shape=batched(report.batch_size, row.output_shapes),
                 measured_shape=measured.shapes.get(module),
                 figures=figures,
             )

@@ -1,8 +1,9 @@
 """Building a spec as a torch `nn.Module`.
 
-Each layer kind constructs its own module (`LayerKind.torch_module`, `Composite.torch_join`) from
-the input shape the engine inferred for it, so the engine and the builder read one declaration of
-the kind. This module only walks the spec and names the submodules.
+Each layer kind constructs its own module (`LayerKind.node_module`) from the input shapes the graph
+resolved for it, so the engine and the builder read one declaration of the kind. This module only
+walks the resolved graph, names the submodules after the spec, and lays out the steps the network
+runs.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Optional
 from torch import nn
 
 from cnnsize.backend import blocks
-from cnnsize.engine import analyze
-from cnnsize.errors import SpecPath
-from cnnsize.kinds import Composite, LayerKind
-from cnnsize.report import LayerRow, Report
+from cnnsize.errors import PathKey, SpecPath
+from cnnsize.graph import Graph, Group, Member, resolve
+from cnnsize.kinds import LayerKind
+from cnnsize.report import Report
 from cnnsize.schema import Spec
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -27,7 +28,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class TorchKit:
-    """What a kind needs to build its module: `torch.nn`, and cnnsize's own `blocks`."""
+    """What a kind needs to build its module: `torch.nn`, and cnnsize's own `blocks`
+    (`cnnsize.kinds.torchkit.TorchKit` is the contract)."""
 
     nn: ModuleType
     blocks: ModuleType
@@ -39,19 +41,31 @@ KIT = TorchKit(nn=nn, blocks=blocks)
 def build_network(spec: Spec, report: Optional[Report] = None) -> blocks.Network:
     """An `nn.Module` for `spec` (float32, on the CPU, in training mode, as torch creates modules).
 
-    `report` is the engine's analysis of `spec` at any batch size (only its shapes are read); it is
-    computed when not given, so a spec the engine rejects raises the engine's `SpecError`.
+    A spec the engine rejects raises the engine's `SpecError`. (`report`, an analysis of `spec`, is
+    accepted for compatibility: the graph it was computed from is the spec's own.)
     """
-    report = report or analyze(spec)
-    rows = {row.path: row for _, row in report.walk()}
-    names: dict[SpecPath, str] = {}
-    layers = _Builder(rows, names).sequence(spec.layers, ("layers",), "layers")
-    return blocks.Network(layers, tuple(spec.input), names)
+    graph = report.graph if report is not None and report.graph is not None else resolve(spec)
+    names = qualified_names(graph)
+    root = blocks.Layers()
+    steps = []
+    frees = graph.frees()
+    for node, free in zip(graph.nodes, frees):
+        module = node.layer.node_module(node.in_shapes, KIT)
+        _insert(root, names[node.path], module)
+        steps.append(blocks.Step(module, node.inputs, node.outputs, tuple(free)))
+    return blocks.Network(
+        root,
+        steps,
+        [graph.values[v].shape for _, v in graph.inputs],
+        tuple(v for _, v in graph.outputs),
+        len(graph.values),
+        names,
+    )
 
 
 def module_keys(layers: list[LayerKind]) -> list[str]:
-    """The submodule name of each layer in a sequence: its `name` where that is a Python identifier
-    used once in the sequence and free on `nn.Sequential`, else its index."""
+    """The submodule name of each layer in a list: its `name` where that is a Python identifier used
+    once in the list and free on `nn.Sequential`, else its index."""
     named = [layer.name for layer in layers if layer.name]
     keys = []
     for i, layer in enumerate(layers):
@@ -67,27 +81,48 @@ def module_keys(layers: list[LayerKind]) -> list[str]:
     return keys
 
 
-class _Builder:
-    def __init__(self, rows: dict[SpecPath, LayerRow], names: dict[SpecPath, str]):
-        self.rows = rows
-        self.names = names
+def qualified_names(graph: Graph) -> dict[SpecPath, str]:
+    """The qualified module name of every node and composite, by spec path: list entries are named
+    by `module_keys`, a composite's lists and join by their spec keys (`body`, `branches.0`, `add`)."""
+    entries: dict[SpecPath, dict[int, LayerKind]] = {}
+    paths: list[SpecPath] = []
+    stack: list[Member] = list(graph.tree)
+    while stack:
+        member = stack.pop()
+        path, layer = (member.path, member.layer) if isinstance(member, Group) else _node(graph, member)
+        paths.append(path)
+        if isinstance(path[-1], int):
+            entries.setdefault(path[:-1], {})[path[-1]] = layer
+        if isinstance(member, Group):
+            stack.extend(member.members)
+    keys: dict[SpecPath, dict[int, str]] = {}
+    for where, found in entries.items():
+        positions = sorted(found)
+        keys[where] = dict(zip(positions, module_keys([found[p] for p in positions])))
+    names: dict[SpecPath, str] = {}
+    for path in paths:
+        parts: list[str] = [str(path[0])]
+        for end in range(2, len(path) + 1):
+            key: PathKey = path[end - 1]
+            listed = keys.get(path[: end - 1])
+            parts.append(listed[key] if isinstance(key, int) and listed and key in listed else str(key))
+        names[path] = ".".join(parts)
+    return names
 
-    def sequence(self, layers: list[LayerKind], path: SpecPath, qualname: str) -> nn.Sequential:
-        sequential = nn.Sequential()
-        for i, (key, layer) in enumerate(zip(module_keys(layers), layers)):
-            sequential.add_module(key, self.layer(layer, path + (i,), f"{qualname}.{key}"))
-        return sequential
 
-    def layer(self, layer: LayerKind, path: SpecPath, qualname: str) -> nn.Module:
-        self.names[path] = qualname
-        inp = self.rows[path].input_shape
-        if not isinstance(layer, Composite):
-            return layer.torch_module(inp, KIT)
-        self.names[path + (layer.merge_op,)] = qualname
-        built = []
-        sequences = layer.sequences()
-        outputs = [self.rows[path + sub + (len(seq) - 1,)].output_shape if seq else inp for sub, seq in sequences]
-        for subpath, layers in sequences + layer.derived_sequences(inp, outputs):
-            attribute = ".".join(str(key) for key in subpath)
-            built.append(self.sequence(layers, path + subpath, f"{qualname}.{attribute}"))
-        return layer.torch_join(KIT, built)
+def _node(graph: Graph, index: int) -> tuple[SpecPath, LayerKind]:
+    node = graph.nodes[index]
+    return node.path, node.layer
+
+
+def _insert(root: nn.Module, qualname: str, module: nn.Module) -> None:
+    """Place `module` at `qualname` below the `layers` container, making the lists on the way."""
+    parent = root
+    parts = qualname.split(".")[1:]
+    for part in parts[:-1]:
+        child = parent._modules.get(part)
+        if child is None:
+            child = blocks.Layers()
+            parent.add_module(part, child)
+        parent = child
+    parent.add_module(parts[-1], module)

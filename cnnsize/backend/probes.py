@@ -63,7 +63,7 @@ class OutputShapes(_Hooks):
         super().__init__()
         self.root = root
         self.names = sorted(set(names))
-        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.shapes: dict[str, Any] = {}  # a shape, or a tuple of shapes for a module of several outputs
 
     def __enter__(self) -> "OutputShapes":
         for name in self.names:
@@ -75,6 +75,8 @@ class OutputShapes(_Hooks):
         def record(module: nn.Module, args: Any, output: Any) -> None:
             if isinstance(output, torch.Tensor):
                 self.shapes[name] = tuple(output.shape)
+            elif isinstance(output, (tuple, list)) and all(isinstance(o, torch.Tensor) for o in output):
+                self.shapes[name] = tuple(tuple(o.shape) for o in output)  # type: ignore[assignment]
 
         return record
 

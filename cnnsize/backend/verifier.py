@@ -73,8 +73,9 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
     """Check `spec` in PyTorch against the engine and time it, as `options` say."""
     options.check()
     device, dtype = resolve_device(options.device), resolve_dtype(options.dtype)
-    if options.channels_last and len(spec.input) != 3:
-        raise UsageError(f"--channels-last needs a (C, H, W) input; this spec's input is [{spec.input[0]}]")
+    flat = [name for name, shape in spec.named_inputs if len(shape) != 3]
+    if options.channels_last and flat:
+        raise UsageError(f"--channels-last needs (C, H, W) inputs; this spec's input '{flat[0]}' is a flat vector")
     report = analyze(spec, options.batch_size, options.dtype)
     model = model_memory(spec, Precision(options.dtype, None, "cuda" if device.type == "cuda" else "cpu"), report)
     refuse_if_too_large(model, report, options, device)
@@ -82,17 +83,17 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
     try:
         torch.manual_seed(0)
         network = build_network(spec, report).to(device=device, dtype=dtype)
-        x = network.example_input(options.batch_size, dtype=dtype, device=device)
+        xs = network.example_inputs(options.batch_size, dtype=dtype, device=device)
         if options.channels_last:
             network = network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # stubs lack it
-            x = x.contiguous(memory_format=torch.channels_last)
+            xs = tuple(x.contiguous(memory_format=torch.channels_last) for x in xs)
         phase = "running the measured forward pass"
-        measurement, saved = measure(network, x, report)
+        measurement, saved = measure(network, xs, report)
         layers, totals = compare(report, network.module_names, measurement)
         throughput, peak = None, None
         if options.timed:
             phase = "timing"
-            throughput, peak = _time(network, x, report, options, device, progress)
+            throughput, peak = _time(network, xs, report, options, device, progress)
     except Exception as exc:
         raise _explain(exc, phase, options, device) from None
     batch = options.batch_size
@@ -120,17 +121,17 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
     )
 
 
-def measure(network: Network, x: torch.Tensor, report: Report) -> tuple[Measurement, SavedTensors]:
+def measure(network: Network, xs: tuple[torch.Tensor, ...], report: Report) -> tuple[Measurement, SavedTensors]:
     """One forward pass in training mode with autograd on: every built module's output shape, the
     counts per leaf layer and in all, and what autograd saves for backward."""
     names = set(network.module_names.values())
     network.train()
     with torch.enable_grad():
         with OutputShapes(network, names) as shapes, FlopCount(network) as flops, SavedTensors(network) as saved:
-            network(x)
+            network(*xs)
     layer_counts = {}
     for row in report.leaves():
-        if isinstance(row.path[-1], int):  # a layer (a merge row's path ends in `add`/`cat`)
+        if isinstance(row.path[-1], int):  # a layer (a composite's join row's path ends in `add`/`cat`)
             name = network.module_names[row.path]
             module = network.get_submodule(name)
             layer_counts[row.path] = {
@@ -172,7 +173,7 @@ def refuse_if_too_large(model: MemoryModel, report: Report, options: VerifyOptio
 
 def _time(
     network: Network,
-    x: torch.Tensor,
+    xs: tuple[torch.Tensor, ...],
     report: Report,
     options: VerifyOptions,
     device: torch.device,
@@ -180,7 +181,7 @@ def _time(
 ) -> tuple[Throughput, Optional[int]]:
     model: Any = torch.compile(network) if options.compile else network
     step, context = (
-        training_step(network, model, x) if options.mode == "training" else inference_step(network, model, x)
+        training_step(network, model, xs) if options.mode == "training" else inference_step(network, model, xs)
     )
     synchronize(device)
     if device.type == "cuda":
@@ -201,23 +202,34 @@ def _time(
     return throughput, peak
 
 
-def inference_step(network: Network, model: nn.Module, x: torch.Tensor) -> tuple[Callable[[], Any], Any]:
+def inference_step(network: Network, model: nn.Module, xs: tuple[torch.Tensor, ...]) -> tuple[Callable[[], Any], Any]:
     """A forward pass in eval mode, run inside `torch.inference_mode()` (the returned context)."""
     network.eval()
-    return (lambda: model(x)), torch.inference_mode()
+    return (lambda: model(*xs)), torch.inference_mode()
 
 
-def training_step(network: Network, model: nn.Module, x: torch.Tensor) -> tuple[Callable[[], Any], Any]:
-    """Forward, backward of the output's mean, and an SGD step, in training mode."""
+def training_step(network: Network, model: nn.Module, xs: tuple[torch.Tensor, ...]) -> tuple[Callable[[], Any], Any]:
+    """Forward, backward of the outputs' mean, and an SGD step, in training mode."""
     network.train()
     optimizer = torch.optim.SGD(network.parameters(), lr=1e-4)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        model(x).float().mean().backward()
+        scalar_loss(model(*xs)).backward()
         optimizer.step()
 
     return step, torch.enable_grad()
+
+
+def scalar_loss(outputs: Any) -> torch.Tensor:
+    """The mean of the output, or the sum of the outputs' means: something to run backward from."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float().mean()
+    losses = [o.float().mean() for o in outputs]
+    total = losses[0]
+    for loss in losses[1:]:
+        total = total + loss
+    return total
 
 
 def describe(device: torch.device) -> str:

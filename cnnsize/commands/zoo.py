@@ -46,9 +46,9 @@ def survey(sort: Sort = Sort.year) -> list[Entry]:
     for model in MODELS.values():
         report = analyze(load(model.name))
         totals = report.totals
-        entries.append(
-            Entry(model.name, model.year, weighted_depth(report), totals.params, totals.macs, totals.activation_bytes)
-        )
+        assert report.graph is not None
+        depth = weighted_depth(report.graph)
+        entries.append(Entry(model.name, model.year, depth, totals.params, totals.macs, totals.activation_bytes))
     key = (lambda e: (e.year, e.weighted_depth)) if sort == Sort.year else (lambda e: (e.weighted_depth, e.year))
     return sorted(entries, key=key)
 
