@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Optional
 
-from cnnsize.kinds.base import suggest
+from cnnsize.spelling import suggest
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Model:
 
 _VGG = "Simonyan & Zisserman, Very deep convolutional networks for large-scale image recognition"
 _RESNET = "He et al., Deep residual learning for image recognition"
+_EFFICIENTNET = "Tan & Le, EfficientNet: rethinking model scaling for convolutional neural networks"
 
 MODELS: dict[str, Model] = {
     model.name: model
@@ -43,6 +44,14 @@ MODELS: dict[str, Model] = {
         Model("squeezenet1_1", 2016, "Iandola et al., SqueezeNet v1.1 (the SqueezeNet repository)"),
         Model("densenet121", 2016, "Huang et al., Densely connected convolutional networks"),
         Model("mobilenet_v2", 2018, "Sandler et al., MobileNetV2: inverted residuals and linear bottlenecks"),
+        Model(
+            "shufflenet_v2_x1_0",
+            2018,
+            "Ma et al., ShuffleNet V2: practical guidelines for efficient CNN architecture design",
+        ),
+        Model("mobilenet_v3_large", 2019, "Howard et al., Searching for MobileNetV3"),
+        Model("efficientnet_b0", 2019, _EFFICIENTNET),
+        Model("convnext_tiny", 2022, "Liu et al., A ConvNet for the 2020s"),
     )
 }
 
