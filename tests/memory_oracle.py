@@ -11,18 +11,18 @@ import torch
 
 from cnnsize.backend.builder import build_network
 from cnnsize.backend.probes import LiveTensors, SavedTensors
-from cnnsize.engine import analyze
 from cnnsize.errors import SpecPath
+from cnnsize.graph import resolve
 from cnnsize.memory import Precision, trace
 from cnnsize.schema import Spec
 
 HALF = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def network(spec: Spec, batch_size: int, dtype: str = "float32") -> tuple[Any, torch.Tensor]:
+def network(spec: Spec, batch_size: int, dtype: str = "float32") -> tuple[Any, tuple[torch.Tensor, ...]]:
     torch.manual_seed(0)
-    model = build_network(spec, analyze(spec, batch_size)).to(getattr(torch, dtype))
-    return model, model.example_input(batch_size, dtype=getattr(torch, dtype))
+    model = build_network(spec).to(getattr(torch, dtype))
+    return model, model.example_inputs(batch_size, dtype=getattr(torch, dtype))
 
 
 def autocast(amp: Optional[str]) -> Any:
@@ -33,10 +33,10 @@ def measured_saved(
     spec: Spec, batch_size: int, dtype: str = "float32", amp: Optional[str] = None
 ) -> tuple[int, dict[SpecPath, int]]:
     """Bytes saved for backward in all, and by the spec path of the layer that saved each first."""
-    model, x = network(spec, batch_size, dtype)
+    model, xs = network(spec, batch_size, dtype)
     model.train()
     with autocast(amp), SavedTensors(model) as saved:
-        model(x)
+        model(*xs)
     paths = {name: path for path, name in model.module_names.items() if isinstance(path[-1], int)}
     by_path: dict[SpecPath, int] = {}
     for name, size in saved.by_module.items():
@@ -48,7 +48,7 @@ def measured_saved(
 def estimated_saved(
     spec: Spec, batch_size: int, dtype: str = "float32", amp: Optional[str] = None
 ) -> tuple[int, dict[SpecPath, int]]:
-    t = trace(spec, analyze(spec, batch_size, dtype), Precision(dtype, amp, "cpu"), training=True)
+    t = trace(resolve(spec), Precision(dtype, amp, "cpu"), training=True)
     by_path = {path: size.at(batch_size) for path, size in t.saved_by.items() if size.at(batch_size)}
     return t.saved.at(batch_size), by_path
 
@@ -56,14 +56,14 @@ def estimated_saved(
 def measured_peak(spec: Spec, batch_size: int, training: bool, amp: Optional[str] = None) -> int:
     """The most bytes of tensors alive at once in a forward pass (the input batch included): in
     training mode with autograd, or in eval mode under `torch.no_grad()`."""
-    model, x = network(spec, batch_size)
+    model, xs = network(spec, batch_size)
     model.train(training)
     with torch.enable_grad() if training else torch.no_grad(), autocast(amp):
         with LiveTensors() as live:
-            model(x)
-    return live.peak + x.numel() * x.element_size()
+            model(*xs)
+    return live.peak + sum(x.numel() * x.element_size() for x in xs)
 
 
 def estimated_peak(spec: Spec, batch_size: int, training: bool, amp: Optional[str] = None) -> int:
-    t = trace(spec, analyze(spec, batch_size), Precision("float32", amp, "cpu"), training)
+    t = trace(resolve(spec), Precision("float32", amp, "cpu"), training)
     return t.peak(batch_size)

@@ -13,8 +13,10 @@ from cnnsize.backend.builder import build_network
 from cnnsize.backend.verifier import measure
 from cnnsize.engine import analyze
 from cnnsize.errors import format_path
+from cnnsize.graph import resolve
 from cnnsize.memory import Precision, trace
 from cnnsize.schema import Spec
+from cnnsize.verification import batched
 
 
 def spec_of(data: dict[str, Any]) -> Spec:
@@ -25,10 +27,10 @@ def spec_of(data: dict[str, Any]) -> Spec:
 def assert_engine_equals_pytorch(spec: Spec, batch_size: int = 2) -> None:
     report = analyze(spec, batch_size)
     network = build_network(spec, report)
-    measured, saved = measure(network, network.example_input(batch_size), report)
+    measured, saved = measure(network, network.example_inputs(batch_size), report)
     for row in report.leaves():
         where = f"{format_path(row.path)} ({row.type})"
-        real, engine_shape = measured.shapes.get(network.module_names[row.path]), (batch_size, *row.output_shape)
+        real, engine_shape = measured.shapes.get(network.module_names[row.path]), batched(batch_size, row.output_shapes)
         assert real == engine_shape, f"{where}: engine {engine_shape}, PyTorch {real}"
         counts = measured.layer_counts.get(row.path)
         if counts is not None:
@@ -37,7 +39,7 @@ def assert_engine_equals_pytorch(spec: Spec, batch_size: int = 2) -> None:
     totals = report.totals
     engine = {"params": totals.params, "non_trainable_params": totals.non_trainable_params, "flops": totals.flops}
     assert measured.totals == engine, f"totals: PyTorch {measured.totals}, engine {engine}"
-    estimated = trace(spec, report, Precision(report.dtype, None, "cpu"), training=True).saved.at(batch_size)
+    estimated = trace(resolve(spec), Precision(report.dtype, None, "cpu"), training=True).saved.at(batch_size)
     assert saved.activation_bytes == estimated, (
         f"saved for backward: PyTorch {saved.activation_bytes}, model {estimated}"
     )

@@ -52,7 +52,10 @@ def test_batch_and_dtype_scale_work_and_memory_not_parameters() -> None:
 def test_to_dict_round_trips_through_json() -> None:
     data = cnnsize.analyze(cnnsize.load(ROOT / "specs" / "small-resnet.yaml"), batch_size=4).to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert set(data) == {"name", "file", "input_shape", "output_shape", "batch_size", "dtype", "layers", "totals"}
+    assert set(data) == {
+        "name", "file", "input_shape", "output_shape", "inputs", "outputs", "batch_size", "dtype", "layers", "totals",
+        "warnings",
+    }  # fmt: skip
     # the totals are the sums of the leaf layers
     for key in ("params", "non_trainable_params", "macs", "flops", "activation_bytes"):
         assert data["totals"][key] == sum(layer[key] for layer in data["layers"])

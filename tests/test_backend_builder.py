@@ -10,7 +10,7 @@ from torch import nn
 
 import cnnsize
 from cnnsize.backend import TorchMissing
-from cnnsize.backend.blocks import Concat, Network, PaddedConv2d, Residual
+from cnnsize.backend.blocks import Add, Cat, Layers, Network, PaddedConv2d
 from cnnsize.backend.builder import build_network, module_keys
 from cnnsize.errors import SpecError
 from cnnsize.kinds import KINDS
@@ -57,16 +57,18 @@ def test_module_names_follow_spec_paths_and_layer_names(make_spec):
         ("layers", 1): "layers.1",
         ("layers", 2): "layers.block",
         ("layers", 2, "body", 0): "layers.block.body.0",
-        ("layers", 2, "add"): "layers.block",
+        ("layers", 2, "add"): "layers.block.add",
         ("layers", 3): "layers.3",
         ("layers", 3, "branches", 0, 0): "layers.3.branches.0.0",
         ("layers", 3, "branches", 1, 0): "layers.3.branches.1.0",
-        ("layers", 3, "cat"): "layers.3",
+        ("layers", 3, "cat"): "layers.3.cat",
     }
     for path, name in model.module_names.items():
         assert model.module_at(path) is model.get_submodule(name)
-    assert isinstance(model.layers.block, Residual)
-    assert isinstance(model.layers[3], Concat)
+    assert isinstance(model.layers.block, Layers) and isinstance(model.layers.block.add, Add)
+    assert isinstance(model.layers[3].cat, Cat)
+    with pytest.raises(RuntimeError, match="run the whole Network"):
+        model.layers.block(torch.randn(1, 4, 8, 8))
     assert model.layers.stem.weight.shape == (4, 3, 3, 3)
 
 

@@ -79,7 +79,7 @@ def test_asking_for_absent_cuda_is_a_usage_error():
 
 def test_channels_last_needs_a_volume(make_spec):
     spec = make_spec({"input": [8], "layers": [{"type": "linear", "out_features": 2}]})
-    with pytest.raises(UsageError, match="--channels-last needs a"):
+    with pytest.raises(UsageError, match="--channels-last needs \\(C, H, W\\) inputs"):
         verify(spec, VerifyOptions(device="cpu", channels_last=True))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from cnnsize.blocks import MAX_NESTING, expand
 from cnnsize.engine import analyze
 from cnnsize.errors import SpecError
 from cnnsize.loader import load
+from cnnsize.schema import layer_lists
 from cnnsize.yamlio import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +32,7 @@ blocks:
 
 
 def expanded(text: str) -> dict:
-    return expand(parse_text(textwrap.dedent(text))).data
+    return expand(parse_text(textwrap.dedent(text)), layer_lists()).data
 
 
 def errors(tmp_path: Path, text: str) -> list[str]:
@@ -47,7 +49,7 @@ def errors(tmp_path: Path, text: str) -> list[str]:
 
 def test_a_spec_without_blocks_is_left_as_it_is():
     document = parse_text("input: [3, 8, 8]\nlayers: [relu]\n")
-    assert expand(document) is document
+    assert expand(document, layer_lists()) is document
 
 
 def test_a_use_becomes_a_sequential_named_after_the_block_with_arguments_in_place():
@@ -348,3 +350,284 @@ def test_the_command_line_prints_block_errors_without_a_traceback(tmp_path):
     assert result.returncode == 1
     assert f"{path}:10:5: error: layers[0]: block 'conv_bn' needs argument 'out'" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+# -- expressions -----------------------------------------------------------------------------------
+
+WIDTH = """\
+input: [16, 8, 8]
+blocks:
+  b:
+    params: [in, t]
+    layers:
+      - type: conv2d
+        out_channels: ${make_divisible(in * t, 8)}
+        kernel_size: 1
+        bias: ${in > 16}
+        name: conv${in // 8}_${t}
+"""
+
+
+def test_an_expression_gives_its_result_with_its_type():
+    data = expanded(
+        """\
+        input: [3, 8, 8]
+        blocks:
+          b:
+            params: [c]
+            layers: [{type: x, i: "${c // 4}", f: "${c * 0.75}", b: "${c == 24}", s: "${'wide' if c > 16 else 'thin'}"}]
+        layers: [{block: b, c: 24}]
+        """
+    )
+    fields = data["layers"][0]["layers"][0]
+    # 24 // 4 = 6; 24 * 0.75 = 18.0
+    assert fields == {"type": "x", "i": 6, "f": 18.0, "b": True, "s": "wide"}
+    assert [type(fields[k]) for k in "ifbs"] == [int, float, bool, str]
+
+
+def test_a_width_rule_in_a_block_sizes_its_layers():
+    spec = load(WIDTH + "layers:\n  - {block: b, in: 16, t: 6}\n  - {block: b, in: 96, t: 0.25}\n")
+    first, second = (use.layers[0] for use in spec.layers)
+    # make_divisible(16 * 6, 8) = max(8, int(96 + 4) // 8 * 8) = 96; 16 > 16 is false
+    assert (first.out_channels, first.bias, first.name) == (96, False, "conv2_6")
+    # make_divisible(96 * 0.25, 8) = max(8, int(24.0 + 4) // 8 * 8) = 24; 96 // 8 = 12
+    assert (second.out_channels, second.bias, second.name) == (24, True, "conv12_0.25")
+
+
+def test_a_bare_reference_still_passes_the_argument_itself():
+    data = expanded(
+        """\
+        input: [3, 8, 8]
+        blocks:
+          b:
+            params: [k]
+            layers: [{type: conv2d, out_channels: 4, kernel_size: "${ k }"}]
+        layers: [{block: b, k: [1, 3]}]
+        """
+    )
+    assert data["layers"][0]["layers"][0]["kernel_size"] == [1, 3]
+
+
+def test_a_result_the_field_refuses_is_reported_at_the_expression(tmp_path):
+    text = WIDTH.replace("make_divisible(in * t, 8)", "in * t") + "layers:\n  - {block: b, in: 32, t: 0.75}\n"
+    assert errors(tmp_path, text) == [
+        # 32 * 0.75 = 24.0: a float, where a channel count must be an integer
+        "spec.yaml:7:23: error: blocks.b.layers[0].out_channels: must be a positive integer, got 24.0 "
+        "(in block 'b' used at layers[0], line 12)"
+    ]
+
+
+def test_a_malformed_expression_is_reported_once_at_the_definition(tmp_path):
+    text = WIDTH.replace("in * t", "in * / t") + "layers:\n  - {block: b, in: 32, t: 1}\n  - {block: b, in: 8, t: 2}\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:7:23: error: blocks.b.layers[0].out_channels: ${make_divisible(in * / t, 8)}: column 21: "
+        "expected a value (a number, a name or '('), found '/'"
+    ]
+
+
+def test_an_unknown_name_in_an_expression_is_named_with_a_suggestion(tmp_path):
+    text = WIDTH.replace("in > 16", "inn > 16").replace("in * t", "max(in, tt)") + "layers: [relu]\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:7:23: error: blocks.b.layers[0].out_channels: ${make_divisible(max(in, tt), 8)}: block 'b' has "
+        "no parameter 'tt' (did you mean 't'?); its parameters: in, t",
+        "spec.yaml:9:15: error: blocks.b.layers[0].bias: ${inn > 16}: block 'b' has no parameter 'inn' "
+        "(did you mean 'in'?); its parameters: in, t",
+    ]
+
+
+def test_an_evaluation_error_names_the_values_and_the_uses(tmp_path):
+    text = WIDTH.replace("in // 8", "in // (t - 1)")
+    text += "layers:\n  - {block: b, in: 16, t: 1}\n  - {block: b, in: 16, t: 2}\n  - {block: b, in: 24, t: 1}\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:10:15: error: blocks.b.layers[0].name: ${in // (t - 1)}: column 4: '//' divides by zero "
+        "(16 // 0); here in = 16, t = 1 (in block 'b' used at layers[0], line 12)",
+        "spec.yaml:10:15: error: blocks.b.layers[0].name: ${in // (t - 1)}: column 4: '//' divides by zero "
+        "(24 // 0); here in = 24, t = 1 (in block 'b' used at layers[2], line 14)",
+    ]
+
+
+def test_a_parameter_cannot_be_named_like_a_word_of_the_language(tmp_path):
+    text = "input: [3, 8, 8]\nblocks:\n  b:\n    params: [and, if]\n    layers: [relu]\nlayers: [relu]\n"
+    assert errors(tmp_path, text) == [
+        "spec.yaml:4:14: error: blocks.b.params[0]: 'and' is a word of the expression language; name the "
+        "parameter otherwise",
+        "spec.yaml:4:19: error: blocks.b.params[1]: 'if' cannot be a parameter: a use of a block gives `if` itself",
+    ]
+
+
+def test_a_repeat_of_a_long_expression_is_refused_fast(tmp_path):
+    long = " + ".join(["c"] * 240)  # 240 names and 239 additions: 479 nodes to evaluate per use
+    text = f"""\
+    input: [3, 8, 8]
+    blocks:
+      b:
+        params: [c]
+        layers: [{{type: relu, name: "r${{{long}}}"}}]
+    layers: [{{block: b, c: 1, repeat: 100000}}]
+    """
+    start = time.perf_counter()
+    [message] = errors(tmp_path, text)
+    assert time.perf_counter() - start < 1.0
+    assert "expanding the blocks evaluates more than 200,000 steps of expressions (is a `repeat` too large?)" in message
+
+
+# -- if --------------------------------------------------------------------------------------------
+
+MBCONV = """\
+input: [16, 8, 8]
+blocks:
+  mbconv:   # MobileNetV2's inverted residual: the skip only where the shape is kept
+    params: [cin, cout]
+    defaults: {stride: 1}
+    layers:
+      - type: residual
+        if: ${stride == 1 and cin == cout}
+        body:
+          - {block: inverted, cout: "${cout}", stride: "${stride}"}
+      - {block: inverted, cout: "${cout}", stride: "${stride}", if: "${not (stride == 1 and cin == cout)}"}
+  inverted:
+    params: [cout, stride]
+    layers:
+      - {type: conv2d, out_channels: "${cout}", kernel_size: 3, stride: "${stride}", padding: 1, bias: false}
+"""
+
+
+def test_if_in_a_block_keeps_or_drops_an_entry_for_each_use():
+    spec = load(
+        MBCONV + "layers:\n  - {block: mbconv, cin: 16, cout: 16}\n  - {block: mbconv, cin: 16, cout: 24, stride: 2}\n"
+    )
+    same, changed = spec.layers
+    assert [layer.kind for layer in same.layers] == ["residual"]  # stride 1, 16 -> 16: the skip
+    assert [layer.kind for layer in changed.layers] == ["sequential"]  # 16 -> 24: the bare inverted block
+    report = analyze(spec)
+    # 16 * 16 * 3 * 3 = 2,304 and 16 * 24 * 3 * 3 = 3,456
+    assert report.totals.params == 2304 + 3456
+    assert report.output_shape == (24, 4, 4)
+
+
+def test_if_with_repeat_keeps_every_copy_or_none():
+    text = CONV_BN + textwrap.dedent(
+        """\
+          stage:
+            params: [n]
+            layers:
+              - relu
+              - {block: conv_bn, out: 4, repeat: 3, if: "${n > 0}"}
+        layers:
+          - {block: stage, n: 1}
+          - {block: stage, n: 0}
+          - {block: conv_bn, out: 4, repeat: 2, if: false}
+        """
+    )
+    data = expanded(text)
+    first, second = data["layers"]
+    names = [layer if isinstance(layer, str) else layer["name"] for layer in first["layers"]]
+    assert names == ["relu", "conv_bn", "conv_bn", "conv_bn"]
+    assert second["layers"] == ["relu"]
+
+
+def test_a_literal_if_works_outside_blocks_at_every_level():
+    spec = load(
+        """\
+        input: [3, 8, 8]
+        layers:
+          - {type: relu, if: false}
+          - {type: sigmoid, if: true}
+          - type: residual
+            body: [{type: tanh, if: false}, relu]
+          - type: concat
+            branches: [[{type: relu, if: true}], [{type: linear, if: false}]]
+        """.replace("        ", "")
+    )
+    residual, concat = spec.layers[1:]
+    assert [layer.kind for layer in spec.layers] == ["sigmoid", "residual", "concat"]
+    assert [layer.kind for layer in residual.body] == ["relu"]
+    assert [[layer.kind for layer in branch] for branch in concat.branches] == [["relu"], []]
+
+
+def test_a_dropped_entry_is_not_read(tmp_path):
+    # inside a block, a dropped entry's expressions are not evaluated (here: a division by zero)
+    text = """\
+    input: [3, 8, 8]
+    blocks:
+      b:
+        params: [d]
+        layers:
+          - {type: conv2d, out_channels: "${8 // d}", kernel_size: 1, if: "${d != 0}"}
+          - relu
+    layers:
+      - {block: b, d: 0}
+      - {type: conv2d, if: false}
+    """
+    data = expanded(text)
+    assert data["layers"] == [{"type": "sequential", "name": "b", "layers": ["relu"]}]
+
+
+def test_if_must_be_true_or_false(tmp_path):
+    text = MBCONV.replace("${stride == 1 and cin == cout}", "${stride + 1}")
+    assert errors(tmp_path, text + "layers:\n  - {block: mbconv, cin: 16, cout: 16}\n") == [
+        "spec.yaml:8:13: error: blocks.mbconv.layers[0].if: `if` takes true or false, but ${stride + 1} gives 2 "
+        "(in block 'mbconv' used at layers[0], line 17)",
+    ]
+    assert errors(tmp_path, MBCONV + "layers:\n  - {type: relu, if: 'yes'}\n") == [
+        "spec.yaml:17:22: error: layers[0].if: `if` takes true or false, got 'yes'",
+    ]
+
+
+def test_an_if_outside_blocks_is_a_literal(tmp_path):
+    assert errors(tmp_path, 'input: [3, 8, 8]\nlayers:\n  - {type: relu, if: "${true}"}\n') == [
+        "spec.yaml:3:22: error: layers[0].if: `${...}` is a block parameter: it has a meaning only inside a block's "
+        "`layers`"
+    ]
+
+
+def test_the_command_line_prints_an_expression_error_with_its_place(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(WIDTH.replace("in * t", "in *") + "layers:\n  - {block: b, in: 32, t: 1}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnsize", "check", str(path)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": ""},
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith(
+        f"{path}:7:23: error: blocks.b.layers[0].out_channels: ${{make_divisible(in *, 8)}}: column 20: expected a "
+        "value (a number, a name or '('), found ','"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def docs_mobilenet(width: str) -> str:
+    """The MobileNetV2 example of docs/blocks.md, at another width."""
+    text = (REPO / "docs" / "blocks.md").read_text()
+    example = text.split("### Worked example: MobileNetV2 at any width", 1)[1].split("```yaml\n", 1)[1]
+    example = example.split("```", 1)[0]
+    assert example.endswith("  - {block: mobilenet_v2, width: 0.75}\n")
+    return example.replace("width: 0.75}", f"width: {width}}}")
+
+
+@pytest.mark.parametrize(
+    ("width", "params", "macs"),
+    [
+        ("1.0", 3_504_872, 300_774_272),  # the zoo's mobilenet_v2: torchvision's published 3,504,872
+        ("0.75", 2_636_424, 209_069_792),
+        ("1.4", 6_108_776, 582_195_824),
+    ],
+)
+def test_the_mobilenet_example_of_the_docs_gives_what_they_say(width, params, macs):
+    report = analyze(load(docs_mobilenet(width)))
+    assert (report.totals.params, report.totals.macs) == (params, macs)
+    if width == "1.0":
+        zoo = analyze(load("mobilenet_v2"))
+        assert (zoo.totals.params, zoo.totals.macs) == (params, macs)
+
+
+def test_the_mobilenet_example_rounds_widths_as_torchvision():
+    [network] = analyze(load(docs_mobilenet("0.75"))).rows
+    stem, *stages, last = [row.output_shape[0] for row in network.children[:9]]
+    # make_divisible(32 * 0.75, 8) = max(8, int(24.0 + 4) // 8 * 8) = 24; the last conv's 1280 * max(1.0, 0.75)
+    assert (stem, last) == (24, 1280)
+    # c = 16, 24, 32, 64, 96, 160, 320 times 0.75 = 12, 18, 24, 48, 72, 120, 240, each made divisible by 8:
+    # int(12 + 4) // 8 * 8 = 16; int(18 + 4) // 8 * 8 = 16 < 0.9 * 18 = 16.2, so 24; the others are multiples of 8
+    assert stages == [16, 24, 24, 48, 72, 120, 240]

@@ -10,7 +10,7 @@ from cnnsize.loader import load
 
 
 def depth_of(layers: str) -> int:
-    return weighted_depth(analyze(load(f"input: [4, 8, 8]\nlayers:\n{layers}")))
+    return weighted_depth(analyze(load(f"input: [4, 8, 8]\nlayers:\n{layers}")).graph)
 
 
 def test_only_convolutions_and_linear_layers_count():
@@ -54,7 +54,14 @@ def test_parallel_paths_count_their_longest():
         ("squeezenet1_1", 18),
         ("densenet121", 121),
         ("mobilenet_v2", 53),
+        # no paper counts these; the longest path runs through each squeeze-and-excitation's two 1x1
+        # convolutions, the gate being multiplied back in. MobileNetV3-Large: stem 1; blocks 0-14
+        # 2 (dw, project) + 2 * 3 (+ expand) + 3 * 5 (+ SE) + 4 * 3 + 5 * 5 = 60; last conv 1; two
+        # linear layers: 64. EfficientNet-B0: stem 1; block 0 4 (dw, SE, project), blocks 1-15 5 each
+        # (+ expand): 79; head conv 1; linear 1: 82
+        ("mobilenet_v3_large", 64),
+        ("efficientnet_b0", 82),
     ],
 )
 def test_the_zoo_has_the_depths_its_names_say(model, depth):
-    assert weighted_depth(analyze(load(model))) == depth
+    assert weighted_depth(analyze(load(model)).graph) == depth

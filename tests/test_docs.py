@@ -11,7 +11,7 @@ def test_every_kind_and_field_is_documented():
     missing = [
         f"{name}.{field}"
         for name, cls in KINDS.items()
-        for field in ["", *cls.model_fields]
+        for field in ["", *(info.alias or key for key, info in cls.model_fields.items())]
         if f"`{field or name}`" not in DOC
     ]
     assert missing == []

@@ -185,20 +185,37 @@ def test_receptive_field_of_global_pooling_is_the_whole_input():
     assert report.rows[0].receptive_field.size == (7, 7)
 
 
-def test_upsampling_and_transposed_conv_make_fractional_jumps():
+def test_after_upsampling_the_field_is_unknown_and_says_why():
     report = analyze(
         load("""
-input: [1, 4, 4]
+input: [1, 8, 8]
 layers:
+  - {type: conv2d, out_channels: 1, kernel_size: 3, padding: 1}
   - {type: upsample, scale_factor: 2}
   - {type: conv_transpose2d, out_channels: 1, kernel_size: 4, stride: 2, padding: 1}
 """)
     )
-    up, deconv = report.leaves()
-    assert up.receptive_field.jump == (Fraction(1, 2), Fraction(1, 2))
-    # taps = ceil(4/2) = 2 -> size 1 + (2 - 1)*1/2; jump 1/2 / 2 = 1/4
-    assert deconv.receptive_field.size[0] == Fraction(3, 2)
-    assert deconv.receptive_field.jump[0] == Fraction(1, 4)
+    conv, up, deconv = report.leaves()
+    assert conv.receptive_field.size == (3, 3) and conv.receptive_field_unknown is None
+    # outputs 2m and 2m + 1 copy input m: the field does not move by one jump per position
+    assert up.receptive_field is None and "nearest upsampling by 2" in up.receptive_field_unknown
+    assert deconv.receptive_field is None and deconv.receptive_field_unknown == up.receptive_field_unknown
+
+
+def test_a_map_of_one_position_upsampled_sees_the_same_everywhere():
+    report = analyze(load("input: [1, 8, 8]\nlayers: [global_avgpool2d, {type: upsample, scale_factor: 4}]"))
+    pool, up = report.leaves()
+    # global pooling over 8 positions: left 0, right 0 + (8 - 1)*1 = 7 -> size 8; every copy sees it all
+    assert pool.receptive_field.size == up.receptive_field.size == (8, 8)
+    assert up.receptive_field.jump == (0, 0) and up.receptive_field.start == (Fraction(7, 2), Fraction(7, 2))
+
+
+def test_a_transposed_conv_with_stride_1_is_a_window():
+    report = analyze(
+        load("input: [1, 8, 8]\nlayers: [{type: conv_transpose2d, out_channels: 1, kernel_size: 3, padding: 1}]")
+    )
+    # output o reads inputs o + p - (k - 1) .. o + p = o - 1 .. o + 1: size 3, centred
+    assert report.rows[0].receptive_field.size == (3, 3) and report.rows[0].receptive_field.start == (0, 0)
 
 
 def test_flat_networks_have_no_receptive_field():

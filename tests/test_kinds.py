@@ -3,9 +3,10 @@
 import json
 
 import pytest
+from graph_rows import GRAPHS
 
 from cnnsize.engine import analyze
-from cnnsize.errors import LayerRuleError
+from cnnsize.errors import LayerRuleError, SpecError
 from cnnsize.kinds import KINDS, Composite
 from cnnsize.loader import load
 
@@ -109,6 +110,21 @@ ROWS = [
     ({"type": "batchnorm2d"}, (64, 8, 8), (64, 8, 8), 2 * 64, 2 * 64, 0),
     ({"type": "batchnorm2d", "affine": False}, (16, 4, 4), (16, 4, 4), 0, 2 * 16, 0),
     ({"type": "batchnorm2d", "track_running_stats": False}, (16, 4, 4), (16, 4, 4), 2 * 16, 0, 0),
+    ({"type": "batchnorm1d"}, (100,), (100,), 2 * 100, 2 * 100, 0),  # per feature: weight, bias; mean, var
+    ({"type": "batchnorm1d", "affine": False, "track_running_stats": False}, (100,), (100,), 0, 0, 0),
+    # other norms: 2*C trainable when affine; instance norm's running statistics 2*C when tracked
+    ({"type": "layernorm2d", "eps": 0.001}, (96, 56, 56), (96, 56, 56), 2 * 96, 0, 0),  # ConvNeXt-T's stem norm
+    ({"type": "layernorm2d", "bias": False}, (8, 3, 3), (8, 3, 3), 8, 0, 0),  # the weight alone
+    ({"type": "layernorm2d", "elementwise_affine": False}, (8, 3, 3), (8, 3, 3), 0, 0, 0),
+    ({"type": "groupnorm", "num_groups": 32}, (256, 14, 14), (256, 14, 14), 2 * 256, 0, 0),  # 256/32 = 8 a group
+    ({"type": "groupnorm", "num_groups": 2, "affine": False}, (6,), (6,), 0, 0, 0),  # a flat input: one position
+    ({"type": "instancenorm2d"}, (64, 32, 32), (64, 32, 32), 0, 0, 0),  # no affine, no running statistics
+    ({"type": "instancenorm2d", "affine": True, "track_running_stats": True}, (3, 4, 4), (3, 4, 4), 2 * 3, 2 * 3, 0),
+    # ConvNeXt's residual branch: C multipliers; stochastic depth has none
+    ({"type": "layer_scale"}, (768, 7, 7), (768, 7, 7), 768, 0, 0),  # gamma (768, 1, 1)
+    ({"type": "layer_scale", "init_value": 0.1}, (10,), (10,), 10, 0, 0),  # gamma (10,)
+    ({"type": "stochastic_depth", "p": 0.1}, (96, 56, 56), (96, 56, 56), 0, 0, 0),
+    ({"type": "stochastic_depth", "p": 0.5, "mode": "batch"}, (10,), (10,), 0, 0, 0),
     # element-wise
     ({"type": "identity"}, (3, 4, 4), (3, 4, 4), 0, 0, 0),
     ({"type": "relu", "inplace": True}, (3, 4, 4), (3, 4, 4), 0, 0, 0),
@@ -120,6 +136,7 @@ ROWS = [
     ({"type": "sigmoid"}, (10,), (10,), 0, 0, 0),
     ({"type": "tanh"}, (10,), (10,), 0, 0, 0),
     ({"type": "hardswish"}, (3, 4, 4), (3, 4, 4), 0, 0, 0),
+    ({"type": "hardsigmoid", "inplace": True}, (3, 4, 4), (3, 4, 4), 0, 0, 0),
     ({"type": "softmax"}, (10,), (10,), 0, 0, 0),
     ({"type": "dropout", "p": 0.3}, (10,), (10,), 0, 0, 0),
     ({"type": "dropout2d"}, (3, 4, 4), (3, 4, 4), 0, 0, 0),
@@ -129,6 +146,21 @@ ROWS = [
     ({"type": "linear", "out_features": 4, "bias": False}, (8,), (4,), 32, 0, 32),
     ({"type": "zeropad2d", "padding": [1, 2, 3, 4]}, (2, 5, 5), (2, 8, 12), 0, 0, 0),  # 5+1+2, 5+3+4
     ({"type": "upsample", "scale_factor": 2}, (4, 7, 7), (4, 14, 14), 0, 0, 0),
+    ({"type": "upsample", "scale_factor": [2, 3], "mode": "bilinear"}, (4, 7, 7), (4, 14, 21), 0, 0, 0),  # 7*2, 7*3
+    ({"type": "upsample", "scale_factor": 2, "mode": "bicubic", "align_corners": True}, (1, 3, 5), (1, 6, 10), 0, 0, 0),
+    # views
+    ({"type": "center_crop", "size": [56, 48]}, (64, 64, 64), (64, 56, 48), 0, 0, 0),  # U-Net skip: 64x64 -> 56x48
+    ({"type": "center_crop", "size": 3}, (2, 3, 3), (2, 3, 3), 0, 0, 0),  # the whole map
+    ({"type": "reshape", "shape": [512, 4, 4]}, (8192,), (512, 4, 4), 0, 0, 0),  # 512*4*4 = 8192
+    ({"type": "reshape", "shape": [-1]}, (3, 4, 5), (60,), 0, 0, 0),  # 3*4*5 = 60
+    ({"type": "reshape", "shape": [2, -1, 5]}, (4, 5, 3), (2, 6, 5), 0, 0, 0),  # 60/(2*5) = 6
+    ({"type": "unflatten", "sizes": [512, 4, 4]}, (8192,), (512, 4, 4), 0, 0, 0),  # DCGAN after its linear
+    ({"type": "unflatten", "dim": -1, "sizes": [-1, 2, 3]}, (24,), (4, 2, 3), 0, 0, 0),  # 24/(2*3) = 4
+    ({"type": "unflatten", "dim": 2, "sizes": [5]}, (3, 5, 7), (3, 5, 7), 0, 0, 0),  # a split into one: unchanged
+    # channels and positions rearranged: no parameters
+    ({"type": "pixel_shuffle", "upscale_factor": 3}, (18, 4, 5), (2, 12, 15), 0, 0, 0),  # 18/3^2, 4*3, 5*3
+    ({"type": "pixel_unshuffle", "downscale_factor": 2}, (3, 8, 6), (12, 4, 3), 0, 0, 0),  # 3*2^2, 8/2, 6/2
+    ({"type": "channel_shuffle", "groups": 4}, (8, 5, 5), (8, 5, 5), 0, 0, 0),
     # composites: the sum of their parts
     (
         {"type": "residual", "body": [{"type": "conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, R]},
@@ -201,7 +233,7 @@ def test_kind_row(fields, inp, out, params, buffers, macs):
 
 
 def test_every_kind_has_a_row():
-    covered = {fields["type"] for fields, *_ in ROWS}
+    covered = {fields["type"] for fields, *_ in ROWS} | {kind for kind, _ in GRAPHS}
     assert covered == set(KINDS), f"kinds without a test row: {sorted(set(KINDS) - covered)}"
 
 
@@ -272,6 +304,74 @@ def test_registry_refuses_a_duplicate_name():
             "in_features is 9, but the layer's input has 8",
         ),
         ({"type": "softmax", "dim": 3}, (10,), "dim", "dim must be in [-2, 1]"),
+        (
+            {"type": "groupnorm", "num_groups": 3},
+            (64, 4, 4),
+            "num_groups",
+            "the number of channels must be evenly divisible by num_groups. Received: num_groups=3, channels=64",
+        ),
+        ({"type": "groupnorm", "num_groups": 2, "num_channels": 6}, (4,), "num_channels", "num_channels is 6"),
+        ({"type": "instancenorm2d", "num_features": 4}, (3, 2, 2), "num_features", "num_features is 4"),
+        ({"type": "batchnorm1d", "num_features": 4}, (3,), "num_features", "num_features is 4, but the layer's input"),
+        (
+            {"type": "pixel_shuffle", "upscale_factor": 2},
+            (6, 4, 4),
+            "upscale_factor",
+            "evenly divisible by upscale_factor squared. Received: upscale_factor=2 (squared: 4), channels=6",
+        ),
+        (
+            {"type": "pixel_unshuffle", "downscale_factor": 3},
+            (1, 9, 10),
+            "downscale_factor",
+            "the width must be evenly divisible by downscale_factor. Received: downscale_factor=3, width=10",
+        ),
+        (
+            {"type": "pixel_unshuffle", "downscale_factor": 2},
+            (1, 5, 4),
+            "downscale_factor",
+            "the height must be evenly divisible by downscale_factor. Received: downscale_factor=2, height=5",
+        ),
+        (
+            {"type": "channel_shuffle", "groups": 3},
+            (8, 2, 2),
+            "groups",
+            "the number of channels must be evenly divisible by groups. Received: groups=3, channels=8",
+        ),
+        (
+            {"type": "center_crop", "size": [4, 6]},
+            (2, 5, 5),
+            "size",
+            "the crop must fit the input. Received: size=[4, 6], input height x width=5x5",
+        ),
+        # 3*4*4 = 48 values; [5, 10] holds 50
+        (
+            {"type": "reshape", "shape": [5, 10, 1]},
+            (3, 4, 4),
+            "shape",
+            "shape [5, 10, 1] holds 50 values, but the input",
+        ),
+        # 48 is not divisible by 5*1 = 5
+        (
+            {"type": "reshape", "shape": [5, -1, 1]},
+            (3, 4, 4),
+            "shape",
+            "48 is not divisible by the product of the others, 5",
+        ),
+        (
+            {"type": "unflatten", "sizes": [4, 4]},
+            (12,),
+            "sizes",
+            "sizes [4, 4] holds 16 values, but axis 0 of the input",
+        ),
+        ({"type": "unflatten", "sizes": [2, 3]}, (6,), "sizes", "gives [2, 3], but cnnsize's shapes are [features] or"),
+        ({"type": "unflatten", "sizes": [2, 2], "dim": 1}, (4, 3, 3), "sizes", "gives [2, 2, 3, 3]"),
+        (
+            {"type": "unflatten", "dim": 2, "sizes": [12]},
+            (12,),
+            "dim",
+            "dim must be in [-2, 1] for a batched input of 2 dimensions, got 2",
+        ),
+        ({"type": "unflatten", "dim": 0, "sizes": [12]}, (12,), "dim", "dim 0 is the batch"),
     ],
 )
 def test_rule_errors_name_the_field(fields, inp, field, message):
@@ -282,6 +382,57 @@ def test_rule_errors_name_the_field(fields, inp, field, message):
     assert message in info.value.message
 
 
+def test_instance_norm_needs_more_than_one_position():
+    layer = KINDS["instancenorm2d"].model_validate({"type": "instancenorm2d"})
+    with pytest.raises(LayerRuleError, match=r"more than one position per channel.*Received: input \[8, 1, 1\]"):
+        layer.output_shape((8, 1, 1))
+    assert layer.output_shape((8, 1, 2)) == (8, 1, 2)  # two positions are enough
+
+
+def test_batchnorm1d_on_a_volume_points_to_batchnorm2d():
+    layer = KINDS["batchnorm1d"].model_validate({"type": "batchnorm1d"})
+    with pytest.raises(LayerRuleError, match=r"input is the volume \[3, 4, 4\]; use batchnorm2d for volumes"):
+        layer.output_shape((3, 4, 4))
+
+
+def test_center_crop_rounds_the_offset_down():
+    crop = KINDS["center_crop"].model_validate({"type": "center_crop", "size": [4, 3]})
+    # (7 - 4)/2 = 1.5 -> 1 (the extra row at the bottom); (6 - 3)/2 = 1.5 -> 1; (9 - 3)/2 = 3
+    assert crop.offsets((1, 7, 6)) == (1, 1)
+    assert crop.offsets((1, 8, 9)) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (
+            "{type: upsample, scale_factor: 2, align_corners: false}",
+            "layers[0].align_corners: align_corners applies only to the interpolating modes bilinear and bicubic; "
+            "leave it out with mode nearest. Received: mode='nearest', align_corners=false",
+        ),
+        (
+            "{type: upsample, scale_factor: 2, mode: linear}",
+            "layers[0].mode: must be 'nearest', 'bilinear' or 'bicubic'",
+        ),
+        ("{type: reshape, shape: [4, 4]}", "layers[0].shape: must be [features] or [C, H, W] (one entry may be -1)"),
+        (
+            "{type: reshape, shape: [-1, -1, 4]}",
+            "layers[0].shape: must be a non-empty list of positive integers, at most one of them -1",
+        ),
+        ("{type: unflatten, sizes: [0, 4]}", "layers[0].sizes: must be a non-empty list of positive integers"),
+        ("{type: unflatten, sizes: []}", "layers[0].sizes: must be a non-empty list of positive integers"),
+        ("{type: stochastic_depth, p: 0.2, mode: col}", "layers[0].mode: must be 'row' or 'batch'"),
+        ("{type: stochastic_depth, p: 1.5}", "layers[0].p: must be a number from 0 to 1, got 1.5"),
+        ("{type: stochastic_depth}", "layers[0]: missing required field 'p'"),
+        ("{type: groupnorm, num_groups: 0}", "layers[0].num_groups: must be a positive integer, got 0"),
+    ],
+)
+def test_bad_fields_of_the_new_kinds_are_reported(layer, message):
+    with pytest.raises(SpecError) as info:
+        load(f"input: [4, 8, 8]\nlayers:\n  - {layer}\n")
+    assert message in str(info.value)
+
+
 def test_linear_on_a_volume_suggests_flatten():
     layer = KINDS["linear"].model_validate({"type": "linear", "out_features": 10})
     with pytest.raises(LayerRuleError, match=r"add `flatten` before it \(giving 48 features\)"):
@@ -290,7 +441,20 @@ def test_linear_on_a_volume_suggests_flatten():
 
 def test_spatial_kinds_refuse_a_flat_input():
     for name, cls in KINDS.items():
-        if name in ("conv2d", "maxpool2d", "batchnorm2d", "upsample", "zeropad2d", "global_avgpool2d"):
+        if name in (
+            "conv2d",
+            "maxpool2d",
+            "batchnorm2d",
+            "upsample",
+            "zeropad2d",
+            "global_avgpool2d",
+            "layernorm2d",
+            "instancenorm2d",
+            "pixel_shuffle",
+            "pixel_unshuffle",
+            "channel_shuffle",
+            "center_crop",
+        ):
             fields = {"type": name, **_minimal(name)}
             with pytest.raises(LayerRuleError, match=r"needs a \(C, H, W\) volume"):
                 cls.model_validate(fields).output_shape((10,))
@@ -302,6 +466,10 @@ def _minimal(name):
         "maxpool2d": {"kernel_size": 1},
         "upsample": {"scale_factor": 2},
         "zeropad2d": {"padding": 1},
+        "pixel_shuffle": {"upscale_factor": 1},
+        "pixel_unshuffle": {"downscale_factor": 1},
+        "channel_shuffle": {"groups": 1},
+        "center_crop": {"size": 1},
     }.get(name, {})
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from graph_rows import CNBLOCK, DCGAN, GRAPHS
 from oracle import assert_engine_equals_pytorch
 
 from cnnsize.kinds import KINDS
@@ -72,6 +73,29 @@ ROWS: list[tuple[list[int], Any]] = [
     ([12], {"type": "linear", "out_features": 5, "bias": False}),
     ([3, 4, 4], {"type": "zeropad2d", "padding": [1, 2, 0, 3]}),
     ([3, 4, 5], {"type": "upsample", "scale_factor": [2, 3]}),
+    ([3, 4, 5], {"type": "upsample", "scale_factor": [2, 3], "mode": "bilinear"}),
+    ([3, 4, 5], {"type": "upsample", "scale_factor": 2, "mode": "bicubic", "align_corners": True}),
+    ([3, 4, 4], {"type": "hardsigmoid", "inplace": True}),
+    ([3, 4, 4], {"type": "batchnorm2d", "affine": False}),
+    ([12], "batchnorm1d"),
+    ([12], {"type": "batchnorm1d", "affine": False, "track_running_stats": False}),
+    ([6, 4, 5], {"type": "layernorm2d", "eps": 0.001}),
+    ([6, 4, 5], {"type": "layernorm2d", "bias": False}),
+    ([6, 4, 5], {"type": "groupnorm", "num_groups": 3}),
+    ([6], {"type": "groupnorm", "num_groups": 2, "affine": False}),
+    ([3, 4, 5], "instancenorm2d"),
+    ([3, 4, 5], {"type": "instancenorm2d", "affine": True, "track_running_stats": True}),
+    ([3, 4, 5], "layer_scale"),
+    ([7], {"type": "layer_scale", "init_value": 0.5}),
+    ([3, 4, 5], {"type": "stochastic_depth", "p": 0.2}),
+    ([3, 4, 5], {"type": "stochastic_depth", "p": 0.2, "mode": "batch"}),
+    ([8, 3, 2], {"type": "pixel_shuffle", "upscale_factor": 2}),  # [2, 6, 4]
+    ([2, 6, 4], {"type": "pixel_unshuffle", "downscale_factor": 2}),  # [8, 3, 2]
+    ([6, 3, 3], {"type": "channel_shuffle", "groups": 3}),
+    ([3, 7, 6], {"type": "center_crop", "size": [4, 3]}),
+    ([48], {"type": "reshape", "shape": [3, -1, 4]}),  # [3, 4, 4]
+    ([3, 4, 4], {"type": "reshape", "shape": [4, 3, 4]}),
+    ([48], {"type": "unflatten", "sizes": [3, 4, 4]}),
     ([3, 8, 8], {"type": "residual", "body": [CONV], "shortcut": [CONV]}),
     ([4, 8, 8], {"type": "residual", "body": [CONV, "batchnorm2d"]}),
     (
@@ -94,6 +118,8 @@ ROWS: list[tuple[list[int], Any]] = [
         },
     ),  # projects: 1x1 conv at stride 2 + batch norm
     ([3, 8, 8], {"type": "residual", "shortcut": "auto", "body": [CONV]}),  # the identity
+    ([4, 8, 8], CNBLOCK),
+    ([16], DCGAN),  # [4, 8, 8]: (4 - 1)*2 - 2 + 4 = 8
 ]
 
 
@@ -106,6 +132,11 @@ def test_kind_agrees_with_pytorch(make_spec, inp, layer):
     assert_engine_equals_pytorch(make_spec({"input": inp, "layers": [layer]}))
 
 
+@pytest.mark.parametrize("kind, data", GRAPHS, ids=[f"{kind}-{i}" for i, (kind, _) in enumerate(GRAPHS)])
+def test_join_or_split_agrees_with_pytorch(make_spec, kind, data):
+    assert_engine_equals_pytorch(make_spec(data))
+
+
 def test_every_registered_kind_has_a_row():
-    missing = sorted(set(KINDS) - {_kind(layer) for _, layer in ROWS})
+    missing = sorted(set(KINDS) - {_kind(layer) for _, layer in ROWS} - {kind for kind, _ in GRAPHS})
     assert not missing, f"add a row (and a torch_module) for: {', '.join(missing)}"

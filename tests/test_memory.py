@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnnsize.engine import analyze
 from cnnsize.errors import UsageError
+from cnnsize.graph import resolve
 from cnnsize.memory import Bytes, Precision, trace
 
 CONV = {"type": "conv2d", "out_channels": 4, "kernel_size": 1}
@@ -15,7 +15,7 @@ CONV = {"type": "conv2d", "out_channels": 4, "kernel_size": 1}
 
 def traced(make_spec, data, training=True, **precision):
     spec = make_spec(data)
-    return trace(spec, analyze(spec), Precision(**{"device": "cpu", **precision}), training)
+    return trace(resolve(spec), Precision(**{"device": "cpu", **precision}), training)
 
 
 def saved(make_spec, data, batch_size=1, **precision):

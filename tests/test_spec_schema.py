@@ -10,6 +10,7 @@ from typing import Any, Literal
 import jsonschema
 import pytest
 import yaml
+from graph_rows import GRAPHS
 from typer.testing import CliRunner
 
 from cnnsize.cli import app
@@ -115,8 +116,10 @@ def test_a_good_inline_spec_is_accepted_by_both(validator: jsonschema.protocols.
 def test_layer_is_every_kind_by_type_a_bare_name_or_a_block_use() -> None:
     schema = json_schema()
     layer = schema["$defs"]["Layer"]
-    names, kinds, use = layer["anyOf"]
+    names, kinds, use, bare_use = layer["anyOf"]
     assert use == {"$ref": "#/$defs/BlockUse"} and schema["$defs"]["BlockUse"]["required"] == ["block"]
+    assert bare_use == {"$ref": "#/$defs/BlockName"}
+    assert schema["$defs"]["BlockName"]["not"] == {"enum": list(KINDS)}
     assert schema["properties"]["blocks"]["additionalProperties"] == {"$ref": "#/$defs/Block"}
     assert names["enum"] == bare_kinds()
     assert set(kinds["discriminator"]["mapping"]) == set(KINDS)
@@ -156,3 +159,97 @@ def test_the_editor_modeline_is_just_a_comment_to_cnnsize(tmp_path: Path) -> Non
         "input: [3, 32, 32]\nlayers:\n  - {type: conv2d, out_channels: 12, kernel_size: 3, padding: same}\n  - relu\n"
     )
     assert load(spec).layers[0].kind == "conv2d"
+
+
+BLOCKS = """\
+input: [3, 8, 8]
+blocks:
+  plain: {layers: [relu]}
+  conv:
+    params: [c]
+    defaults: {stride: 1}
+    layers:
+      - {type: conv2d, out_channels: "${make_divisible(c * 0.75, 8)}", kernel_size: 3, stride: "${stride}"}
+      - {type: residual, body: [relu], if: "${stride == 1}"}
+"""
+
+
+def test_a_block_used_by_its_bare_name_is_valid(validator: jsonschema.protocols.Validator) -> None:
+    text = BLOCKS + "layers:\n  - plain\n  - {type: concat, branches: [[plain], [relu]]}\n"
+    assert list(validator.iter_errors(yaml.safe_load(text))) == []
+    load(text)
+
+
+def test_if_and_expressions_are_valid_where_they_may_stand(validator: jsonschema.protocols.Validator) -> None:
+    text = BLOCKS + (
+        "layers:\n  - {block: conv, c: 32, if: true}\n  - {type: relu, if: false}\n"
+        "  - {type: residual, body: [{type: relu, if: true}, plain]}\n"
+    )
+    assert list(validator.iter_errors(yaml.safe_load(text))) == []
+    load(text)
+    # without blocks, the same `if` is valid too (the layers then follow `PlainLayer`)
+    text = (
+        "input: [3, 8, 8]\nlayers:\n  - {type: relu, if: false}\n  - {type: residual, body: [{type: relu, if: true}]}\n"
+    )
+    assert list(validator.iter_errors(yaml.safe_load(text))) == []
+    load(text)
+
+
+BAD_IFS_AND_NAMES = [
+    ("an `if` that is no boolean", "input: [3, 8, 8]\nlayers:\n  - {type: relu, if: 'no'}\n"),
+    ("an `if` on a use that is no boolean", BLOCKS + "layers:\n  - {block: plain, if: 1}\n"),
+    ("a bare unknown name without blocks", "input: [3, 8, 8]\nlayers:\n  - relux\n"),
+    (
+        "a bare unknown name nested, without blocks",
+        "input: [3, 8, 8]\nlayers:\n  - {type: residual, body: [relux]}\n",
+    ),
+    ("a bare kind that needs fields, with blocks", BLOCKS + "layers:\n  - conv2d\n"),
+]
+
+
+@pytest.mark.parametrize(("what", "text"), BAD_IFS_AND_NAMES, ids=[what for what, _ in BAD_IFS_AND_NAMES])
+def test_bad_ifs_and_names_are_rejected_by_schema_and_parser(
+    validator: jsonschema.protocols.Validator, what: str, text: str
+) -> None:
+    assert list(validator.iter_errors(yaml.safe_load(text))), f"the schema accepts {what}"
+    with pytest.raises(SpecError):
+        load(text)
+
+
+GRAPH_SPECS = [data for _, data in GRAPHS] + [
+    {
+        "inputs": {"image": [3, 8, 8], "depth": [1, 8, 8]},
+        "layers": [
+            {"type": "cat", "from": ["image", "depth"]},
+            {"type": "conv2d", "out_channels": 4, "kernel_size": 1, "name": "p3"},
+            {"type": "maxpool2d", "kernel_size": 2, "name": "p4"},
+        ],
+        "outputs": ["p3", "p4"],
+    }
+]
+
+
+@pytest.mark.parametrize("data", GRAPH_SPECS, ids=[f"graph-{i}" for i in range(len(GRAPH_SPECS))])
+def test_graph_specs_are_valid(validator: jsonschema.protocols.Validator, data: dict[str, Any]) -> None:
+    load(yaml.safe_dump(data))  # the parser accepts it
+    validator.validate(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"input": [3, 4, 4], "inputs": {"a": [3, 4, 4]}, "layers": ["relu"]},
+        {"input": [3, 4, 4], "layers": [{"type": "relu", "from": 2}]},
+        {"input": [3, 4, 4], "layers": [{"type": "relu", "from": []}]},
+        {"input": [3, 4, 4], "layers": ["relu"], "outputs": []},
+        {"input": [3, 4, 4], "layers": ["relu"], "outputs": [1]},
+    ],
+    ids=["input-and-inputs", "positive-offset", "empty-from", "no-outputs", "positive-output"],
+)
+def test_bad_graph_forms_are_rejected_by_schema_and_parser(
+    validator: jsonschema.protocols.Validator, data: dict[str, Any]
+) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(data)
+    with pytest.raises(SpecError):
+        load(yaml.safe_dump(data))

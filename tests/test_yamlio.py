@@ -158,3 +158,9 @@ def test_oversized_file_is_refused():
 
     with pytest.raises(SpecFileError, match="larger than"):
         parse_bytes(b" " * (MAX_FILE_BYTES + 1))
+
+
+def test_an_exponent_without_a_dot_is_a_number_as_yaml_1_2_reads_it():
+    data = parse_text("a: 1e-6\nb: -2E+3\nc: .5e1\nd: '1e-6'\ne: 1e\nf: e5\n").data
+    # 1e-6 = 0.000001; -2E+3 = -2000.0; .5e1 = 5.0; quoted or malformed stays text
+    assert data == {"a": 1e-06, "b": -2000.0, "c": 5.0, "d": "1e-6", "e": "1e", "f": "e5"}

@@ -14,12 +14,15 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
 from cnnsize.engine import analyze
 from cnnsize.errors import PathArgumentError
+from cnnsize.kinds.base import Composite
 from cnnsize.loader import load
+from cnnsize.planner import with_memory
 from cnnsize.zoo import MODELS, spec_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +45,15 @@ PUBLISHED = {
     "squeezenet1_0": (1_248_424, "0.819", "squeezenet.py"),
     "squeezenet1_1": (1_235_496, "0.349", "squeezenet.py"),
     "densenet121": (7_978_856, "2.834", "densenet.py"),
+    # MobileNet_V3_Large_Weights.IMAGENET1K_V2 (the default; IMAGENET1K_V1 has the same figures)
+    "mobilenet_v3_large": (5_483_032, "0.217", "mobilenetv3.py"),
+    # EfficientNet_B0_Weights.IMAGENET1K_V1 (older revisions of the file round "_ops" to 0.4)
+    "efficientnet_b0": (5_288_548, "0.386", "efficientnet.py"),
+    # ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1: 144,907,992 MACs
+    "shufflenet_v2_x1_0": (2_278_604, "0.145", "shufflenetv2.py"),
+    # ConvNeXt_Tiny_Weights.IMAGENET1K_V1: 4,455,531,264 MACs ("_ops": 4.456 since the metas have three
+    # decimals; 4.5 in older revisions of the file; the docs' column shows 4.46)
+    "convnext_tiny": (28_589_128, "4.456", "convnext.py"),
 }
 
 
@@ -107,7 +119,7 @@ def test_a_name_that_is_neither_a_file_nor_a_model_suggests_one():
 def test_the_zoo_command_sorts_by_year_and_by_depth():
     by_year = json.loads(cnnsize("zoo", "--format", "json").stdout)
     assert [entry["year"] for entry in by_year] == sorted(entry["year"] for entry in by_year)
-    assert by_year[0]["name"] == "lenet5" and by_year[-1]["name"] == "mobilenet_v2"
+    assert by_year[0]["name"] == "lenet5" and by_year[-1]["name"] == "convnext_tiny"
     by_depth = json.loads(cnnsize("zoo", "--sort", "depth", "--format", "json").stdout)
     assert [entry["name"] for entry in by_depth][-3:] == ["resnet101", "densenet121", "resnet152"]
     resnet50 = next(entry for entry in by_depth if entry["name"] == "resnet50")
@@ -127,3 +139,98 @@ def test_the_zoo_table_has_every_model_and_its_units():
     for name in MODELS:
         assert f" {name} " in result.stdout
     assert "25,557,032 (25.56 M)" in result.stdout and "MiB" in result.stdout
+
+
+def _layers(layers: list[Any]) -> Iterator[Any]:
+    """Every layer of a spec's (expanded) layer list, composites before what they hold."""
+    for layer in layers:
+        yield layer
+        if isinstance(layer, Composite):
+            for _, sequence in layer.sequences():
+                yield from _layers(sequence)
+
+
+def test_efficientnet_b0_is_torchvisions_block_by_block():
+    layers = list(_layers(load("efficientnet_b0").layers))
+    # squeeze-and-excitation squeezes to max(1, in // 4) of the block's *input* channels: block 0
+    # takes 32 (8), the first of each stage the stage's input (16, 24, 40, 80, 112, 192), the others
+    # its output
+    assert [layer.out_channels for layer in layers if layer.name == "fc1"] == [
+        8, 4, 6, 6, 10, 10, 20, 20, 20, 28, 28, 28, 48, 48, 48, 48
+    ]  # fmt: skip
+    # stochastic depth on torchvision's linear schedule, block i of 16 at p = 0.2 * i / 16, used only
+    # where the block adds its input back (stride 1, channels kept): blocks 2, 4, 6, 7, 9, 10, 12, 13, 14
+    residual = (2, 4, 6, 7, 9, 10, 12, 13, 14)
+    drops = [(layer.p, layer.mode) for layer in layers if layer.type == "stochastic_depth"]
+    assert drops == [(0.2 * i / 16, "row") for i in residual]
+    assert drops[-1][0] == pytest.approx(0.175)  # block 14; block 15 (0.1875) widens 192 -> 320, no skip
+    assert sum(layer.type == "add" for layer in layers) == len(residual)
+    # every SiLU in place (Conv2dNormActivation's and the SE's), the gate a sigmoid; norms PyTorch's defaults
+    silus = [layer for layer in layers if layer.type == "silu"]
+    assert len(silus) == 1 + 16 * 3 - 1 + 1 and all(layer.inplace for layer in silus)  # stem, 16 blocks, head
+    assert {(layer.eps, layer.momentum) for layer in layers if layer.type == "batchnorm2d"} == {(1e-5, 0.1)}
+
+
+def test_mobilenet_v3_large_is_torchvisions_block_by_block():
+    layers = list(_layers(load("mobilenet_v3_large").layers))
+    # SE squeezes to make_divisible(expanded // 4, 8): 72 // 4 = 18 rounds to 16, under 90% of 18,
+    # so 24; 120 // 4 = 30 -> 32; 480 -> 120, 672 -> 168, 960 -> 240
+    assert [layer.out_channels for layer in layers if layer.name == "fc1"] == [24, 32, 32, 120, 168, 168, 240, 240]
+    # every batch norm: eps 0.001, momentum 0.01; stem, 2 in block 0 (no expansion), 3 in each of
+    # the other 14 blocks, the last convolution
+    norms = [(layer.eps, layer.momentum) for layer in layers if layer.type == "batchnorm2d"]
+    assert len(norms) == 1 + 2 + 14 * 3 + 1 and set(norms) == {(0.001, 0.01)}
+    # the blocks' ReLUs and hardswishes (and the classifier's) in place; the SE's ReLU and
+    # hardsigmoid not (torchvision.ops.SqueezeExcitation builds them without arguments)
+    in_place = {(layer.type, layer.name == "activation", layer.inplace) for layer in layers if layer.type in
+                ("relu", "hardswish", "hardsigmoid")}  # fmt: skip
+    assert in_place == {("relu", False, True), ("relu", True, False), ("hardswish", False, True),
+                        ("hardsigmoid", False, False)}  # fmt: skip
+    # the skip: 11 blocks of stride 1 (0, 2, 4, 5, 7-11, 13, 14), but block 10 widens 80 -> 112
+    assert sum(layer.type == "add" for layer in layers) == 11 - 1
+
+
+def test_after_the_first_squeeze_and_excitation_every_position_sees_the_whole_image():
+    rows = list(analyze(load("efficientnet_b0")).leaves())
+    gate = next(i for i, row in enumerate(rows) if row.type == "mul")
+    # stem, 3x3 stride 2 padding 1: pixels [-1, 1], jump 2; block 0's 3x3 depthwise, padding 1:
+    # [-3, 3], jump 2; the SE's global average over 112 positions: [-3, 3 + 111 * 2] = [-3, 225],
+    # 229 pixels (the image and its padding), and the gate multiplies every position by it
+    depthwise = rows[gate - 6]
+    assert (depthwise.type, depthwise.receptive_field.size, depthwise.receptive_field.jump) == ("silu", (7, 7), (2, 2))
+    for row in rows[gate:]:
+        assert row.receptive_field.size == (229, 229) and row.receptive_field.jump == (0, 0), row.path
+        assert row.receptive_field.start == (111, 111)  # (-3 + 225) / 2
+
+
+def _saved(name: str) -> tuple[int, int]:
+    """What the model saves for backward at batch 1 (float32, PyTorch's CPU rules), and how much of
+    it the stochastic depth layers save."""
+    spec = load(name)
+    report = with_memory(spec, analyze(spec), device="cpu")
+    assert report.memory is not None
+    kinds = {row.path: row.type for _, row in report.walk()}
+    noise = sum(saved for path, saved in report.memory.saved_by.items() if kinds[path] == "stochastic_depth")
+    return report.memory.saved_bytes, noise
+
+
+def test_efficientnet_b0_and_mobilenet_v3_large_save_what_torchvisions_networks_save():
+    # Oracle: torchvision's architectures rebuilt in plain PyTorch, one training forward at batch 1
+    # (float32, CPU) under saved_tensors_hooks, each storage once, parameters and buffers left out.
+    # EfficientNet-B0 saves 88,362,080 B without stochastic depth (the issue's "faithful PyTorch
+    # EfficientNet-B0"); with it, as torchvision trains, each of the 9 residual blocks also saves
+    # its noise, one float32 per sample: 88,362,080 + 9 * 4 = 88,362,116 B.
+    assert _saved("efficientnet_b0") == (88_362_080 + 9 * 4, 9 * 4)
+    assert _saved("mobilenet_v3_large") == (44_211_552, 0)
+
+
+def test_the_mbconv_of_docs_blocks_md_is_the_zoos_and_block_4_has_its_parameters():
+    doc = (REPO / "docs" / "blocks.md").read_text()
+    section = doc[doc.index("### Worked example: EfficientNet's MBConv") :]
+    excerpt = section[section.index("```yaml\n") + len("```yaml\n") : section.index("```\n")]
+    assert "  mbconv:" in excerpt and excerpt in Path(spec_file("efficientnet_b0")).read_text()
+    rows = {row.path: row for _, row in analyze(load("efficientnet_b0")).walk()}
+    block4 = rows[("layers", 0, "layers", 3, "layers", 1)]  # features[3]'s second block: 40 -> 40 at 28x28
+    assert (block4.input_shape, block4.output_shape) == ((40, 28, 28), (40, 28, 28))
+    # docs/blocks.md: 10,080 + 6,480 + 5,050 + 9,680
+    assert block4.params == 31_290
