@@ -5,7 +5,11 @@
    Target on a 2-core machine: the check process under 0.5 s.
 2. The engine's time on generated chains of 100, 1,000 and 10,000 layers, per layer, to show
    linear growth. Target: under 20 microseconds per layer. Parsing (YAML + validation) is timed
-   beside it, since a user pays for both.
+   beside it, since a user pays for both. The engine's time includes resolving the spec into its
+   graph (once per spec).
+3. Whole-process wall time of `cnnsize report` (JSON, memory included) on generated graphs of
+   1,000 and 8,000 layers, with a skip joined by an `add` every four layers, beside the engine's
+   time per layer on the same graphs: the time per layer stays flat if everything is linear.
 
 Run: python benchmarks/speed.py [--repeat N]
 """
@@ -18,6 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +47,17 @@ def chain(n: int) -> str:
             lines.append("  - {type: conv2d, out_channels: 8, kernel_size: 3, padding: same}")
         else:
             lines.append("  - relu")
+    return "\n".join(lines) + "\n"
+
+
+def graph(n: int) -> str:
+    """`n` layers: three 3x3 convolutions, then an `add` of the output three layers back, repeated."""
+    lines = ["input: [8, 16, 16]", "layers:"]
+    for i in range(n):
+        if i % 4 == 3:
+            lines.append(f"  - {{type: add, from: [l{i - 3}, -1], name: l{i}}}")
+        else:
+            lines.append(f"  - {{type: conv2d, out_channels: 8, kernel_size: 3, padding: 1, name: l{i}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -87,6 +103,21 @@ def main() -> None:
         f"   per-layer time 10,000 vs 100 layers: {growth:.2f}x (1.0 = linear)"
         f"; target < 20 us/layer: {'met' if max(per_layer) < 20 else 'MISSED'}"
     )
+
+    print(f"\n3. cnnsize report (JSON, with memory) on generated graphs, median of {args.repeat} runs")
+    print(f"   {'layers':>7} {'process ms':>11} {'vs pass':>8} {'engine us/layer':>16}")
+    with tempfile.TemporaryDirectory() as folder:
+        for n in (1_000, 8_000):
+            path = Path(folder) / f"graph{n}.yaml"
+            path.write_text(graph(n))
+            process = wall([sys.executable, "-m", "cnnsize", "report", "--format", "json", str(path)], args.repeat)
+            engine = []
+            for _ in range(3):
+                spec = load(path)
+                start = time.perf_counter()
+                analyze(spec)
+                engine.append(time.perf_counter() - start)
+            print(f"   {n:>7} {process * 1000:>11.1f} {process / baseline:>7.1f}x {min(engine) / n * 1e6:>16.2f}")
 
 
 if __name__ == "__main__":
