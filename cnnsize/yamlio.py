@@ -78,6 +78,8 @@ def _implicit_patterns() -> dict[str, list[re.Pattern[str]]]:
 
 
 _PATTERNS = _implicit_patterns()
+_RESOLVED_FIRST = frozenset(Resolver.yaml_implicit_resolvers)  # first characters some rule reads
+assert None not in Resolver.yaml_implicit_resolvers  # no rule for every first character
 _RESOLVE = Resolver().resolve
 
 
@@ -123,6 +125,8 @@ def read_file(path: str | os.PathLike[str]) -> Document:
         raise PathArgumentError.at("no such file", where) from None
     except OSError as exc:
         raise SpecFileError.at(f"cannot read the file: {exc.strerror or exc}", where) from None
+    except ValueError:  # a NUL character: no file has such a name
+        raise PathArgumentError.at("no such file (the path holds a NUL character)", where) from None
     try:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
@@ -286,7 +290,7 @@ def _show(text: str, limit: int = 40) -> str:
     return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text):,} characters)"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     """A collection being composed."""
 
@@ -309,8 +313,20 @@ class _Composer:
         self.documents = 0
         self.plain: dict[str, Any] = {}  # each plain scalar's value, by its text (one resolution each)
 
-    def fail(self, message: str, mark: Any, path: SpecPath = ()) -> NoReturn:
+    def fail(self, message: str, mark: Any, path: SpecPath | None = None) -> NoReturn:
+        """A `SpecError` at `mark`, by default at the spec path of the value being read."""
+        if path is None:
+            path = self.here()
         raise SpecError.at(message, Location(self.document.file, mark.line + 1, mark.column + 1, path))
+
+    def here(self) -> SpecPath:
+        """The spec path of the value being read (of its mapping, while a key is read)."""
+        if not self.stack:
+            return ()
+        top = self.stack[-1]
+        if isinstance(top.data, dict):
+            return top.path if top.pending_key is None else top.path + (top.pending_key,)
+        return top.path + (len(top.data),)
 
     def run(self, events: Any) -> None:
         scalar, open_, close, alias = self.scalar, self.open, self.close, self.alias
@@ -355,20 +371,41 @@ class _Composer:
         tag = event.tag
         if tag is not None and tag != "!" and tag != (_MAP if is_mapping else _SEQ):
             self.refuse_tag(event, "a mapping" if is_mapping else "a list")
-        if self.stack and isinstance(self.stack[-1].data, dict) and self.stack[-1].pending_key is None:
-            self.fail("a mapping key must be a plain string, not a list or a mapping", event.start_mark)
-        if len(self.stack) >= MAX_DEPTH:
-            self.fail(f"the document nests deeper than {MAX_DEPTH} levels", event.start_mark)
-        self.count(1, event.start_mark)
-        path = self.child_path()
-        self.document.value_marks[path] = (event.start_mark.line + 1, event.start_mark.column + 1)
-        self.stack.append(_Frame({} if is_mapping else [], path, event.anchor))
+        stack = self.stack
+        mark = event.start_mark
+        if stack:
+            top = stack[-1]
+            if type(top.data) is dict:
+                if top.pending_key is None:
+                    self.fail("a mapping key must be a plain string, not a list or a mapping", mark)
+                path = top.path + (top.pending_key,)
+            else:
+                path = top.path + (len(top.data),)
+            if len(stack) >= MAX_DEPTH:
+                self.fail(f"the document nests deeper than {MAX_DEPTH} levels", mark)
+        else:
+            path = ()
+        self.total += 1
+        if self.total > MAX_EXPANDED_NODES:
+            self.count(0, mark)
+        self.document.value_marks[path] = (mark.line + 1, mark.column + 1)
+        stack.append(_Frame({} if is_mapping else [], path, event.anchor))
 
     def close(self, event: Any) -> None:
-        frame = self.stack.pop()
+        stack = self.stack
+        frame = stack.pop()
         if frame.anchor is not None:
             self.anchors[frame.anchor] = (frame.data, frame.size)
-        self.place(frame.data, frame.size, event.start_mark)
+        if not stack:
+            self.document.data = frame.data
+            return
+        top = stack[-1]  # a collection is never a key (`open` refuses it), so its parent awaits it
+        top.size += frame.size
+        if type(top.data) is dict:
+            top.data[top.pending_key] = frame.data
+            top.pending_key = None
+        else:
+            top.data.append(frame.data)
 
     def alias(self, event: Any) -> None:
         if event.anchor not in self.anchors:
@@ -383,10 +420,15 @@ class _Composer:
     def scalar(self, event: Any) -> None:
         # The hot path of a large spec: plain values already seen and a parent that is a list or
         # a mapping waiting for a value take no call beyond the lookup.
-        value = _MISSING
+        text = event.value
         if event.tag is None and event.implicit[0]:
-            value = self.plain.get(event.value, _MISSING)
-        if value is _MISSING:
+            if text and text[0] not in _RESOLVED_FIRST:
+                value = text  # plain text that no YAML 1.1 rule reads as anything else
+            else:
+                value = self.plain.get(text, _MISSING)
+                if value is _MISSING:
+                    value = self.scalar_value(event)
+        else:
             value = self.scalar_value(event)
         if event.anchor is not None:
             self.anchors[event.anchor] = (value, 1)
