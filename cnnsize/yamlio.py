@@ -225,8 +225,10 @@ def _events(text: str, file: str | None) -> Iterator[Any]:
 def _reader_problem(exc: yaml.YAMLError) -> str:
     """A reader error's words without its position (the location says where)."""
     if isinstance(exc, yaml.reader.ReaderError):
-        if isinstance(exc.character, str):
-            return f"unacceptable character #x{ord(exc.character):04x}: {exc.reason}"
+        character = exc.character  # a str from PyYAML's reader, a code point from libyaml's
+        code = ord(character) if isinstance(character, str) and len(character) == 1 else character
+        if isinstance(code, int) and code >= 0:
+            return f"unacceptable character #x{code:04x}: {exc.reason}"
         return str(exc.reason)
     return str(exc).split("\n")[0]
 
