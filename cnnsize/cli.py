@@ -96,7 +96,7 @@ def report(
 
     SPEC is a file, or the name of a model of the zoo (see `cnnsize zoo`)."""
     from cnnsize.engine import analyze
-    from cnnsize.loader import load
+    from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
     from cnnsize.planner import with_memory
     from cnnsize.render import render
 
@@ -136,7 +136,7 @@ def check(
     """
     from cnnsize.budgets import check_budgets
     from cnnsize.engine import analyze
-    from cnnsize.loader import load
+    from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
 
     code, failed = 0, 0
     for path in specs:

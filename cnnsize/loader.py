@@ -14,17 +14,29 @@ def load(source: Union[str, "os.PathLike[str]"]) -> Spec:
     """A spec from a path (`str` or `PathLike`), from YAML text, or from the zoo.
 
     A string is read as YAML text when it holds a newline or a `:` and names no existing file; a
-    bare name that is no file is a model of the zoo (`resnet50`); otherwise it is a path.
+    bare name that is no file is a model of the zoo (`resnet50`); otherwise it is a path. Anything
+    but a `str` or a `PathLike` of `str` is a `TypeError`.
     """
-    if isinstance(source, str) and not os.path.exists(source):
-        if "\n" in source or ":" in source:
-            return parse_spec(parse_text(source))
+    _check_source(source, "load", "a path (str or os.PathLike[str]) or YAML text")
+    if isinstance(source, str) and not os.path.exists(source) and ("\n" in source or ":" in source):
+        return parse_spec(parse_text(source))
+    return load_path(source)
+
+
+def load_path(source: Union[str, "os.PathLike[str]"]) -> Spec:
+    """A spec from a path, `-` (standard input) or the name of a model of the zoo, never from YAML
+    text: what the command line reads (`cnnsize check missing:file.yaml` is a missing file).
+
+    A bare name (no directory, no extension) that names no file is a model of the zoo.
+    """
+    _check_source(source, "load_path", "a path (str or os.PathLike[str])")
+    if isinstance(source, str) and source != "-" and not os.path.exists(source):
         from cnnsize import zoo
 
         model = zoo.spec_file(source)
         if model is not None:
             return parse_spec(read_file(model))
-        if os.sep not in source and "." not in source:
+        if os.sep not in source and "/" not in source and "." not in source:
             try:
                 return parse_spec(read_file(source))
             except PathArgumentError as error:
@@ -34,4 +46,15 @@ def load(source: Union[str, "os.PathLike[str]"]) -> Spec:
     return parse_spec(read_file(source))
 
 
-__all__ = ["SpecError", "load"]
+def _check_source(source: object, function: str, wanted: str) -> None:
+    """A clear `TypeError` for what is neither text nor a path (`None`, bytes, a list)."""
+    if isinstance(source, str):
+        return
+    if isinstance(source, os.PathLike):
+        path = os.fspath(source)
+        if isinstance(path, str):
+            return
+    raise TypeError(f"{function}() argument 'source' must be {wanted}, not {type(source).__name__}")
+
+
+__all__ = ["SpecError", "load", "load_path"]

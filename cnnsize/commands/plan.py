@@ -78,7 +78,7 @@ def plan(
     tensors alive at once. Exits 1 when not even batch size 1 fits, 2 on a usage error.
     """
     from cnnsize.cli import exit_on_user_error, fail
-    from cnnsize.loader import load
+    from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
     from cnnsize.planner import NoBatchFits
     from cnnsize.planner import plan as solve
 

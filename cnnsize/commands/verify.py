@@ -67,7 +67,7 @@ def verify(
         require_torch()
         from cnnsize.backend.verifier import VerifyOptions
         from cnnsize.backend.verifier import verify as run_verify
-        from cnnsize.loader import load
+        from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
         from cnnsize.render_verify import progress_bar, render_verification
 
         options = VerifyOptions(
