@@ -12,7 +12,7 @@ import sys
 from typing import IO, Any, Callable, Sequence
 
 from cnnsize.errors import format_path
-from cnnsize.listing import Document, Listing, Panel, Part, Text, write
+from cnnsize.listing import Document, Listing, Panel, Part, Text, emit, write
 from cnnsize.report import LayerRow, Report
 from cnnsize.shapes import Shape, shape_text, shapes_text
 from cnnsize.units import human_bytes, human_count
@@ -136,19 +136,22 @@ def _csv_row(report: Report, leaf: LayerRow) -> list[Any]:
     ]  # fmt: skip
 
 
-def render(reports: Sequence[Report], fmt: str, out: IO[str] | None = None) -> None:
-    """Write `reports` to `out` (stdout by default) as `table`, `json`, `markdown` or `csv`."""
+def render(reports: Sequence[Report], fmt: str, out: IO[str] | None = None, one: bool | None = None) -> None:
+    """Write `reports` to `out` (stdout by default) as `table`, `json`, `markdown` or `csv`, drawn
+    whole first (an `OutputError` if it cannot be written). JSON is one object for one report and a
+    list for several; `one` False makes it a list whatever the count (several specs given)."""
     out = out or sys.stdout
     if fmt == "json":
-        write_json([r.to_dict() for r in reports], out)
+        write_json([r.to_dict() for r in reports], out, one)
     else:
         write([document(r) for r in reports], fmt, out)
 
 
-def write_json(items: Sequence[Any], out: IO[str]) -> None:
-    """One object as itself, several as a list."""
-    json.dump(items[0] if len(items) == 1 else list(items), out, indent=2)
-    out.write("\n")
+def write_json(items: Sequence[Any], out: IO[str], one: bool | None = None) -> None:
+    """One object as itself, several as a list (`one` False: a list whatever the count), as one
+    document written whole. `json` writes every control character as `\\u001b` and the like."""
+    whole = len(items) == 1 if one is None else one
+    emit(json.dumps(items[0] if whole else list(items), indent=2) + "\n", out)
 
 
 def _source(report: Report) -> str:
