@@ -17,7 +17,7 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal, Optional, Sequence, Union
+from typing import IO, Any, Callable, Literal, Optional, Sequence, Union
 
 from cnnsize.errors import CnnsizeError
 
@@ -211,7 +211,7 @@ def draw(document: Document, out: IO[str]) -> str:
             if part.depths:
                 for row, depth in zip(rows, part.depths):
                     row[0] = "  " * depth + row[0]
-            plain = None if console.is_terminal else plain_table(header, rows, part.left, console)
+            plain = plain_table(header, rows, part.left, console, part.dim)
             if plain is not None:
                 chunks.append(plain)
                 continue
@@ -230,11 +230,14 @@ def draw(document: Document, out: IO[str]) -> str:
     return "".join(chunks)
 
 
-def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int, console: Any) -> Optional[str]:
-    """The table exactly as rich draws it without styles (heavy head, `box.HEAVY_HEAD`), built line
-    by line: rich measures and lays out every cell, 2 to 3 ms a row, this a few microseconds. None
-    when it is wider than the console (rich folds the first column then) or the console's encoding
-    cannot draw boxes (rich falls back to ASCII then)."""
+def plain_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], left: int, console: Any, dim: Sequence[bool] = ()
+) -> Optional[str]:
+    """The table as rich draws it (heavy head, `box.HEAVY_HEAD`), built line by line: rich measures
+    and lays out every cell, 1 to 3 ms a row, this a few microseconds. Piped, it is rich's output
+    character for character; on a terminal the header is bold cyan (bold under NO_COLOR) and `dim`
+    rows dim, in rich's escape codes. None when the table is wider than the console (rich folds the
+    first column then) or the console's encoding cannot draw boxes (rich falls back to ASCII)."""
     from rich.cells import cell_len
 
     if not console.encoding.startswith("utf"):
@@ -249,18 +252,35 @@ def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int,
     if sum(widths) + 3 * columns + 1 > console.width:
         return None
 
-    def line(cells: Sequence[str], edge: str, between: str) -> str:
+    def plain(text: str) -> str:
+        return text
+
+    head = faint = plain
+    if console.is_terminal and console.color_system is not None:
+        from rich.style import Style
+
+        header_style = Style.parse("bold cyan")
+        header_style = header_style.without_color if console.no_color else header_style
+        dim_style = Style.parse("dim")
+
+        def head(text: str) -> str:
+            return header_style.render(text, color_system=console.color_system)
+
+        def faint(text: str) -> str:
+            return dim_style.render(text, color_system=console.color_system)
+
+    def line(cells: Sequence[str], edge: str, paint: Callable[[str], str]) -> str:
         padded = []
         for i, cell in enumerate(cells):
             gap = " " * (widths[i] - (len(cell) if cell.isascii() else cell_len(cell)))
-            padded.append(cell + gap if i < left else gap + cell)
-        return edge + " " + f" {between} ".join(padded) + " " + edge
+            padded.append(paint(f" {cell}{gap} " if i < left else f" {gap}{cell} "))
+        return edge + edge.join(padded) + edge
 
     def rule(start: str, fill: str, cross: str, end: str) -> str:
         return start + cross.join(fill * (w + 2) for w in widths) + end
 
-    lines = [rule("┏", "━", "┳", "┓"), line(header, "┃", "┃"), rule("┡", "━", "╇", "┩")]
-    lines += [line(row, "│", "│") for row in rows]
+    lines = [rule("┏", "━", "┳", "┓"), line(header, "┃", head), rule("┡", "━", "╇", "┩")]
+    lines += [line(row, "│", faint if dim and dim[i] else plain) for i, row in enumerate(rows)]
     lines.append(rule("└", "─", "┴", "┘"))
     return "\n".join(lines) + "\n"
 

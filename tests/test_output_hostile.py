@@ -419,3 +419,33 @@ def test_a_big_table_is_drawn_without_rich_laying_out_each_row(tmp_path: Path) -
     text = draw(doc, io.StringIO())
     assert time.perf_counter() - start < 1.0  # rich alone: 4 to 5 s
     assert text.count("│ layers[") == 2000
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+def test_on_a_terminal_the_fast_table_reads_as_rich_draws_it(no_color: bool) -> None:
+    import re
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text as RichText
+
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+    header, rows, dim = ["Layer", "Params"], [["a", "1"], ["  b😀", "1,000"]], [True, False]
+
+    def console() -> Console:
+        return Console(file=io.StringIO(), width=200, force_terminal=True, color_system="256", no_color=no_color)
+
+    fast = plain_table(header, rows, 1, console(), dim)
+    assert fast is not None
+    slow = console()
+    table = Table(header_style="bold cyan")
+    table.add_column("Layer")
+    table.add_column("Params", justify="right")
+    for row, faint in zip(rows, dim):
+        table.add_row(*(RichText(c) for c in row), style="dim" if faint else None)
+    with slow.capture() as capture:
+        slow.print(table)
+    assert ansi.sub("", fast) == ansi.sub("", capture.get())
+    assert "\x1b[1m" in fast or "\x1b[1;36m" in fast  # the header is bold
+    assert ("\x1b[1;36m" in fast) != no_color  # and cyan unless NO_COLOR
+    assert "\x1b[2m a " in fast  # a row that sums others is dim
