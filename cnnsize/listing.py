@@ -153,21 +153,22 @@ def markdown(document: Document) -> str:
             lines += [_markdown_row(part.header), _markdown_rule(len(part.header), part.left)]
             for i, row in enumerate(part.rows):
                 cells = [_markdown_cell(cell) for cell in row]
-                depth = part.depths[i] if part.depths else 0
-                cells[0] = "&nbsp;&nbsp;" * depth + (_code(cells[0]) if part.depths else cells[0])
+                if part.depths:  # the layer, as code: HTML means nothing there, only `|` is escaped
+                    cells[0] = "&nbsp;&nbsp;" * part.depths[i] + _code(escape(row[0]).replace("|", "\\|"))
                 lines.append(_markdown_row(cells, escaped=True))
             lines.append("")
     return "\n".join(lines)
 
 
 def _markdown_text(text: str) -> str:
-    """A line of prose: controls escaped (a newline among them), so it stays one line."""
-    return escape(text)
+    """A line of prose: controls escaped (a newline among them), so it stays one line, and `<` and
+    `&` as entities, so a name cannot be HTML (an image, a link) where the Markdown is shown."""
+    return escape(text).replace("&", "&amp;").replace("<", "&lt;")
 
 
 def _markdown_cell(text: str) -> str:
-    """A table cell: controls escaped, and `|` as `\\|` (GitHub's tables read it so, in code too)."""
-    return escape(text).replace("|", "\\|")
+    """A table cell: as `_markdown_text`, and `|` as `\\|` (GitHub's tables read it so, in code too)."""
+    return _markdown_text(text).replace("|", "\\|")
 
 
 def _code(text: str) -> str:

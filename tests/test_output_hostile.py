@@ -449,3 +449,13 @@ def test_on_a_terminal_the_fast_table_reads_as_rich_draws_it(no_color: bool) -> 
     assert "\x1b[1m" in fast or "\x1b[1;36m" in fast  # the header is bold
     assert ("\x1b[1;36m" in fast) != no_color  # and cyan unless NO_COLOR
     assert "\x1b[2m a " in fast  # a row that sums others is dim
+
+
+@pytest.mark.parametrize("name", ["<img src=x onerror=alert(1)>", "<b>bold</b>", "a &lt; b"])
+def test_html_in_a_name_is_text_in_markdown(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "html.yaml"
+    path.write_text(spec_with(name, title=name), encoding="utf-8")
+    code, out, _ = invoke("report", str(path), "-f", "markdown")
+    assert code == 0
+    assert f"`layers[0] ({name})`" in out  # in code, as it is
+    assert out.splitlines()[0] == "## " + name.replace("&", "&amp;").replace("<", "&lt;") + f" ({path})"
