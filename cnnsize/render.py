@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from typing import IO, Any, Callable, Sequence
 
 from cnnsize.errors import format_path
@@ -92,9 +93,12 @@ def _shapes_line(what: str, named: Sequence[tuple[str, Shape]]) -> tuple[str, st
     return (f"{what}s", ", ".join(f"{name} {shape_text(shape)}" for name, shape in named))
 
 
-def document(report: Report) -> Document:
+def document(report: Report, fmt: str | None = None) -> Document:
     """The report as a titled layer table (composites above their children) and a totals panel;
-    with a memory section, a column of bytes saved for backward and a memory panel."""
+    with a memory section, a column of bytes saved for backward and a memory panel. With `fmt`, only
+    what that format shows: CSV's rows for `csv`, the rest for the others."""
+    if fmt == "csv":
+        return _csv_document(report)
     walked = list(report.walk())
     notes = _Footnotes()
     columns = [*COLUMNS, (RECEPTIVE_FIELD, notes.cell)]
@@ -116,14 +120,23 @@ def document(report: Report) -> Document:
         *notes.lines(),
         Panel("Totals", total_lines(report)),
     ]
+    if memory is not None:
+        from cnnsize.render_memory import memory_panel
+
+        parts.append(Panel(*memory_panel(memory)))
+    if fmt is not None:
+        return Document(parts)
+    return replace(_csv_document(report), parts=parts)
+
+
+def _csv_document(report: Report) -> Document:
+    """CSV's part of `document`: one row per leaf, raw figures."""
+    memory = report.memory
     csv_rows = [_csv_row(report, leaf) for leaf in report.leaves()]
     if memory is None:
-        return Document(parts, CSV_HEADER, csv_rows)
-    from cnnsize.render_memory import memory_panel
-
-    parts.append(Panel(*memory_panel(memory)))
+        return Document((), CSV_HEADER, csv_rows)
     saved = [memory.saved_at(leaf.path) for leaf in report.leaves()]
-    return Document(parts, (*CSV_HEADER, "saved_bytes"), [row + [b] for row, b in zip(csv_rows, saved)])
+    return Document((), (*CSV_HEADER, "saved_bytes"), [row + [b] for row, b in zip(csv_rows, saved)])
 
 
 def _csv_row(report: Report, leaf: LayerRow) -> list[Any]:
@@ -144,7 +157,7 @@ def render(reports: Sequence[Report], fmt: str, out: IO[str] | None = None, one:
     if fmt == "json":
         write_json([r.to_dict() for r in reports], out, one)
     else:
-        write([document(r) for r in reports], fmt, out)
+        write([document(r, fmt) for r in reports], fmt, out)
 
 
 def write_json(items: Sequence[Any], out: IO[str], one: bool | None = None) -> None:
