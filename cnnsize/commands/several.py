@@ -11,7 +11,6 @@ spec's own (a bad option) stops everything before any output, exit 2.
 
 from __future__ import annotations
 
-import gc
 from typing import Callable, Sequence, TypeVar
 
 import typer
@@ -47,7 +46,6 @@ def each(specs: Sequence[str], work: Callable[[str], T]) -> tuple[list[T], list[
             say(f"{path}: error: {error}")
             code = max(code, error.exit_code)
         else:
-            gc.freeze()  # what a spec gave lives until the output is written: no collection rescans it
             results.append(result)
             warnings.extend(getattr(result, "warnings", ()))
     return results, warnings, code
