@@ -3,8 +3,11 @@ problem and an exit code; torch is imported only by the commands that build mode
 
 from __future__ import annotations
 
+import errno
+import gc
+import os
 import sys
-from typing import Annotated, Any, List, Optional
+from typing import Annotated, Any, Callable, List, Optional
 
 import typer
 
@@ -15,6 +18,7 @@ from cnnsize.commands import schema as schema_command
 from cnnsize.commands import verify as verify_command
 from cnnsize.commands import zoo as zoo_command
 from cnnsize.commands.options import (
+    MAX_DEPTH,
     AmpOption,
     BatchOption,
     DTypeOption,
@@ -25,8 +29,9 @@ from cnnsize.commands.options import (
     Rules,
     RulesOption,
     SpecArgs,
-    positive,
+    bounded,
 )
+from cnnsize.commands.several import each, say
 from cnnsize.errors import CnnsizeError, Problem, SpecError
 
 app = typer.Typer(
@@ -44,9 +49,9 @@ DepthOption = Annotated[
     typer.Option(
         "--depth",
         "-d",
-        callback=positive,
+        callback=bounded(1, MAX_DEPTH),
         metavar="N",
-        help="Rows at most N levels deep, each summing those below.",
+        help=f"Rows at most N levels deep, each summing those below (N at most {MAX_DEPTH:,}).",
     ),
 ]
 
@@ -67,17 +72,47 @@ def main(
 
 
 def fail(problems: List[Problem], code: int) -> None:
-    """Print each problem on stderr, one line each, and exit with `code`."""
+    """Print each problem on stderr, one line each (control characters escaped), and exit with `code`."""
     for problem in problems:
-        typer.echo(str(problem), err=True)
+        say(str(problem))
     raise typer.Exit(code)
 
 
 def exit_on_user_error(error: CnnsizeError) -> None:
     if isinstance(error, SpecError):
         fail(list(error.problems), error.exit_code)
-    typer.echo(f"error: {error}", err=True)
+    say(f"error: {error}")
     raise typer.Exit(error.exit_code)
+
+
+def deliver(show: Callable[[], None], code: int = 0) -> None:
+    """Run `show` (which draws a command's output whole, then writes it) and exit with `code`; an
+    output that cannot be written (disk full, an encoding without a character) is one message and
+    exit 1."""
+    from cnnsize.listing import OutputError
+
+    try:
+        show()
+    except OutputError as error:
+        _silence_stdout()
+        say(f"error: {error}")
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
+
+
+def _silence_stdout() -> None:
+    """After a failed write, stdout's buffer still holds what was not written: point the real
+    stdout at the null device so that the interpreter's flush at exit does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests capture it)
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+    except OSError:  # pragma: no cover - nothing more can be done
+        pass
 
 
 @app.command()
@@ -100,28 +135,24 @@ def report(
     from cnnsize.planner import with_memory
     from cnnsize.render import render
 
-    reports: list[Any] = []
-    problems: list[Problem] = []
-    code = 0
-    for path in specs:
-        try:
-            spec = load(path)
-            report = analyze(spec, batch_size, dtype.value if dtype else None)
-            report = with_memory(
-                spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value
-            )
-            reports.append(report.truncated(depth))
-            problems.extend(report.warnings)
-        except SpecError as error:
-            problems.extend(error.problems)
-            code = max(code, error.exit_code)
-        except CnnsizeError as error:
-            exit_on_user_error(error)
-    if code:
-        fail(problems, code)  # never print a partial result as if it were whole
-    for warning in problems:
-        typer.echo(str(warning), err=True)
-    render(reports, fmt.value)
+    def one(path: str) -> Any:
+        spec = load(path)
+        report = analyze(spec, batch_size, dtype.value if dtype else None)
+        report = with_memory(
+            spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value
+        )
+        return report.truncated(depth)
+
+    try:
+        reports, warnings, code = each(specs, one)  # the rule for several specs: see commands/several.py
+    except CnnsizeError as error:  # a usage error that is no spec's own
+        exit_on_user_error(error)
+        raise  # pragma: no cover - exit_on_user_error always exits
+    for warning in warnings:
+        say(str(warning))
+    if not reports and (len(specs) == 1 or fmt != Format.json):
+        raise typer.Exit(code)
+    deliver(lambda: render(reports, fmt.value, sys.stdout, one=len(specs) == 1), code)
 
 
 @app.command()
@@ -150,7 +181,7 @@ def check(
         except SpecError as error:
             problems, file_code = list(error.problems), error.exit_code
         for problem in problems:
-            typer.echo(str(problem))
+            say(str(problem), err=False)
         failed += bool(file_code)
         code = max(code, file_code)
     if not quiet:
@@ -171,8 +202,25 @@ app.command()(verify_command.verify)
 
 def run() -> None:
     """Console-script entry point (also `python -m cnnsize`, under the same name)."""
+    # A run builds one spec's objects and keeps them until it exits: collecting garbage every 700
+    # allocations (the default) rescans them again and again, 10% of a report on 16,000 layers.
+    gc.set_threshold(10_000, 10, 10)
     try:
         app(prog_name="cnnsize")
     except CnnsizeError as error:  # pragma: no cover - commands handle their own
-        typer.echo(f"error: {error}", err=True)
+        say(f"error: {error}")
         sys.exit(error.exit_code)
+    except UnicodeEncodeError as error:  # a write no command's own path caught (check's lines, help)
+        _silence_stdout()
+        bad = ascii(error.object[error.start : error.end])
+        say(f"error: cannot write {bad} in the output's encoding ({error.encoding})")
+        sys.exit(1)
+    except OSError as error:
+        if error.errno not in WRITE_ERRORS:
+            raise  # a bug in cnnsize: its traceback is what a report of it needs
+        _silence_stdout()
+        say(f"error: cannot write the output: {error.strerror}")
+        sys.exit(1)
+
+
+WRITE_ERRORS = {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG, errno.EDQUOT}

@@ -3,14 +3,71 @@
 A command describes what it shows as `Listing`s and `Panel`s of text cells; this module draws them
 as a rich table (the only place besides the progress bar that imports rich), as Markdown, or as CSV
 (raw values, one header row). JSON stays each result object's own `to_dict()`.
+
+Text in a spec comes from anyone: every cell, title and CSV value passes through `escape`, so a
+layer name cannot move the cursor, clear the screen, ring the bell or reverse the text around it,
+and Markdown escapes `|`. A whole output is drawn into one string before a byte of it is written
+(`emit`), so a failure while drawing leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
+import re
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal, Optional, Sequence, Union
+from typing import IO, Any, Callable, Literal, Optional, Sequence, Union
+
+from cnnsize.errors import CnnsizeError
+
+# C0 and C1 controls, DEL, the line and paragraph separators, and the bidirectional formatting
+# characters (embeddings, overrides, isolates, marks) that reorder what a terminal shows
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: "re.Match[str]") -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """`text` with every terminal control character written out as Python writes it in a string
+    (`\\x1b`, `\\n`, `\\u202e`): safe to print, and still says what the spec holds."""
+    return _CONTROL.sub(_escaped, text)
+
+
+class OutputError(CnnsizeError):
+    """The output cannot be written: the disk is full, the pipe closed, or its encoding lacks a
+    character the output holds (exit 1)."""
+
+
+def emit(text: str, out: IO[str]) -> None:
+    """Write `text`, drawn whole beforehand, to `out` and flush it; an `OutputError` saying why if
+    it cannot be written. A character the output's encoding cannot hold is found before anything
+    is written."""
+    encoding = getattr(out, "encoding", None)
+    if encoding:
+        try:
+            text.encode(encoding, getattr(out, "errors", None) or "strict")
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start : exc.end]
+            raise OutputError(
+                f"cannot write {ascii(bad)} in the output's encoding ({encoding}); "
+                "set PYTHONIOENCODING=utf-8 or use a UTF-8 locale"
+            ) from None
+        except LookupError:
+            pass
+    try:
+        out.write(text)
+        out.flush()
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
 
 
 @dataclass(frozen=True)
@@ -56,83 +113,181 @@ class Document:
 
 
 def write(documents: Sequence[Document], fmt: str, out: IO[str]) -> None:
-    """`documents` as `table`, `markdown` or `csv` (one header for all, rows one after another)."""
+    """`documents` as `table`, `markdown` or `csv` (one header for all, rows one after another),
+    drawn whole, then written (`emit`)."""
+    emit(drawn(documents, fmt, out), out)
+
+
+def drawn(documents: Sequence[Document], fmt: str, out: IO[str]) -> str:
+    """`documents` as `table`, `markdown` or `csv`, as the text `write` would write to `out` (whose
+    being a terminal, and encoding, decide the table's styles and box characters)."""
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
         if documents:
-            writer.writerow(documents[0].csv_header)
+            writer.writerow([escape(name) for name in documents[0].csv_header])
         for document in documents:
-            writer.writerows(document.csv_rows)
-    elif fmt == "markdown":
-        out.write("\n".join(markdown(document) for document in documents))
-    else:
-        for document in documents:
-            draw(document, out)
+            writer.writerows([escape(v) if isinstance(v, str) else v for v in row] for row in document.csv_rows)
+        return buffer.getvalue()
+    if fmt == "markdown":
+        return "\n".join(markdown(document) for document in documents)
+    return "".join(draw(document, out) for document in documents)
 
 
 def markdown(document: Document) -> str:
     lines: list[str] = []
     for part in document.parts:
         if isinstance(part, Text):
-            lines += [f"## {part.text}" if part.bold else part.text, ""]
+            text = _markdown_text(part.text)
+            lines += [f"## {text}" if part.bold else text, ""]
         elif isinstance(part, Panel):
             lines += [
-                f"| {part.title} | |",
+                f"| {_markdown_cell(part.title)} | |",
                 "|---|---|",
-                *(f"| {label} | {value} |" for label, value in part.lines),
+                *(_markdown_row([label, value]) for label, value in part.lines),
                 "",
             ]
         else:
             if part.title:
-                lines += [f"**{part.title}**", ""]
+                lines += [f"**{_markdown_text(part.title)}**", ""]
             lines += [_markdown_row(part.header), _markdown_rule(len(part.header), part.left)]
             for i, row in enumerate(part.rows):
-                cells = list(row)
-                depth = part.depths[i] if part.depths else 0
-                cells[0] = "&nbsp;&nbsp;" * depth + (f"`{cells[0]}`" if part.depths else cells[0])
-                lines.append(_markdown_row(cells))
+                cells = [_markdown_cell(cell) for cell in row]
+                if part.depths:  # the layer, as code: HTML means nothing there, only `|` is escaped
+                    cells[0] = "&nbsp;&nbsp;" * part.depths[i] + _code(escape(row[0]).replace("|", "\\|"))
+                lines.append(_markdown_row(cells, escaped=True))
             lines.append("")
     return "\n".join(lines)
 
 
-def draw(document: Document, out: IO[str]) -> None:
-    """The document as rich renderables: plain text when `out` is no terminal."""
+def _markdown_text(text: str) -> str:
+    """A line of prose: controls escaped (a newline among them), so it stays one line, and `<` and
+    `&` as entities, so a name cannot be HTML (an image, a link) where the Markdown is shown."""
+    return escape(text).replace("&", "&amp;").replace("<", "&lt;")
+
+
+def _markdown_cell(text: str) -> str:
+    """A table cell: as `_markdown_text`, and `|` as `\\|` (GitHub's tables read it so, in code too)."""
+    return _markdown_text(text).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """`text` as inline code, fenced by more backticks than it holds in a row."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {text} " if longest else text
+    return f"{fence}{padded}{fence}"
+
+
+def draw(document: Document, out: IO[str]) -> str:
+    """The document as rich would print it on `out`: plain text when `out` is no terminal. Every
+    cell goes to rich as `Text`, never as markup (a name such as `[/]` is a name)."""
     from rich.panel import Panel as RichPanel
     from rich.table import Table
     from rich.text import Text as RichText
 
     console = console_for(out)
+    chunks: list[str] = []
+
+    def show(renderable: Any) -> None:
+        with console.capture() as capture:
+            console.print(renderable)
+        chunks.append(capture.get())
+
     for part in document.parts:
         if isinstance(part, Text):
-            console.print(RichText(part.text, style="bold" if part.bold else ""))
+            show(RichText(escape(part.text), style="bold" if part.bold else ""))
         elif isinstance(part, Panel):
             grid = Table.grid(padding=(0, 2))
             grid.add_column(style="bold cyan", no_wrap=True)
             grid.add_column()
             for label, value in part.lines:
-                grid.add_row(label, value)
-            console.print(RichPanel(grid, title=part.title, title_align="left", expand=False))
+                grid.add_row(RichText(escape(label)), RichText(escape(value)))
+            show(RichPanel(grid, title=RichText(escape(part.title)), title_align="left", expand=False))
         else:
             if part.title:  # printed as a line of its own: a table's title is padded to its width
-                console.print(RichText(part.title, style="bold"))
+                show(RichText(escape(part.title), style="bold"))
+            header = [escape(name) for name in part.header]
+            rows = [[escape(cell) for cell in row] for row in part.rows]
+            if part.depths:
+                for row, depth in zip(rows, part.depths):
+                    row[0] = "  " * depth + row[0]
+            plain = plain_table(header, rows, part.left, console, part.dim)
+            if plain is not None:
+                chunks.append(plain)
+                continue
             table = Table(header_style="bold cyan")
-            for i, name in enumerate(part.header):
+            for i, name in enumerate(header):
                 if i == 0:  # the first column gives way first: it folds, so figures are never cut
                     table.add_column(name, overflow="fold")
                 else:
-                    widest = max((len(row[i]) for row in part.rows), default=0)
+                    widest = max((len(row[i]) for row in rows), default=0)
                     justify: Literal["left", "right"] = "left" if i < part.left else "right"
                     table.add_column(name, justify=justify, no_wrap=True, min_width=widest)
-            for i, row in enumerate(part.rows):
-                cells = list(row)
-                if part.depths:
-                    cells[0] = "  " * part.depths[i] + cells[0]
-                table.add_row(*cells, style="dim" if part.dim and part.dim[i] else None)
-            console.print(table)
+            for i, row in enumerate(rows):
+                style = "dim" if part.dim and part.dim[i] else None
+                table.add_row(*(RichText(cell) for cell in row), style=style)
+            show(table)
+    return "".join(chunks)
 
 
-def _markdown_row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
+def plain_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], left: int, console: Any, dim: Sequence[bool] = ()
+) -> Optional[str]:
+    """The table as rich draws it (heavy head, `box.HEAVY_HEAD`), built line by line: rich measures
+    and lays out every cell, 1 to 3 ms a row, this a few microseconds. Piped, it is rich's output
+    character for character; on a terminal the header is bold cyan (bold under NO_COLOR) and `dim`
+    rows dim, in rich's escape codes. None when the table is wider than the console (rich folds the
+    first column then) or the console's encoding cannot draw boxes (rich falls back to ASCII)."""
+    from rich.cells import cell_len
+
+    if not console.encoding.startswith("utf"):
+        return None
+    columns = len(header)
+    widths = [cell_len(name) for name in header]
+    for row in rows:
+        for i, cell in enumerate(row):
+            size = len(cell) if cell.isascii() else cell_len(cell)
+            if size > widths[i]:
+                widths[i] = size
+    if sum(widths) + 3 * columns + 1 > console.width:
+        return None
+
+    def plain(text: str) -> str:
+        return text
+
+    head = faint = plain
+    if console.is_terminal and console.color_system is not None:
+        from rich.style import Style
+
+        header_style = Style.parse("bold cyan")
+        header_style = header_style.without_color if console.no_color else header_style
+        dim_style = Style.parse("dim")
+
+        def head(text: str) -> str:
+            return header_style.render(text, color_system=console.color_system)
+
+        def faint(text: str) -> str:
+            return dim_style.render(text, color_system=console.color_system)
+
+    def line(cells: Sequence[str], edge: str, paint: Callable[[str], str]) -> str:
+        padded = []
+        for i, cell in enumerate(cells):
+            gap = " " * (widths[i] - (len(cell) if cell.isascii() else cell_len(cell)))
+            padded.append(paint(f" {cell}{gap} " if i < left else f" {gap}{cell} "))
+        return edge + edge.join(padded) + edge
+
+    def rule(start: str, fill: str, cross: str, end: str) -> str:
+        return start + cross.join(fill * (w + 2) for w in widths) + end
+
+    lines = [rule("┏", "━", "┳", "┓"), line(header, "┃", head), rule("┡", "━", "╇", "┩")]
+    lines += [line(row, "│", faint if dim and dim[i] else plain) for i, row in enumerate(rows)]
+    lines.append(rule("└", "─", "┴", "┘"))
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_row(cells: Sequence[str], escaped: bool = False) -> str:
+    return "| " + " | ".join(cells if escaped else [_markdown_cell(cell) for cell in cells]) + " |"
 
 
 def _markdown_rule(columns: int, left: int) -> str:

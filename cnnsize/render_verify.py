@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import IO, Any, Iterator, Optional
+from typing import IO, Any, Iterator, Optional, Sequence
 
 from cnnsize.errors import format_path
 from cnnsize.listing import Document, Listing, Panel, Part, Text, console_for, write
@@ -18,11 +18,19 @@ MATCH, DIFFERS = "✓", "✗"
 
 def render_verification(verification: Verification, fmt: str, out: Optional[IO[str]] = None) -> None:
     """`verification` as `table`, `markdown`, `csv` (one row per layer checked) or `json`."""
+    render_verifications([verification], fmt, out)
+
+
+def render_verifications(
+    verifications: Sequence[Verification], fmt: str, out: Optional[IO[str]] = None, one: Optional[bool] = None
+) -> None:
+    """Several verifications in one output, drawn whole, then written: JSON as `render.write_json`
+    (one object for one, a list for several or with `one` False), CSV under one header."""
     out = out or sys.stdout
     if fmt == "json":
-        write_json([verification.to_dict()], out)
+        write_json([v.to_dict() for v in verifications], out, one)
     else:
-        write([document(verification)], fmt, out)
+        write([document(v) for v in verifications], fmt, out)
 
 
 def seconds_text(seconds: float) -> str:

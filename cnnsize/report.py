@@ -36,7 +36,12 @@ class ReceptiveField:
 
     def to_dict(self) -> dict[str, list[int | float]]:
         """`{"size": [h, w], "jump": [h, w], "start": [h, w]}`; whole numbers as int."""
-        return {key: [_number(v) for v in getattr(self, key)] for key in ("size", "jump", "start")}
+        # spelled out rather than a loop over the keys with getattr: it runs once a layer
+        return {
+            "size": [_number(v) for v in self.size],
+            "jump": [_number(v) for v in self.jump],
+            "start": [_number(v) for v in self.start],
+        }
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,15 @@ def test_report_every_format(runner):
     assert (data["batch_size"], data["dtype"]) == (4, "float16")
 
 
-def test_report_on_a_bad_spec_prints_located_errors_and_no_result(runner, tmp_path):
+def test_report_on_a_bad_spec_prints_located_errors_and_the_good_results(runner, tmp_path):
     bad = write(tmp_path, "bad.yaml", "input: [3, 8, 8]\nlayers:\n  - relux\n")
     good = write(tmp_path, "good.yaml", GOOD)
     result = runner.invoke(app, ["report", good, bad, "-f", "json"])
-    assert result.exit_code == 1
-    assert result.stdout == ""  # never a partial result passed off as whole
+    assert result.exit_code == 1  # the failure is never hidden: errors on stderr, and the exit code
+    assert [r["file"] for r in json.loads(result.stdout)] == [good]  # the rule of commands/several.py
     assert f"{bad}:3:5: error: layers[0]: unknown layer kind 'relux' (did you mean 'relu'?)" in result.stderr
+    result = runner.invoke(app, ["report", bad, "-f", "json"])
+    assert result.exit_code == 1 and result.stdout == ""  # one spec: its object, or nothing
     assert "Traceback" not in result.output
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, List, Optional
+from typing import Annotated, Callable, List, Optional
 
 import typer
 
@@ -19,23 +19,45 @@ class Format(str, Enum):
     csv = "csv"
 
 
-def positive(value: Optional[int]) -> Optional[int]:
-    """Option callback: a count that must be at least 1 (exit 2 otherwise)."""
-    if value is not None and value < 1:
-        raise typer.BadParameter(f"must be a positive integer, got {value}")
-    return value
+# Upper bounds of the numeric options: far beyond any real use, low enough that every figure they
+# lead to is computed and printed at once (a usage error, exit 2, saying the bound, above them)
+MAX_BATCH_SIZE = 1_000_000_000
+MAX_DEPTH = 1_000  # rows nest far less deep: a spec's YAML nests at most 64 levels
+MAX_ITERATIONS = 1_000_000
+MAX_BYTES = 2**64  # --memory: 16 EiB, a 64-bit address space
 
 
-def non_negative(value: Optional[int]) -> Optional[int]:
-    """Option callback: a count that may be 0 (exit 2 below)."""
-    if value is not None and value < 0:
-        raise typer.BadParameter(f"must be 0 or more, got {value}")
-    return value
+def bounded(low: int, high: int) -> Callable[[Optional[int]], Optional[int]]:
+    """Option callback: an integer from `low` to `high` (exit 2 outside, saying the bound)."""
+
+    def check(value: Optional[int]) -> Optional[int]:
+        if value is None:
+            return value
+        if value < low:
+            raise typer.BadParameter(
+                f"must be a positive integer, got {value}" if low == 1 else f"must be {low} or more, got {value}"
+            )
+        if value > high:
+            raise typer.BadParameter(f"must be at most {high:,}, got {value}")
+        return value
+
+    return check
+
+
+positive = bounded(1, MAX_ITERATIONS)
+non_negative = bounded(0, MAX_ITERATIONS)
 
 
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 BatchOption = Annotated[
-    int, typer.Option("--batch-size", "-b", callback=positive, metavar="N", help="Batch size for work and memory.")
+    int,
+    typer.Option(
+        "--batch-size",
+        "-b",
+        callback=bounded(1, MAX_BATCH_SIZE),
+        metavar="N",
+        help=f"Batch size for work and memory (at most {MAX_BATCH_SIZE:,}).",
+    ),
 ]
 
 

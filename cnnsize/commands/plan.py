@@ -10,6 +10,7 @@ from typing import IO, Annotated, Any, Sequence
 import typer
 
 from cnnsize.commands.options import (
+    MAX_BYTES,
     AmpOption,
     DTypeOption,
     Format,
@@ -20,7 +21,7 @@ from cnnsize.commands.options import (
     RulesOption,
     SpecArgs,
 )
-from cnnsize.errors import CnnsizeError, Problem, SpecError, UsageError
+from cnnsize.errors import CnnsizeError, UsageError
 
 
 class Mode(str, Enum):
@@ -52,12 +53,16 @@ def parse_limit(text: str) -> int:
     """`--memory`'s value in bytes; a usage error when it is no size or not positive."""
     from cnnsize.units import parse_bytes
 
+    if len(text) > 64:  # no size is written in more: refused before any conversion
+        raise UsageError(f"--memory: '{text[:20]}...' is not a byte size (at most 64 characters)")
     try:
         limit = parse_bytes(text)
     except ValueError as exc:
         raise UsageError(f"--memory: {exc}") from None
     if limit < 1:
         raise UsageError(f"--memory must be more than 0 bytes, got '{text}'")
+    if limit > MAX_BYTES:
+        raise UsageError(f"--memory must be at most 16 EiB ({MAX_BYTES:,} bytes), got '{text}'")
     return limit
 
 
@@ -77,54 +82,43 @@ def plan(
     activations saved for backward and the input batch; inference counts parameters and the most
     tensors alive at once. Exits 1 when not even batch size 1 fits, 2 on a usage error.
     """
-    from cnnsize.cli import exit_on_user_error, fail
+    from cnnsize.cli import deliver, exit_on_user_error
+    from cnnsize.commands.several import each
     from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
-    from cnnsize.planner import NoBatchFits
     from cnnsize.planner import plan as solve
 
-    plans: list[Any] = []
-    problems: list[Problem] = []
-    failures: list[str] = []
-    code = 0
     try:
         limit = parse_limit(memory)
-        for path in specs:
-            try:
-                plans.append(
-                    solve(
-                        load(path),
-                        limit,
-                        mode=mode.value,
-                        optimizer=optimizer.value,
-                        dtype=dtype.value if dtype else None,
-                        amp=amp.value if amp else None,
-                        device=device.value,
-                    )
-                )
-            except SpecError as error:
-                problems.extend(error.problems)
-                code = max(code, error.exit_code)
-            except NoBatchFits as error:
-                failures.append(str(error))
-    except CnnsizeError as error:
+
+        def one(path: str) -> Any:
+            return solve(
+                load(path),
+                limit,
+                mode=mode.value,
+                optimizer=optimizer.value,
+                dtype=dtype.value if dtype else None,
+                amp=amp.value if amp else None,
+                device=device.value,
+            )
+
+        plans, _, code = each(specs, one)  # the rule for several specs: see commands/several.py
+    except CnnsizeError as error:  # a usage error that is no spec's own
         exit_on_user_error(error)
-    if problems:
-        fail(problems, code)  # never print a partial result as if it were whole
-    if plans:
-        show(plans, fmt.value, sys.stdout)
-    for failure in failures:
-        typer.echo(f"error: {failure}", err=True)
-    raise typer.Exit(1 if failures else 0)
+        raise  # pragma: no cover - exit_on_user_error always exits
+    if not plans and (len(specs) == 1 or fmt != Format.json):
+        raise typer.Exit(code)
+    deliver(lambda: show(plans, fmt.value, sys.stdout, one=len(specs) == 1), code)
 
 
-def show(plans: Sequence[Any], fmt: str, out: IO[str]) -> None:
+def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) -> None:
+    """The plans in `fmt`, drawn whole, then written to `out`; JSON as `render.write_json` (`one`)."""
     from cnnsize.listing import Document, Panel, Part, Text, write
     from cnnsize.render import write_json
     from cnnsize.render_memory import DEVICE_NAMES, breakdown_lines, bytes_text
     from cnnsize.units import human_bytes
 
     if fmt == "json":
-        write_json([p.to_dict() for p in plans], out)
+        write_json([p.to_dict() for p in plans], out, one)
         return
     documents = []
     for p in plans:

@@ -4,11 +4,11 @@ and measure throughput and memory. torch is imported when the command runs, neve
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from cnnsize.commands.options import BatchOption, Format, FormatOption, non_negative, positive
+from cnnsize.commands.options import BatchOption, Format, FormatOption, SpecArgs, non_negative, positive
 from cnnsize.errors import CnnsizeError
 
 
@@ -31,7 +31,7 @@ class Mode(str, Enum):
 
 
 def verify(
-    spec: Annotated[str, typer.Argument(help="Spec file (YAML).", metavar="SPEC")],
+    specs: SpecArgs,
     device: Annotated[Device, typer.Option("--device", help="Where to run (auto: CUDA, else MPS, else CPU).")] = (
         Device.auto
     ),
@@ -54,12 +54,13 @@ def verify(
     ),
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Build SPEC in PyTorch; check every layer's shape and the counts against the engine; time it.
+    """Build each SPEC in PyTorch; check every layer's shape and the counts against the engine; time it.
 
     Exits 0 when every shape, parameter count and FLOP count matches, 1 when any differs (each
     difference is listed) or the run cannot fit in memory, 2 on a usage error.
     """
-    from cnnsize.cli import exit_on_user_error
+    from cnnsize.cli import deliver, exit_on_user_error
+    from cnnsize.commands.several import each
 
     try:
         from cnnsize.backend import require_torch
@@ -68,7 +69,7 @@ def verify(
         from cnnsize.backend.verifier import VerifyOptions
         from cnnsize.backend.verifier import verify as run_verify
         from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
-        from cnnsize.render_verify import progress_bar, render_verification
+        from cnnsize.render_verify import progress_bar, render_verifications
 
         options = VerifyOptions(
             device=device.value,
@@ -80,14 +81,21 @@ def verify(
             channels_last=channels_last,
             compile=compile,
         )
-        loaded = load(spec)
-        with progress_bar() as progress:
-            verification = run_verify(loaded, options, progress)
-    except CnnsizeError as error:
+
+        def one(path: str) -> Any:
+            loaded = load(path)
+            with progress_bar() as progress:
+                return run_verify(loaded, options, progress)
+
+        verifications, _, code = each(specs, one)  # the rule for several specs: see commands/several.py
+    except CnnsizeError as error:  # a usage error that is no spec's own (no torch, no such device)
         exit_on_user_error(error)
         raise  # pragma: no cover - exit_on_user_error always exits
-    render_verification(verification, fmt.value)
-    raise typer.Exit(0 if verification.passed else 1)
+    if not all(v.passed for v in verifications):
+        code = max(code, 1)
+    if not verifications and (len(specs) == 1 or fmt != Format.json):
+        raise typer.Exit(code)
+    deliver(lambda: render_verifications(verifications, fmt.value, one=len(specs) == 1), code)
 
 
 __all__ = ["verify"]

@@ -67,11 +67,10 @@ def cells(entry: Entry) -> tuple[str, ...]:
 
 
 def show(entries: list[Entry], fmt: Format, out: IO[str]) -> None:
-    from cnnsize.listing import Document, Listing, Text, write
+    from cnnsize.listing import Document, Listing, Text, emit, write
 
     if fmt == Format.json:
-        json.dump([asdict(e) for e in entries], out, indent=2)
-        out.write("\n")
+        emit(json.dumps([asdict(e) for e in entries], indent=2) + "\n", out)
         return
     title = "The zoo (224x224 inputs but lenet5's 32x32; MACs and activations at batch 1, float32)"
     listing = Listing(HEADER, [cells(e) for e in entries])
@@ -86,4 +85,7 @@ SortOption = Annotated[Sort, typer.Option("--sort", "-s", help="Order by the pap
 def command(sort: SortOption = Sort.year, fmt: FormatOption = Format.table) -> None:
     """List the zoo's models: year, weighted depth (conv and linear layers on the longest path),
     parameters, MACs and activation memory. Each name works as a SPEC for `report` and `check`."""
-    show(survey(sort), fmt, sys.stdout)
+    from cnnsize.cli import deliver
+
+    entries = survey(sort)
+    deliver(lambda: show(entries, fmt, sys.stdout))
