@@ -162,7 +162,15 @@ def test_help_offers_completion() -> None:
 
 
 def test_completion_script_uses_the_name_cnnsize() -> None:
-    done = cnnsize_process("--show-completion", "bash")
+    # typer's --show-completion takes no value: it names the shell it finds among the process's
+    # ancestors, so run it from bash (a test runner under `timeout` or setsid may have none)
+    done = subprocess.run(
+        ["bash", "-c", '"$0" -m cnnsize --show-completion; exit $?', sys.executable],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
     assert done.returncode == 0
     assert "_CNNSIZE_COMPLETE=complete_bash" in done.stdout
     assert "complete -o default -F _cnnsize_completion cnnsize" in done.stdout
