@@ -7,9 +7,10 @@
    linear growth. Target: under 20 microseconds per layer. Parsing (YAML + validation) is timed
    beside it, since a user pays for both. The engine's time includes resolving the spec into its
    graph (once per spec).
-3. Whole-process wall time of `cnnsize report` (JSON, memory included) on generated graphs of
-   1,000 and 8,000 layers, with a skip joined by an `add` every four layers, beside the engine's
-   time per layer on the same graphs: the time per layer stays flat if everything is linear.
+3. Whole-process wall time of `cnnsize report` (JSON and table, memory included) on generated
+   graphs of 1,000 to 16,000 layers, with a skip joined by an `add` every four layers, beside the
+   engine's time per layer on the same graphs. Targets: JSON on 16,000 layers within 9x its time
+   on 2,000 (8x is linear), and at most 30 us per extra layer for the whole process.
 
 Run: python benchmarks/speed.py [--repeat N]
 """
@@ -104,20 +105,34 @@ def main() -> None:
         f"; target < 20 us/layer: {'met' if max(per_layer) < 20 else 'MISSED'}"
     )
 
-    print(f"\n3. cnnsize report (JSON, with memory) on generated graphs, median of {args.repeat} runs")
-    print(f"   {'layers':>7} {'process ms':>11} {'vs pass':>8} {'engine us/layer':>16}")
+    print(f"\n3. cnnsize report on generated graphs, median of {args.repeat} runs")
+    print(f"   {'layers':>7} {'json ms':>9} {'vs pass':>8} {'table ms':>9} {'engine us/layer':>16}")
+    sizes = (1_000, 2_000, 8_000, 16_000)
+    json_ms: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as folder:
-        for n in (1_000, 8_000):
+        for n in sizes:
             path = Path(folder) / f"graph{n}.yaml"
             path.write_text(graph(n))
-            process = wall([sys.executable, "-m", "cnnsize", "report", "--format", "json", str(path)], args.repeat)
+            command = [sys.executable, "-m", "cnnsize", "report", str(path)]
+            json_ms[n] = wall([*command, "--format", "json"], args.repeat)
+            table = wall([*command, "--format", "table"], max(1, args.repeat // 2))
             engine = []
             for _ in range(3):
                 spec = load(path)
                 start = time.perf_counter()
                 analyze(spec)
                 engine.append(time.perf_counter() - start)
-            print(f"   {n:>7} {process * 1000:>11.1f} {process / baseline:>7.1f}x {min(engine) / n * 1e6:>16.2f}")
+            print(
+                f"   {n:>7} {json_ms[n] * 1000:>9.1f} {json_ms[n] / baseline:>7.1f}x {table * 1000:>9.1f}"
+                f" {min(engine) / n * 1e6:>16.2f}"
+            )
+    growth = json_ms[16_000] / json_ms[2_000]
+    extra = (json_ms[16_000] - json_ms[2_000]) / 14_000 * 1e6
+    print(
+        f"   json, 16,000 vs 2,000 layers: {growth:.2f}x"
+        f" (8x = linear; target <= 9x: {'met' if growth <= 9 else 'MISSED'})"
+        f"; {extra:.0f} us per extra layer (target <= 30 us: {'met' if extra <= 30 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":
