@@ -469,10 +469,10 @@ class _Expander:
             valid = False
         if _is_open(target):
             return False
-        if target.value in self.broken:
-            return False
+        if isinstance(target.value, str) and target.value in self.broken:
+            return False  # a block whose definition is wrong, and is reported
         if not isinstance(target.value, str) or target.value not in self.blocks:
-            self.problem(target, self.unknown_block(target.value))
+            self.problem(target, self.unknown_block(target))
             return False
         block = self.blocks[target.value]
         for key in fields:
@@ -494,9 +494,10 @@ class _Expander:
             valid = False
         return valid
 
-    def unknown_block(self, name: Any) -> str:
+    def unknown_block(self, target: Node) -> str:
+        name = target.value
         if not isinstance(name, str):
-            return f"`block` names a block, not {show(name)}"
+            return f"`block` names a block, not {show_node(target)}"
         if not self.blocks:
             return f"unknown block '{name}': the spec defines no `blocks`"
         return f"unknown block '{name}'{suggest(name, self.blocks)}; defined: {', '.join(self.blocks)}"
