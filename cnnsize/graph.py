@@ -20,6 +20,7 @@ reaches no output of the network are left out, with a warning.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Optional, Union
 
@@ -40,6 +41,10 @@ LEFT_OUT = -2
 """The producer of a value kept only as a composite's input, its layers left out (see `Value`)."""
 
 MAX_NESTING = 128
+# PyTorch sizes a tensor in 64-bit integers: no tensor holds more elements than this. Refusing
+# larger ones keeps every figure the tool prints (bytes at any batch size, sums over 200,000
+# layers) a number every format can write exactly.
+MAX_ELEMENTS = 2**63 - 1
 """Most composites inside one another (blocks nest through `sequential` layers)."""
 
 
@@ -169,6 +174,8 @@ class _Resolver:
     def run(self) -> Graph:
         inputs: list[tuple[str, int]] = []
         for name, shape in self.spec.named_inputs:
+            where: SpecPath = ("input",) if self.spec.inputs is None else ("inputs", name)
+            self.refuse_too_large(tuple(shape), where, "the input" if self.spec.inputs is None else f"input '{name}'")
             self.values.append(Value(tuple(shape), -1, len(inputs), name))
             inputs.append((name, len(self.values) - 1))
         first = inputs[0][1] if len(inputs) == 1 else None
@@ -196,6 +203,15 @@ class _Resolver:
         target = path + (exc.field,) if exc.field else path
         extra = f" (from {labels})" if labels and exc.field == "from" else ""
         return self.fail(target, f"{who}: {exc.message}{extra}")
+
+    def refuse_too_large(self, shape: Shape, path: SpecPath, who: str) -> None:
+        if math.prod(shape) > MAX_ELEMENTS:  # dims are below 10**308 each: the product stays cheap
+            dims = "x".join(str(d) if d < 10**12 else f"~1e{len(str(d)) - 1}" for d in shape)
+            raise self.fail(
+                path,
+                f"{who} is {dims}: more than {MAX_ELEMENTS:,} (2**63 - 1) elements, "
+                "the most a tensor holds (PyTorch's sizes are 64-bit integers)",
+            )
 
     # lists of layers
 
@@ -268,6 +284,10 @@ class _Resolver:
         except LayerRuleError as exc:
             labels = ", ".join(self.values[v].label for v in inputs)
             raise self.rule_error(layer, exc, path, labels) from None
+        for shape in outs:
+            self.refuse_too_large(
+                shape, path, f"the output of {layer.kind}" + (f" '{layer.name}'" if layer.name else "")
+            )
         index = len(self.nodes)
         outputs = []
         for port, shape in enumerate(outs):

@@ -36,6 +36,10 @@ MAX_RUNS = 4096
 MAX_SPREAD_CHANNELS = 1 << 16
 """Most channels a per-channel rearrangement (shuffle, pixel unshuffle) lays out one by one."""
 
+MAX_EXTENT = 2**63 - 1
+"""Largest pixel coordinate or jump followed: no input holds more pixels along an axis (a tensor
+holds at most 2**63 - 1 elements), and past it strides would multiply jumps without bound."""
+
 
 class AxisField(NamedTuple):
     """Position k of a feature map sees input pixels `[left + k*jump, right + k*jump]` (a tuple,
@@ -61,6 +65,9 @@ class Unknown:
     """A field that no (size, jump, start) describes, and why."""
 
     reason: str
+
+
+TOO_WIDE = Unknown(f"it reaches past pixel {MAX_EXTENT:,} (2**63 - 1), farther than any input a tensor holds")
 
 
 Spatial = tuple[AxisField, AxisField]
@@ -164,6 +171,16 @@ def union_of(fields: Iterable[Field], n: tuple[int, int]) -> Field:
     return (h, w)
 
 
+def _bounded(field: Field) -> Field:
+    """`field`, or `TOO_WIDE` once it reaches past `MAX_EXTENT` (what hostile strides and padding do)."""
+    if isinstance(field, Unknown):
+        return field
+    for axis in field:
+        if axis.jump > MAX_EXTENT or max(-axis.left, axis.right) > MAX_EXTENT:
+            return TOO_WIDE
+    return field
+
+
 def each_axis(field: Spatial, step: Callable[[AxisField, int], Union[AxisField, Unknown]]) -> Field:
     """`step(axis, index)` applied to H (0) and W (1)."""
     h, w = step(field[0], 0), step(field[1], 1)
@@ -222,11 +239,11 @@ class Fields:
         """`step` applied to each channel's field (a layer that treats channels alike and apart)."""
         if len(self.runs) == 1:
             count, field = self.runs[0]
-            return Fields(((count, field if isinstance(field, Unknown) else step(field)),), self.coarse)
+            return Fields(((count, field if isinstance(field, Unknown) else _bounded(step(field))),), self.coarse)
         done: dict[Field, Field] = {}
         for _, field in self.runs:
             if field not in done:
-                done[field] = field if isinstance(field, Unknown) else step(field)
+                done[field] = field if isinstance(field, Unknown) else _bounded(step(field))
         return Fields.of_runs(((count, done[field]) for count, field in self.runs), self.coarse)
 
     def slice(self, begin: int, end: int) -> "Fields":

@@ -169,7 +169,9 @@ def test_a_use_without_any_blocks_says_so(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("written, shown", [("[conv_bn]", '["conv_bn"]'), ("{conv_bn: 4}", '{"conv_bn": 4}'), ("[]", "[]")])
+@pytest.mark.parametrize(
+    "written, shown", [("[conv_bn]", '["conv_bn"]'), ("{conv_bn: 4}", '{"conv_bn": 4}'), ("[]", "[]")]
+)
 def test_a_block_given_a_list_or_a_mapping_is_located_not_a_type_error(tmp_path, written, shown):
     assert errors(tmp_path, CONV_BN + f"layers:\n  - {{block: {written}, out: 4}}\n") == [
         f"spec.yaml:10:13: error: layers[0].block: `block` names a block, not {shown}"

@@ -287,3 +287,26 @@ def test_an_in_place_layer_on_a_split_output_is_refused():
         "6:27: error: layers[3].inplace: relu is in place, but its input is a view made by the chunk at layers[1], "
         "which PyTorch's autograd does not let be modified in place: set `inplace: false`"
     )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # 3 x 10**60 x 8 elements: past 2**63 - 1 ~ 9.2e18
+        ("input: [3, 1" + "0" * 60 + ", 8]\nlayers: [relu]\n", "1:8: error: input: the input is 3x~1e60x8: more than"),
+        # 3 x 8 x 8 scaled by 10**9 per side: 3 x 8e9 x 8e9 = 1.92e20 elements
+        (
+            "input: [3, 8, 8]\nlayers: [{type: upsample, scale_factor: 1000000000}]\n",
+            "2:10: error: layers[0]: the output of upsample is 3x8000000000x8000000000: more than",
+        ),
+    ],
+)
+def test_a_tensor_past_what_pytorch_sizes_hold_is_refused_where_it_is_made(text, message):
+    found = problem(text)
+    assert found.startswith(message) and "9,223,372,036,854,775,807 (2**63 - 1) elements" in found
+
+
+def test_the_largest_tensor_is_accepted_and_counted_exactly():
+    # 1 x (2**63 - 1) x 1 is the largest tensor; at a billion per batch, 4-byte floats
+    data = report(f"input: [1, {2**63 - 1}, 1]\nlayers: [relu]\n", batch_size=10**9)
+    assert data.totals.activation_bytes == 10**9 * (2**63 - 1) * 4

@@ -239,3 +239,15 @@ def test_unflattened():
     assert isinstance(receptive.unflattened(coarse, 3, "unflatten").runs[0][1], Unknown)
     moving = Fields.uniform((A(0, 0, 1), A(0, 0, 1)), 12)
     assert isinstance(receptive.unflattened(moving, 3, "unflatten").runs[0][1], Unknown)
+
+
+def test_a_field_past_the_largest_extent_is_unknown_not_a_number_too_large_to_print():
+    # stride s multiplies the jump: from jump 2**62, a stride of 2 gives 2**63 > 2**63 - 1
+    near = (A(0, 0, 2**62), A(0, 0, 1))
+    stride_two = Fields.uniform(near, 3).map(lambda f: (receptive.window(f[0], 1, 2), f[1]))
+    assert stride_two.runs == ((3, receptive.TOO_WIDE),)
+    # a kernel of 2**63 pixels: right = 0 + (2**63 - 1) * 1 = MAX_EXTENT, still followed; one more is not
+    edge = Fields.uniform(INPUT, 1).map(lambda f: (receptive.window(f[0], 2**63), f[1]))
+    assert edge.runs == ((1, (A(0, 2**63 - 1, 1), PIXEL)),)
+    past = Fields.uniform(INPUT, 1).map(lambda f: (receptive.window(f[0], 2**63 + 1), f[1]))
+    assert past.runs == ((1, receptive.TOO_WIDE),)
