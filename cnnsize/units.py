@@ -1,13 +1,15 @@
 """Units: data types' sizes, readable counts and byte sizes, both ways.
 
-Counts use SI prefixes (K, M, G, T = powers of 1000). Byte sizes accept B, KB/MB/GB/TB (1000) and
-KiB/MiB/GiB/TiB (1024), and are shown in IEC units, always labelled.
+Counts use SI prefixes (K, M, G, T = powers of 1000). Byte sizes accept B, KB/MB/GB/TB/PB/EB
+(1000) and KiB/MiB/GiB/TiB/PiB/EiB (1024), and are shown in IEC units, always labelled. Readable
+sizes are parsed exactly (a budget's verdict never turns on rounding), up to `MAX_DIGITS` digits.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from fractions import Fraction
 from typing import Literal
 
 DType = Literal["float32", "float16", "bfloat16", "float64", "int8"]
@@ -22,11 +24,16 @@ BYTE_UNITS = {
     "MB": 10**6,
     "GB": 10**9,
     "TB": 10**12,
+    "PB": 10**15,
+    "EB": 10**18,
     "KIB": 2**10,
     "MIB": 2**20,
     "GIB": 2**30,
     "TIB": 2**40,
+    "PIB": 2**50,
+    "EIB": 2**60,
 }
+MAX_DIGITS = 100  # in a readable size: far past any memory, well short of Python's 4,300-digit limit
 
 _READABLE = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
@@ -36,11 +43,11 @@ def _parse(text: str, units: dict[str, int], what: str, example: str) -> int:
     unit = match.group(2).upper() if match else ""
     if not match or unit not in units:
         raise ValueError(f"'{text}' is not a {what} (write an integer or a size like {example})")
-    try:
-        value = Decimal(match.group(1).replace("_", "")) * units[unit]
-    except InvalidOperation:  # pragma: no cover - the pattern only admits numbers
-        raise ValueError(f"'{text}' is not a {what}") from None
-    if value != value.to_integral_value():
+    number = match.group(1).replace("_", "")
+    if len(number) > MAX_DIGITS:
+        raise ValueError(f"'{text[:40]}...' has more than {MAX_DIGITS} digits: not a {what}")
+    value = Fraction(number) * units[unit]  # exact: a decimal fraction times a whole unit
+    if value.denominator != 1:
         raise ValueError(f"'{text}' is not a whole number of {'bytes' if units is BYTE_UNITS else 'units'}")
     return int(value)
 

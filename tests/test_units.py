@@ -34,10 +34,33 @@ def test_parse_count(text, value):
         ("2GB", 2 * 10**9),
         ("24gib", 24 * 2**30),
         ("3", 3),
+        ("1PiB", 2**50),
+        ("1.5EiB", 1_729_382_256_910_270_464),  # 1.5 * 2^60
+        ("2EB", 2 * 10**18),
+        # 31 significant digits: a 28-digit decimal context would round the last one away
+        ("1234567890123456789012345678901GiB", 1234567890123456789012345678901 * 2**30),
+        ("0.0000000000000000000000000000001EB", None),  # 10^-31 * 10^18 bytes: not whole
     ],
 )
 def test_parse_bytes(text, value):
-    assert parse_bytes(text) == value
+    if value is None:
+        with pytest.raises(ValueError, match="not a whole number of bytes"):
+            parse_bytes(text)
+    else:
+        assert parse_bytes(text) == value
+
+
+def test_exact_sizes_keep_a_budget_verdict():
+    # 1 KiB + 1/10^31 of a KiB is not whole bytes (rounded to 28 digits it was exactly 1 KiB)
+    with pytest.raises(ValueError, match="not a whole number"):
+        parse_bytes("1.0000000000000000000000000000001KiB")
+    # a count one over 10^30 stays one over: it fails a budget of 10^30, as it must
+    assert parse_count("1000000000000000000000000000001") > 10**30
+
+
+def test_a_size_of_thousands_of_digits_is_refused_saying_the_cap():
+    with pytest.raises(ValueError, match="more than 100 digits"):
+        parse_bytes("1" + "0" * 5000 + "GiB")
 
 
 @pytest.mark.parametrize("text", ["lots", "1.5", "1.5X", "-3M", "M", "1.0001K", ""])
