@@ -13,7 +13,7 @@ from cnnsize.graph import Graph, Group, Member, resolve
 from cnnsize.kinds.base import positions
 from cnnsize.receptive import Fields, Unknown
 from cnnsize.report import LayerRow, ReceptiveField, Report, Totals
-from cnnsize.schema import Spec
+from cnnsize.schema import Spec, require_spec
 from cnnsize.units import DTYPE_BYTES
 
 SEVERAL_INPUTS = "the network has several inputs; a receptive field is counted in the pixels of one"
@@ -21,6 +21,7 @@ SEVERAL_INPUTS = "the network has several inputs; a receptive field is counted i
 
 def analyze(spec: Spec, batch_size: int = 1, dtype: Optional[str] = None) -> Report:
     """Analyse `spec` for a batch of `batch_size` in `dtype` (default: the spec's own)."""
+    require_spec(spec)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UsageError(f"batch size must be a positive integer, got {batch_size!r}")
     dtype = dtype or spec.dtype

@@ -20,7 +20,7 @@ from cnnsize.graph import resolve
 from cnnsize.memory import Bytes, Precision, Trace, total, trace
 from cnnsize.memory_report import Footprint, MemoryReport
 from cnnsize.report import LayerRow, Report
-from cnnsize.schema import Spec
+from cnnsize.schema import Spec, require_spec
 from cnnsize.units import DTYPE_BYTES, human_bytes
 
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}  # state tensors per parameter
@@ -134,6 +134,9 @@ def with_memory(
 ) -> Report:
     """`report` (the engine's analysis of `spec`) with its memory section, at its batch size and dtype:
     every figure computed here, so that showing it computes nothing."""
+    require_spec(spec)
+    if not isinstance(report, Report):
+        raise TypeError(f"report must be a cnnsize.Report, as cnnsize.analyze gives; got {type(report).__name__}")
     check_optimizer(optimizer)
     precision = Precision(report.dtype, amp, device)
     model = model_memory(spec, precision, report)

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from cnnsize.blocks import expand
-from cnnsize.errors import Location, Problem, SpecError, SpecPath
+from cnnsize.errors import Location, Problem, SpecError, SpecPath, UsageError
 from cnnsize.fields import InputShape, Size
 from cnnsize.kinds import KINDS, Composite, LayerKind
 from cnnsize.kinds.base import LayerList, OneReference
@@ -82,6 +82,19 @@ class Budgets(BaseModel):
     )
     output_shape: Optional[InputShape] = Field(None, description="The shape the network must end with.")
     batch_size: Size = Field(1, description="The batch size at which the limits on work and memory hold.")
+
+
+def require_spec(spec: object, argument: str = "spec") -> "Spec":
+    """`spec`, when it is a Spec the loader made; else a TypeError naming the argument, or a
+    UsageError for a Spec built by hand (its layers stay plain data: only `load` reads them)."""
+    if not isinstance(spec, Spec):
+        raise TypeError(f"{argument} must be a cnnsize.Spec, as cnnsize.load gives; got {type(spec).__name__}")
+    if spec._document is None or not all(isinstance(layer, LayerKind) for layer in spec.layers):
+        raise UsageError(
+            f"{argument} was built by hand: its layers are plain data that only cnnsize.load reads into layer "
+            "kinds; read the spec with cnnsize.load(yaml_text_or_path)"
+        )
+    return spec
 
 
 INPUT = "input"

@@ -79,6 +79,30 @@ def test_bad_batch_size_is_a_usage_error() -> None:
         cnnsize.analyze(cnnsize.load(TOY), batch_size=0)
 
 
+@pytest.mark.parametrize("call", ["analyze", "plan", "with_memory", "build"])
+@pytest.mark.parametrize(
+    "given", [None, b"input: [3, 8, 8]", "specs/toy.yaml", {"input": [3, 8, 8], "layers": ["relu"]}]
+)
+def test_a_spec_argument_of_another_type_is_a_type_error_naming_it(call: str, given: object) -> None:
+    args = {"analyze": (given,), "plan": (given, 2**30), "with_memory": (given, None), "build": (given,)}[call]
+    with pytest.raises(
+        TypeError, match=f"^spec must be a cnnsize.Spec, as cnnsize.load gives; got {type(given).__name__}$"
+    ):
+        getattr(cnnsize, call)(*args)
+
+
+def test_with_memory_names_a_report_of_another_type() -> None:
+    spec = cnnsize.load("specs/toy.yaml")
+    with pytest.raises(TypeError, match="^report must be a cnnsize.Report"):
+        cnnsize.with_memory(spec, {"params": 1})
+
+
+def test_a_spec_built_by_hand_is_a_clear_error_not_an_attribute_error() -> None:
+    spec = cnnsize.Spec(input=[3, 8, 8], layers=[{"type": "relu"}])  # plain dicts, never read into kinds
+    with pytest.raises(cnnsize.CnnsizeError, match="built by hand.*cnnsize.load"):
+        cnnsize.analyze(spec)
+
+
 def test_unknown_attribute() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         cnnsize.nothing  # noqa: B018

@@ -38,6 +38,9 @@ def build(spec: "Spec", report: Optional["Report"] = None) -> "Network":
     (`model.module_names` maps every spec path to its module's qualified name; a layer with a
     `name` that is a Python identifier is reached by that name instead of its index).
     """
+    from cnnsize.schema import require_spec
+
+    require_spec(spec)
     require_torch()
     from cnnsize.backend.builder import build_network
 
