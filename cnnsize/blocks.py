@@ -194,6 +194,7 @@ class _Expander:
         self.expressions: dict[str, Expression] = {}  # each distinct text parsed once
         self.size = 0
         self.steps = 0
+        self.least: dict[str, int] = {}  # the fewest values each block's expansion counts
 
     # -- problems ---------------------------------------------------------------------------------
 
@@ -381,21 +382,39 @@ class _Expander:
             self.walk(block.layers, record)
         done: set[str] = set()
         for start in self.blocks:
-            self.find_cycle(start, [], edges, done)
+            self.find_cycle(start, edges, done)
 
-    def find_cycle(self, name: str, stack: list[tuple[str, Node]], edges: Any, done: set[str]) -> None:
-        names = [n for n, _ in stack]
-        if name in names:
-            cycle = names[names.index(name) :] + [name]
-            use = stack[names.index(name)][1]
-            text = f"block '{name}' uses itself" if len(cycle) == 2 else "blocks use each other in a cycle"
-            self.problem(use, f"{text}: {' -> '.join(cycle)}; a block cannot contain itself")
+    def find_cycle(self, start: str, edges: dict[str, list[tuple[str, Node]]], done: set[str]) -> None:
+        """Depth-first from `start`, without recursion (a chain of thousands of blocks is an input
+        to refuse, not to crash on): a use that reaches a block on the current path closes a cycle."""
+        if start in done:
             return
-        if name in done:
-            return
-        for target, use in edges[name]:
-            self.find_cycle(target, stack + [(name, use)], edges, done)
-        done.add(name)
+        path: list[str] = [start]  # the blocks being visited, outermost first
+        leaving: list[Optional[Node]] = [None]  # the use by which each block of `path` goes on
+        where = {start: 0}
+        pending = [iter(edges[start])]
+        while pending:
+            step = next(pending[-1], None)
+            if step is None:
+                finished = path.pop()
+                leaving.pop()
+                pending.pop()
+                del where[finished]
+                done.add(finished)
+                continue
+            target, use = step
+            leaving[-1] = use
+            if target in where:
+                cycle = path[where[target] :] + [target]
+                text = f"block '{target}' uses itself" if len(cycle) == 2 else "blocks use each other in a cycle"
+                first = leaving[where[target]]
+                assert first is not None
+                self.problem(first, f"{text}: {' -> '.join(cycle)}; a block cannot contain itself")
+            elif target not in done:
+                where[target] = len(path)
+                path.append(target)
+                leaving.append(None)
+                pending.append(iter(edges[target]))
 
     # -- uses -------------------------------------------------------------------------------------
 
@@ -514,6 +533,13 @@ class _Expander:
         target = fields["block"]
         block = self.blocks[target.value]
         copies = fields["repeat"].value if "repeat" in fields else 1
+        least = copies * self.least_size(block)
+        if self.size + least > MAX_EXPANDED_NODES:  # refused before anything is expanded
+            raise self.fail_now(
+                use,
+                f"expanding this use of block '{block.name}' gives at least {least:,} values, more than "
+                f"{MAX_EXPANDED_NODES:,} (is a `repeat` too large?)",
+            )
         arguments = {k: v for k, v in fields.items() if k not in USE_KEYS}
         instances = []
         for copy in range(1, copies + 1):
@@ -525,6 +551,38 @@ class _Expander:
             name = fields.get("name", Node(block.name, target.origin))
             instances.append(_sequential(name, body, target, use.origin))
         return instances
+
+    def least_size(self, block: Block, depth: int = 0) -> int:
+        """The fewest values one use of `block` counts (`count`): its definition's values, and for
+        each use inside with a literal `repeat`, that many times the used block's; entries under an
+        `if` and repeats written as expressions count nothing. The blocks form no cycle (checked
+        before expansion) and uses nest at most `MAX_NESTING` deep (deeper ones count nothing, and
+        are refused when expanded), so this ends; each block is sized once."""
+        if block.name in self.least:
+            return self.least[block.name]
+        if depth > MAX_NESTING:
+            return 0
+        total = 0
+        stack = [(block.layers, True)]
+        while stack:
+            node, in_layers = stack.pop()
+            total += 1
+            value = node.value
+            if isinstance(value, dict):
+                if "if" in value:
+                    continue
+                target, repeat = value.get("block"), value.get("repeat")
+                copies = 1 if repeat is None else repeat.value if is_int(repeat.value) else 0
+                if target is not None and isinstance(target.value, str) and target.value in self.blocks:
+                    total += max(copies, 0) * self.least_size(self.blocks[target.value], depth + 1)
+                stack.extend((v, False) for v in value.values())
+            elif isinstance(value, list):
+                for item in value:
+                    if in_layers and isinstance(item.value, str) and item.value in self.blocks:
+                        total += self.least_size(self.blocks[item.value], depth + 1)  # a use by its bare name
+                    stack.append((item, False))
+        self.least[block.name] = total
+        return total
 
     def instantiate(self, node: Node, trail: tuple[Use, ...], scope: "_Scope") -> Node:
         """A copy of a definition's `node` for one use: `${...}` replaced, origins carrying `trail`."""

@@ -297,8 +297,33 @@ def test_an_expansion_bomb_is_refused_fast(tmp_path):
       c: {layers: [{block: b, repeat: 1000}]}
     layers: [{block: c, repeat: 1000}]
     """
+    # Refused before anything is expanded, by the fewest values the use must count:
+    #   a: its list (1), two layers (2) and their types (2)                       =             5
+    #   b: its list, the use and its two fields (4), and 1000 uses of a:   4 + 1000 * 5 =         5,004
+    #   c: likewise, 4 + 1000 * 5,004                                              =     5,004,004
+    #   the top-level use repeats c 1000 times                                     = 5,004,004,000
+    start = time.perf_counter()
     [message] = errors(tmp_path, text)
-    assert "expanding the blocks gives more than 200,000 values (is a `repeat` too large?)" in message
+    assert time.perf_counter() - start < 1.0
+    assert message == (
+        "spec.yaml:6:10: error: layers[0]: expanding this use of block 'c' gives at least 5,004,004,000 values, "
+        "more than 200,000 (is a `repeat` too large?)"
+    )
+
+
+def test_a_chain_of_thousands_of_blocks_is_refused_without_recursion(tmp_path):
+    blocks = "".join(f"  b{i}: {{layers: [{{block: b{i + 1}}}]}}\n" for i in range(3000))
+    text = f"input: [3, 8, 8]\nblocks:\n{blocks}  b3000: {{layers: [relu]}}\nlayers: [{{block: b0}}]\n"
+    [message] = errors(tmp_path, text)
+    assert f"blocks nest deeper than {MAX_NESTING} uses inside one another" in message
+
+
+def test_a_cycle_deep_in_a_long_chain_is_found_once(tmp_path):
+    blocks = "".join(f"  b{i}: {{layers: [{{block: b{i + 1}}}]}}\n" for i in range(2000))
+    text = f"input: [3, 8, 8]\nblocks:\n{blocks}  b2000: {{layers: [{{block: b1990}}]}}\nlayers: [relu]\n"
+    [message] = errors(tmp_path, text)
+    cycle = " -> ".join(f"b{i}" for i in [*range(1990, 2001), 1990])
+    assert message.endswith(f"blocks use each other in a cycle: {cycle}; a block cannot contain itself")
 
 
 # -- errors inside expanded blocks point at real YAML ---------------------------------------------
@@ -472,8 +497,9 @@ def test_a_repeat_of_a_long_expression_is_refused_fast(tmp_path):
       b:
         params: [c]
         layers: [{{type: relu, name: "r${{{long}}}"}}]
-    layers: [{{block: b, c: 1, repeat: 100000}}]
+    layers: [{{block: b, c: 1, repeat: 1000}}]
     """
+    # 1000 uses of 4 values each stay under the value cap; 1000 * 479 = 479,000 steps do not
     start = time.perf_counter()
     [message] = errors(tmp_path, text)
     assert time.perf_counter() - start < 1.0
