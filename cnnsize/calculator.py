@@ -17,9 +17,10 @@ Unknown = Literal["padding", "stride", "kernel"]
 PADDING_MODES = ("same", "valid", "full")
 UNKNOWNS: tuple[Unknown, ...] = ("padding", "stride", "kernel")
 
-MAX_CANDIDATES = 2_000_000  # how many values a solve may try; only absurd sizes reach it
+# How many values a solve may try (one search, or all the searches of its hints together): about
+# 0.5 s on a slow machine; only inputs far beyond any image reach it.
+MAX_CANDIDATES = 100_000
 SHOWN = 4  # worked formulas shown for a solve with several answers
-HINT_LIMIT = 100_000  # hints that solve again are only looked for in searches smaller than this
 
 
 def parse_padding(text: str) -> Union[int, str]:
@@ -288,14 +289,19 @@ def _hints(window: Window, unknown: Unknown, wanted: int) -> list[str]:
                     f"    {shapes.conv_formula(i, k, s, before, after, d)}",
                 ]
     elif unknown == "padding" and window.operation == "transposed":
-        for output_padding in range(max(window.step, window.dilation)):
+        choices = max(window.step, window.dilation)
+        if choices * _search_limit(replace(window, padding=0), wanted) > MAX_CANDIDATES:
+            return []  # a hint is a courtesy: not worth a search past the bound
+        for output_padding in range(choices):
             if output_padding != window.output_padding:
                 _, found = _search(replace(window, output_padding=output_padding), "padding", wanted)
                 if found:
                     w = found[0]
                     return [f"  with output padding {output_padding} it would: padding {w.padding}: {w.formula()}"]
-    elif unknown != "padding" and isinstance(window.padding, int) and _search_limit(window, wanted) < HINT_LIMIT:
+    elif unknown != "padding" and isinstance(window.padding, int):
         reach = shapes.effective_kernel(window.kernel, window.dilation)
+        if (reach + 1) * _search_limit(window, wanted) > MAX_CANDIDATES:
+            return []  # one search per padding: past the bound, no hint
         for padding in range(reach + 1):
             if padding != window.padding:
                 _, found = _search(replace(window, padding=padding), unknown, wanted)

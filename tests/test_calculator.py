@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 
+from cnnsize import calculator
 from cnnsize.calculator import Window, parse_padding, solve
 
 # (i, k, s, p, d) -> out: floor((i + 2p - d*(k - 1) - 1)/s) + 1
@@ -310,3 +311,25 @@ def test_solutions_are_exactly_what_pytorch_gives(unknown: str) -> None:
             candidate = Window(**{**window.__dict__, unknown: value})
             works = candidate.broken_rule() is None and _torch_size(candidate) == wanted
             assert works == (value in found), (candidate, wanted)
+
+
+def test_a_solve_and_its_hints_try_at_most_the_bound(monkeypatch):
+    # kernel 1000 on 2000: strides give at most 1001, never 1900. The hint would search the stride
+    # again for each padding 0..1000 (1001 searches of ~12,000 candidates): past the bound, skipped.
+    tried = 0
+    output = calculator.Window.output
+
+    def counted(window):
+        nonlocal tried
+        tried += 1
+        return output(window)
+
+    monkeypatch.setattr(calculator.Window, "output", counted)
+    solution = calculator.solve(calculator.Window(input=2000, kernel=1000), "stride", 1900)
+    assert not solution.found and "every stride gives less; the most is 1001:" in solution.lines[1]
+    assert 0 < tried <= 3 * calculator.MAX_CANDIDATES  # the search, its nearest outputs, no hint
+
+
+def test_a_search_past_the_bound_is_refused_saying_it():
+    with pytest.raises(ValueError, match=f"over {calculator.MAX_CANDIDATES:,} candidates"):
+        calculator.solve(calculator.Window(input=10**6, kernel=3), "padding", 10**6)

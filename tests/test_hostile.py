@@ -95,6 +95,7 @@ CASES = [
     Case("adaptive pooling to 10^8", ("report", "{spec}", "--format", "json"), LAYER.format("type: adaptive_avgpool2d, output_size: 100000000"), 0, ("[3, 100000000, 100000000]",), located=False),
     Case("a FIFO as the spec", ("check", "{spec}"), _fifo, 2, ("not a regular file",), located=False),
     Case("conv --solve on a huge input", ("conv", "--input", "1" + "0" * 30, "--kernel", "3", "--solve", "stride", "--output", "7"), None, 2, ("too large",), located=False),
+    Case("conv --solve whose hints would search for a minute", ("conv", "--input", "2000", "--kernel", "1000", "--solve", "stride", "--output", "1900"), None, 1, ("every stride gives less",), located=False),
     # 7. output: a name that would drive the terminal is printed escaped
     Case("control characters in a name", ("report", "{spec}", "--format", "markdown"), LAYER.format('type: relu, name: "a\\e[31mred\\x07"'), 0, ("a\\x1b[31mred\\x07",), located=False),
     # 9. arguments are paths; numeric options have bounds
