@@ -6,6 +6,7 @@ error per bad value (not one per member of a union) and the JSON Schema still de
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import PlainValidator, WithJsonSchema
@@ -41,9 +42,14 @@ def _pair_of(low: int, expected: str) -> Callable[[Any], tuple[int, int]]:
     return parse
 
 
-def _number(low: float | None, high: float | None, expected: str) -> Callable[[Any], float]:
+def _number(low: float | None, high: float | None, expected: str, infinite: bool = False) -> Callable[[Any], float]:
+    """A number from `low` to `high`; never NaN, and infinite only where PyTorch gives infinity a
+    meaning (`infinite`, e.g. LPPool's `norm_type`)."""
+
     def parse(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise _fail("number", expected, value)
+        if not infinite and value in (math.inf, -math.inf):
             raise _fail("number", expected, value)
         if (low is not None and value < low) or (high is not None and value > high):
             raise _fail("number", expected, value)
@@ -162,10 +168,15 @@ Probability = Annotated[
 ]
 PositiveNumber = Annotated[
     float,
-    PlainValidator(_number(1e-300, None, "a positive number")),
+    PlainValidator(_number(1e-300, None, "a positive finite number")),
     WithJsonSchema({"type": "number", "exclusiveMinimum": 0}),
 ]
-Number = Annotated[float, PlainValidator(_number(None, None, "a number")), WithJsonSchema({"type": "number"})]
+PositiveOrInfinite = Annotated[
+    float,
+    PlainValidator(_number(1e-300, None, "a positive number or .inf", infinite=True)),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0}),  # YAML's .inf reads as a number
+]
+Number = Annotated[float, PlainValidator(_number(None, None, "a finite number")), WithJsonSchema({"type": "number"})]
 Flag = Annotated[bool, PlainValidator(_strict_bool), WithJsonSchema({"type": "boolean"})]
 InputShape = Annotated[
     tuple[int, ...],

@@ -425,12 +425,26 @@ def test_center_crop_rounds_the_offset_down():
         ("{type: stochastic_depth, p: 1.5}", "layers[0].p: must be a number from 0 to 1, got 1.5"),
         ("{type: stochastic_depth}", "layers[0]: missing required field 'p'"),
         ("{type: groupnorm, num_groups: 0}", "layers[0].num_groups: must be a positive integer, got 0"),
+        # a float field is finite: infinity means nothing to a norm's eps or an activation's slope
+        ("{type: batchnorm2d, eps: .inf}", "layers[0].eps: must be a positive finite number, got Infinity"),
+        (
+            "{type: leaky_relu, negative_slope: -.inf}",
+            "layers[0].negative_slope: must be a finite number, got -Infinity",
+        ),
+        ("{type: layer_scale, init_value: .nan}", "layers[0].init_value: must be a finite number, got NaN"),
+        ("{type: lppool2d, norm_type: .nan, kernel_size: 2}", "layers[0].norm_type: must be a positive number or .inf"),
     ],
 )
 def test_bad_fields_of_the_new_kinds_are_reported(layer, message):
     with pytest.raises(SpecError) as info:
         load(f"input: [4, 8, 8]\nlayers:\n  - {layer}\n")
     assert message in str(info.value)
+
+
+def test_lppool_keeps_infinity_as_pytorch_does():
+    # LPPool2d with norm_type=inf is max pooling of |x|: the one float field where infinity means something
+    spec = load("input: [4, 8, 8]\nlayers:\n  - {type: lppool2d, norm_type: .inf, kernel_size: 2}\n")
+    assert spec.layers[0].norm_type == float("inf")
 
 
 def test_linear_on_a_volume_suggests_flatten():

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from cnnsize import receptive, shapes
 from cnnsize.errors import LayerRuleError
-from cnnsize.fields import Flag, NonNegativePair, PositiveNumber, Size, SizePair
+from cnnsize.fields import Flag, NonNegativePair, PositiveOrInfinite, Size, SizePair
 from cnnsize.kinds.base import LayerKind, register, volume
 from cnnsize.kinds.saving import INDICES, NOTHING, Saved, Tensor
 from cnnsize.receptive import Field as RField
@@ -142,7 +142,7 @@ class LPPool2d(_WindowPool):
     """Power-average pooling (PyTorch `nn.LPPool2d`); `norm_type: 2` is L2-norm pooling."""
 
     type: Literal["lppool2d"] = "lppool2d"
-    norm_type: PositiveNumber
+    norm_type: PositiveOrInfinite
 
     # `F.lp_pool2d`: `avg_pool2d(x.pow(p))`, then `(sign(out) * relu(abs(out))).mul(k).pow(1/p)`;
     # for p = inf, `max_pool2d(x.abs())`.
