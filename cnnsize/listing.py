@@ -82,6 +82,7 @@ class Listing:
     left: int = 1
     depths: Sequence[int] = ()
     dim: Sequence[bool] = ()
+    hideable: Sequence[str] = ()  # columns a narrow terminal may hide, the first named first
 
 
 @dataclass(frozen=True)
@@ -212,9 +213,14 @@ def draw(document: Document, out: IO[str]) -> str:
             if part.depths:
                 for row, depth in zip(rows, part.depths):
                     row[0] = "  " * depth + row[0]
-            plain = plain_table(header, rows, part.left, console, part.dim)
+            header, rows, left, hidden = _fitted(part, header, rows, console.width)
+            plain = plain_table(header, rows, left, console, part.dim)
             if plain is not None:
                 chunks.append(plain)
+                if hidden:
+                    names = ", ".join(hidden)
+                    note = f"(hidden to fit {console.width} columns: {names}; --format markdown, csv or json shows all)"
+                    show(RichText(note, style="dim"))
                 continue
             table = Table(header_style="bold cyan")
             for i, name in enumerate(header):
@@ -231,6 +237,47 @@ def draw(document: Document, out: IO[str]) -> str:
     return "".join(chunks)
 
 
+def _fitted(
+    part: Listing, header: list[str], rows: list[list[str]], width: int
+) -> tuple[list[str], list[list[str]], int, list[str]]:
+    """The table with the fewest of its hideable columns hidden (in their order) that fits in
+    `width`, its `left` count, and the names hidden; the whole table when it fits or hiding every
+    hideable column would not make it fit (rich folds the first column then)."""
+    widths = _widths(header, rows)
+    total = sum(widths) + 3 * len(header) + 1
+    hidden: list[int] = []
+    for name in part.hideable:
+        if total <= width:
+            break
+        if name in part.header:
+            i = list(part.header).index(name)
+            hidden.append(i)
+            total -= widths[i] + 3
+    if not hidden or total > width:
+        return header, rows, part.left, []
+    kept = [i for i in range(len(header)) if i not in hidden]
+    left = sum(1 for i in kept if i < part.left)
+    return (
+        [header[i] for i in kept],
+        [[row[i] for i in kept] for row in rows],
+        left,
+        [part.header[i] for i in sorted(hidden)],
+    )
+
+
+def _widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Each column's width in terminal cells: its widest cell or name."""
+    from rich.cells import cell_len
+
+    widths = [cell_len(name) for name in header]
+    for row in rows:
+        for i, cell in enumerate(row):
+            size = len(cell) if cell.isascii() else cell_len(cell)
+            if size > widths[i]:
+                widths[i] = size
+    return widths
+
+
 def plain_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], left: int, console: Any, dim: Sequence[bool] = ()
 ) -> Optional[str]:
@@ -244,12 +291,7 @@ def plain_table(
     if not console.encoding.startswith("utf"):
         return None
     columns = len(header)
-    widths = [cell_len(name) for name in header]
-    for row in rows:
-        for i, cell in enumerate(row):
-            size = len(cell) if cell.isascii() else cell_len(cell)
-            if size > widths[i]:
-                widths[i] = size
+    widths = _widths(header, rows)
     if sum(widths) + 3 * columns + 1 > console.width:
         return None
 

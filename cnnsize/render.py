@@ -113,6 +113,8 @@ def document(report: Report, fmt: str | None = None) -> Document:
         left=4 if report.named_inputs else 3,
         depths=[depth for depth, _ in walked],
         dim=[bool(row.children) for _, row in walked],
+        # what a narrow terminal hides first; the layer's name and its parameters always show
+        hideable=("Saved for backward", RECEPTIVE_FIELD, "Activations", "From", "Type", "MACs", "Output shape"),
     )
     parts: list[Part] = [
         Text(f"{report.name}{_source(report)}", bold=True),

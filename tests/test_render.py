@@ -5,6 +5,8 @@ import io
 import json
 import re
 
+import pytest
+
 from cnnsize.engine import analyze
 from cnnsize.loader import load
 from cnnsize.render import render
@@ -86,6 +88,25 @@ def test_table_shows_nesting_units_and_totals():
         assert label in text
     assert re.search(r"Trainable params\s+278\s", text)  # 112 + 148 + 8 + 10
     assert "KiB" in text and " B" in text
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_a_narrow_table_keeps_the_layer_column_and_says_what_it_hid(monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    text = rendered("table")
+    table = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table[1].startswith("┃ Layer ") and "Params" in table[1]  # the name and the parameters always show
+    assert all(len(line) <= width for line in table)
+    hidden = re.search(r"\(hidden to fit (\d+) columns: ([^;]+);", " ".join(text.split()))
+    assert hidden and hidden.group(1) == str(width)
+    names = hidden.group(2).split(", ")
+    assert names and all(name not in table[1] for name in names)  # each hidden one is named, none shown
+
+
+def test_a_wide_table_hides_nothing(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    text = rendered("table")
+    assert "hidden to fit" not in text and "Receptive field" in text
 
 
 def test_markdown_is_a_pipe_table_with_totals():
