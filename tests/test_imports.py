@@ -28,9 +28,10 @@ LAYERS = {
         "budgets",
         "depth",
         "verification",
+        "diff",
     ],  # fmt: skip
     "backend": ["backend"],
-    "views": ["listing", "render", "render_memory", "render_verify"],
+    "views": ["listing", "render", "render_memory", "render_verify", "render_diff"],
     "commands": ["commands", "cli", "__main__", "__init__"],
 }
 RANK = {part: rank for rank, parts in enumerate(LAYERS.values()) for part in parts}
