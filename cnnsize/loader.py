@@ -7,7 +7,7 @@ from typing import Union
 
 from cnnsize.errors import PathArgumentError, Problem, SpecError
 from cnnsize.schema import Spec, parse_spec
-from cnnsize.yamlio import parse_text, read_file
+from cnnsize.yamlio import parse_bytes, parse_text, read_file
 
 
 def load(source: Union[str, "os.PathLike[str]"]) -> Spec:
@@ -34,8 +34,9 @@ def load_path(source: Union[str, "os.PathLike[str]"]) -> Spec:
         from cnnsize import zoo
 
         model = zoo.spec_file(source)
-        if model is not None:
-            return parse_spec(read_file(model))
+        if model is not None:  # named portably, `zoo:resnet50`, never by where cnnsize is installed
+            with open(model, "rb") as file:
+                return parse_spec(parse_bytes(file.read(), f"{zoo.PREFIX}{source}"))
         if os.sep not in source and "/" not in source and "." not in source:
             try:
                 return parse_spec(read_file(source))

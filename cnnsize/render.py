@@ -7,7 +7,6 @@ Computing lives elsewhere; drawing is `cnnsize.listing`'s.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import replace
 from typing import IO, Any, Callable, Sequence
@@ -194,6 +193,6 @@ def _source(report: Report) -> str:
         return ""
     from cnnsize import zoo
 
-    if os.path.dirname(os.path.abspath(report.file)) == os.path.dirname(os.path.abspath(zoo.__file__)):
+    if report.file.startswith(zoo.PREFIX):
         return " (the zoo)"
     return f" ({report.file})"

@@ -133,6 +133,26 @@ def test_the_zoo_command_sorts_by_year_and_by_depth():
     }
 
 
+def test_zoo_name_prints_the_spec_to_copy_and_it_reads_back_as_the_same_network(tmp_path):
+    done = cnnsize("zoo", "resnet50")
+    assert done.returncode == 0
+    copy = tmp_path / "my-resnet.yaml"
+    copy.write_text(done.stdout)
+    assert analyze(load(str(copy))).totals.params == 25_557_032  # torchvision's resnet50
+
+
+def test_zoo_with_an_unknown_name_suggests_one():
+    done = cnnsize("zoo", "resnet05")
+    assert done.returncode == 2
+    assert "error: no model of the zoo is called 'resnet05' (did you mean 'resnet50'?)" in done.stderr
+
+
+def test_a_zoo_model_is_named_portably_in_json_and_messages():
+    report = analyze(load("resnet18"))
+    assert report.file == "zoo:resnet18" and report.to_dict()["file"] == "zoo:resnet18"
+    assert "resnet18 (the zoo)" in cnnsize("report", "resnet18").stdout
+
+
 def test_the_zoo_table_has_every_model_and_its_units():
     result = cnnsize("zoo")
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import IO, Annotated
+from typing import IO, Annotated, Optional
 
 import typer
 
@@ -82,10 +82,29 @@ def show(entries: list[Entry], fmt: Format, out: IO[str]) -> None:
 SortOption = Annotated[Sort, typer.Option("--sort", "-s", help="Order by the paper's year or by weighted depth.")]
 
 
-def command(sort: SortOption = Sort.year, fmt: FormatOption = Format.table) -> None:
-    """List the zoo's models: year, weighted depth (conv and linear layers on the longest path),
-    parameters, MACs and activation memory. Each name works as a SPEC for `report` and `check`."""
-    from cnnsize.cli import deliver
+NameArgument = Annotated[
+    Optional[str], typer.Argument(metavar="NAME", help="Print this model's spec as YAML, to copy and edit.")
+]
 
+
+def command(name: NameArgument = None, sort: SortOption = Sort.year, fmt: FormatOption = Format.table) -> None:
+    """List the zoo's models: year, weighted depth (conv and linear layers on the longest path),
+    parameters, MACs and activation memory. Each name works as a SPEC for `report` and `check`;
+    `cnnsize zoo NAME > my-net.yaml` gives that model's spec to edit."""
+    from cnnsize.cli import deliver
+    from cnnsize.commands.several import say
+    from cnnsize.listing import emit
+    from cnnsize.spelling import suggest
+    from cnnsize.zoo import MODELS, spec_file
+
+    if name is not None:
+        path = spec_file(name)
+        if path is None:
+            say(f"error: no model of the zoo is called {name!r}{suggest(name, MODELS) or ' (see `cnnsize zoo`)'}")
+            raise typer.Exit(2)
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+        deliver(lambda: emit(text, sys.stdout))
+        return
     entries = survey(sort)
     deliver(lambda: show(entries, fmt, sys.stdout))

@@ -56,6 +56,10 @@ MODELS: dict[str, Model] = {
 }
 
 
+PREFIX = "zoo:"
+"""How a model of the zoo is named as a file: `zoo:resnet50` (in messages and JSON's `file`)."""
+
+
 def spec_file(name: str) -> Optional[str]:
     """The path of the zoo's spec called `name`, or None when the zoo has no such model."""
     if name not in MODELS:
