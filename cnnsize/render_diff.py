@@ -106,11 +106,36 @@ def document(diff: Diff) -> Document:
                 hideable=("Receptive field", "Δ Saved", "Δ Activations", "Δ MACs", "Output shape"),
             )
         )
-    return Document(parts)
+    return Document(parts, CSV_HEADER, [_csv_row(c) for c in changed])
+
+
+CSV_HEADER = (
+    "layer", "status", "old_output_shape", "new_output_shape", "delta_params", "delta_macs",
+    "delta_activation_bytes", "delta_saved_bytes", "old_receptive_field", "new_receptive_field",
+)  # fmt: skip
+
+
+def _csv_row(c: RowChange) -> list[object]:
+    def shape(side: Optional[Side]) -> str:
+        return ", ".join(shape_text(s) for s in side.row.output_shapes) if side else ""
+
+    return [
+        c.label,
+        c.status,
+        shape(c.old),
+        shape(c.new),
+        c.delta("params"),
+        c.delta("macs"),
+        c.delta("activation_bytes"),
+        c.delta("saved"),
+        receptive_text(c.old.row) if c.old else "",
+        receptive_text(c.new.row) if c.new else "",
+    ]
 
 
 def render_diff(diff: Diff, fmt: str, out: IO[str]) -> None:
-    """`diff` as `table`, `markdown` (headline, then the layers in a collapsed section) or `json`."""
+    """`diff` as `table`, `markdown` (headline, then the layers in a collapsed section), `json`, or
+    `csv` (a row per layer that changed, raw numbers)."""
     if fmt == "json":
         write_json([diff.to_dict()], out, True)
     elif fmt == "markdown":

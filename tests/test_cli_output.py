@@ -72,12 +72,14 @@ def test_every_reporting_command_offers_every_format() -> None:
     commands = _reporting_commands()
     assert "report" in commands
     for name in commands:
+        specs = (TOY, TOY) if name == "diff" else (TOY,)  # diff compares two
         for fmt in FORMATS:
-            code, out, err = invoke(name, "--format", fmt, TOY)
+            code, out, err = invoke(name, "--format", fmt, *specs)
             assert code == 0 and out.strip(), (name, fmt, err)
             assert not ANSI.search(out)
-        assert json.loads(invoke(name, "--format", "json", TOY)[1])["name"] == "cs231n-toy"
-        code, _, err = invoke(name, "--format", "xml", TOY)
+        data = json.loads(invoke(name, "--format", "json", *specs)[1])
+        assert (data["new"] if name == "diff" else data)["name"] == "cs231n-toy"
+        code, _, err = invoke(name, "--format", "xml", *specs)
         assert code == 2 and "xml" in err
 
 

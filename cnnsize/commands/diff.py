@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from enum import Enum
 from typing import Annotated, Any, Optional
 
 import typer
@@ -15,18 +14,14 @@ from cnnsize.commands.options import (
     AmpOption,
     BatchOption,
     DTypeOption,
+    Format,
+    FormatOption,
     Optimizer,
     OptimizerOption,
     Rules,
     RulesOption,
 )
 from cnnsize.errors import CnnsizeError, UsageError
-
-
-class DiffFormat(str, Enum):
-    table = "table"
-    markdown = "markdown"
-    json = "json"
 
 
 def read_at_revision(path: str, revision: str) -> Any:
@@ -64,7 +59,7 @@ def diff(
         Optional[str],
         typer.Option("--against", metavar="REV", help="Compare OLD as it is with OLD at git revision REV."),
     ] = None,
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.table,
+    fmt: FormatOption = Format.table,
     max_growth: Annotated[
         Optional[str],
         typer.Option(
