@@ -25,12 +25,14 @@ from cnnsize.commands.options import (
     DTypeOption,
     Format,
     FormatOption,
+    InputOption,
     Optimizer,
     OptimizerOption,
     Rules,
     RulesOption,
     SpecArgs,
     bounded,
+    input_shape,
 )
 from cnnsize.commands.several import each, say
 from cnnsize.errors import CnnsizeError, Problem, SpecError
@@ -126,18 +128,21 @@ def report(
     optimizer: OptimizerOption = Optimizer.sgd,
     amp: AmpOption = None,
     device: RulesOption = Rules.cuda,
+    input: InputOption = None,
 ) -> None:
     """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals,
     and memory: what each layer saves for backward, the training footprint and the inference peak.
 
     SPEC is a file, or the name of a model of the zoo (see `cnnsize zoo`)."""
     from cnnsize.engine import analyze
-    from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
+    from cnnsize.loader import load_argument  # a command-line argument is a path, never YAML text
     from cnnsize.planner import with_memory
     from cnnsize.render import render
 
+    shape = input_shape(input)
+
     def one(path: str) -> Any:
-        spec = load(path)
+        spec = load_argument(path, shape)
         report = analyze(spec, batch_size, dtype.value if dtype else None)
         report = with_memory(
             spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Union
+from dataclasses import replace
+from typing import Optional, Union
 
-from cnnsize.errors import PathArgumentError, Problem, SpecError
+from cnnsize.errors import PathArgumentError, Problem, SpecError, UsageError
 from cnnsize.schema import Spec, parse_spec
 from cnnsize.yamlio import parse_bytes, parse_text, read_file
 
@@ -45,6 +46,24 @@ def load_path(source: Union[str, "os.PathLike[str]"]) -> Spec:
                     Problem(p.location, p.message + zoo.hint(source)) for p in error.problems
                 ) from None
     return parse_spec(read_file(source))
+
+
+def load_argument(source: str, input: Optional[tuple[int, ...]] = None) -> Spec:
+    """A command-line SPEC (`load_path`), with its input replaced where `--input` gave one."""
+    spec = load_path(source)
+    return spec if input is None else with_input(spec, input)
+
+
+def with_input(spec: Spec, shape: tuple[int, ...]) -> Spec:
+    """`spec` read again with its `input` replaced by `shape` (`--input 3,512,512`): every shape,
+    count and check follows the new input; problems are located in the spec as before."""
+    if spec.inputs is not None:
+        names = ", ".join(spec.inputs)
+        raise UsageError(f"--input replaces a spec's one `input`; {spec.name} has several ({names})")
+    document = spec._document
+    assert document is not None  # a loaded spec keeps its document (schema.require_spec)
+    data = {**document.data, "input": list(shape)}
+    return parse_spec(replace(document, data=data))
 
 
 def _check_source(source: object, function: str, wanted: str) -> None:

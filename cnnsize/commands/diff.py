@@ -16,10 +16,12 @@ from cnnsize.commands.options import (
     DTypeOption,
     Format,
     FormatOption,
+    InputOption,
     Optimizer,
     OptimizerOption,
     Rules,
     RulesOption,
+    input_shape,
 )
 from cnnsize.errors import CnnsizeError, UsageError
 
@@ -77,6 +79,7 @@ def diff(
     optimizer: OptimizerOption = Optimizer.sgd,
     amp: AmpOption = None,
     device: RulesOption = Rules.cuda,
+    input: InputOption = None,
 ) -> None:
     """What changed between two specs: each layer's parameters, MACs, activation and saved bytes,
     output shape and receptive field, and the totals with the training footprint.
@@ -89,7 +92,7 @@ def diff(
     from cnnsize.commands.several import say
     from cnnsize.diff import compare, parse_gates
     from cnnsize.engine import analyze
-    from cnnsize.loader import load_path
+    from cnnsize.loader import load_argument, with_input
     from cnnsize.planner import NoBatchFits, plan, with_memory
     from cnnsize.render_diff import render_diff
 
@@ -98,11 +101,13 @@ def diff(
             raise UsageError("give OLD and NEW, or one SPEC and --against REV")
         gates = parse_gates(max_growth) if max_growth is not None else []
         limit = parse_limit(memory) if memory is not None else None
+        shape = input_shape(input)
         if against is not None:
-            specs = (read_at_revision(old, against), load_path(old))
+            before = read_at_revision(old, against)
+            specs = (before if shape is None else with_input(before, shape), load_argument(old, shape))
         else:
             assert new is not None
-            specs = (load_path(old), load_path(new))
+            specs = (load_argument(old, shape), load_argument(new, shape))
         settings: dict[str, Any] = {
             "amp": amp.value if amp else None,
             "device": device.value,

@@ -48,6 +48,29 @@ positive = bounded(1, MAX_ITERATIONS)
 non_negative = bounded(0, MAX_ITERATIONS)
 
 
+def input_shape(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    """`--input`'s value: `C,H,W` (or `C,L`, `F`), positive integers, as a shape."""
+    if text is None:
+        return None
+    parts = text.replace(" ", "").split(",")
+    if len(text) > 100 or not 1 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 18 for p in parts):
+        raise typer.BadParameter(f"must be C,H,W (or C,L or F): 1 to 3 positive integers, got {text[:40]!r}")
+    shape = tuple(int(p) for p in parts)
+    if min(shape) < 1:
+        raise typer.BadParameter(f"sizes must be positive, got {text!r}")
+    return shape
+
+
+InputOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--input",
+        "-i",
+        callback=lambda text: input_shape(text) and text,  # refused while options are read, named
+        metavar="C,H,W",
+        help="Use this input instead of the spec's (3,512,512): every size and figure follows it.",
+    ),
+]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 BatchOption = Annotated[
     int,

@@ -15,11 +15,13 @@ from cnnsize.commands.options import (
     DTypeOption,
     Format,
     FormatOption,
+    InputOption,
     Optimizer,
     OptimizerOption,
     Rules,
     RulesOption,
     SpecArgs,
+    input_shape,
 )
 from cnnsize.errors import CnnsizeError, UsageError
 
@@ -75,6 +77,7 @@ def plan(
     dtype: DTypeOption = None,
     device: RulesOption = Rules.cuda,
     fmt: FormatOption = Format.table,
+    input: InputOption = None,
 ) -> None:
     """The largest batch size that fits in --memory, with the memory it takes, line by line.
 
@@ -84,15 +87,17 @@ def plan(
     """
     from cnnsize.cli import deliver, exit_on_user_error
     from cnnsize.commands.several import each
-    from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
+    from cnnsize.loader import load_argument  # a command-line argument is a path, never YAML text
     from cnnsize.planner import plan as solve
+
+    shape = input_shape(input)
 
     try:
         limit = parse_limit(memory)
 
         def one(path: str) -> Any:
             return solve(
-                load(path),
+                load_argument(path, shape),
                 limit,
                 mode=mode.value,
                 optimizer=optimizer.value,

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from cnnsize.commands.options import BatchOption, Format, FormatOption, SpecArgs, non_negative, positive
+from cnnsize.commands.options import (
+    BatchOption,
+    Format,
+    FormatOption,
+    InputOption,
+    SpecArgs,
+    input_shape,
+    non_negative,
+    positive,
+)
 from cnnsize.errors import CnnsizeError
 
 
@@ -53,6 +62,7 @@ def verify(
         False
     ),
     fmt: FormatOption = Format.table,
+    input: InputOption = None,
 ) -> None:
     """Build each SPEC in PyTorch; check every layer's shape and the counts against the engine; time it.
 
@@ -68,7 +78,7 @@ def verify(
         require_torch()
         from cnnsize.backend.verifier import VerifyOptions
         from cnnsize.backend.verifier import verify as run_verify
-        from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
+        from cnnsize.loader import load_argument  # a command-line argument is a path, never YAML text
         from cnnsize.render_verify import progress_bar, render_verifications
 
         options = VerifyOptions(
@@ -82,8 +92,10 @@ def verify(
             compile=compile,
         )
 
+        shape = input_shape(input)
+
         def one(path: str) -> Any:
-            loaded = load(path)
+            loaded = load_argument(path, shape)
             with progress_bar() as progress:
                 return run_verify(loaded, options, progress)
 
