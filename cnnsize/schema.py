@@ -26,6 +26,7 @@ from cnnsize.errors import Location, Problem, SpecError, SpecPath, UsageError
 from cnnsize.fields import InputShape, Size
 from cnnsize.kinds import KINDS, Composite, LayerKind
 from cnnsize.kinds.base import LayerList, OneReference
+from cnnsize.kinds.meanings import FIELD_MEANINGS, KIND_MEANINGS
 from cnnsize.spelling import closest, suggest
 from cnnsize.units import DType, parse_bytes, parse_count
 from cnnsize.values import show
@@ -259,7 +260,7 @@ def _parse_layer(raw: Any, path: SpecPath, document: Document, problems: list[Pr
         problems.append(Problem(document.locate(path), "a layer needs a `type` (for example `type: conv2d`)"))
         return None
     if not isinstance(kind, str) or kind not in KINDS:
-        hint = suggest(kind, KINDS) if isinstance(kind, str) else ""
+        hint = suggest(kind, KINDS, KIND_MEANINGS) if isinstance(kind, str) else ""
         problems.append(Problem(document.locate(type_path), f"unknown layer kind {show(kind)}{hint}"))
         return None
     cls = KINDS[kind]
@@ -312,7 +313,7 @@ def _translate(exc: ValidationError, base: SpecPath, model: type[BaseModel], doc
     for error in errors:
         if error["type"] == "extra_forbidden":
             owner = _owner(model, tuple(error["loc"][:-1]))
-            meant = closest(str(error["loc"][-1]), owner.model_fields) if owner else None
+            meant = closest(str(error["loc"][-1]), owner.model_fields, FIELD_MEANINGS) if owner else None
             if meant is not None:
                 misspelt.add(tuple(error["loc"][:-1]) + (meant,))
     problems = []
@@ -328,7 +329,7 @@ def _translate(exc: ValidationError, base: SpecPath, model: type[BaseModel], doc
             owner = _owner(model, tuple(error["loc"][:-1]))
             fields = [f for f in owner.model_fields if f != "type"] if owner else []
             what = f" for {owner.model_fields['type'].default}" if owner and "type" in owner.model_fields else ""
-            message = f"unknown field '{path[-1]}'{what}{suggest(str(path[-1]), fields)}"
+            message = f"unknown field '{path[-1]}'{what}{suggest(str(path[-1]), fields, FIELD_MEANINGS)}"
             location = document.locate(path, key=True)
             location = replace(location, path=location.path[:-1])
         else:

@@ -41,6 +41,31 @@ def test_misspelt_field_points_at_the_key_and_suggests():
     assert message == "unknown field 'strid' for conv2d (did you mean 'stride'?)"
 
 
+@pytest.mark.parametrize(
+    "written, meant",
+    [("fc", "linear"), ("Dense", "linear"), ("bn", "batchnorm2d"), ("pool", "maxpool2d"),
+     ("MaxPooling2D", "maxpool2d"), ("GlobalAveragePooling2D", "global_avgpool2d"), ("Conv2DTranspose", "conv_transpose2d")],
+)  # fmt: skip
+def test_a_kind_other_tools_name_is_suggested_by_meaning(written, meant):
+    # by spelling alone, `pool` is closest to `lppool2d` and `fc` to nothing
+    _, _, _, message = one(HEAD + f"  - {{type: {written}}}\n")
+    assert message == f"unknown layer kind '{written}' (did you mean '{meant}'?)"
+
+
+@pytest.mark.parametrize(
+    "layer, field, meant",
+    [
+        ("{type: conv2d, filters: 8, kernel_size: 3}", "filters", "out_channels"),
+        ("{type: maxpool2d, pool_size: 2}", "pool_size", "kernel_size"),
+        ("{type: conv2d, out_channels: 8, kernel_size: 3, strides: 2}", "strides", "stride"),
+    ],
+)
+def test_a_field_keras_names_is_suggested_by_meaning_alone(layer, field, meant):
+    # one message: the required field it stands for is not reported missing as well
+    _, _, _, message = one(HEAD + f"  - {layer}\n")
+    assert message.startswith(f"unknown field '{field}'") and message.endswith(f"(did you mean '{meant}'?)")
+
+
 def test_unknown_top_level_field():
     line, col, path, message = one("input: [3, 8, 8]\nlayer: [relu]\nlayers: [relu]\n")
     assert (line, col) == (2, 1) and "unknown field 'layer'" in message and "did you mean 'layers'?" in message
