@@ -521,8 +521,15 @@ def _prune(
         warnings.append(Problem(spec.locate(path), message, "warning"))
 
     for name, v in inputs:
+        where: SpecPath = ("inputs", name) if spec.inputs is not None else ("input",)
         if not needed[v]:
-            warn(("inputs", name) if spec.inputs is not None else ("input",), f"input '{name}' reaches no output")
+            warn(where, f"input '{name}' reaches no output")
+        shape = values[v].shape
+        if len(shape) == 3 and shape[2] in (1, 3, 4) and shape[0] > 4 and shape[1] > 4:
+            h, w, c = shape
+            image = f"a {h}x{w} image of {c} channel{'s' if c > 1 else ''}"
+            warn(where, f"{list(shape)} looks like height, width, channels; cnnsize reads channels, height, "
+                 f"width (PyTorch's order): for {image}, write [{c}, {h}, {w}]")  # fmt: skip
 
     def keep(member: Member) -> Optional[Member]:
         if isinstance(member, int):

@@ -310,3 +310,15 @@ def test_the_largest_tensor_is_accepted_and_counted_exactly():
     # 1 x (2**63 - 1) x 1 is the largest tensor; at a billion per batch, 4-byte floats
     data = report(f"input: [1, {2**63 - 1}, 1]\nlayers: [relu]\n", batch_size=10**9)
     assert data.totals.activation_bytes == 10**9 * (2**63 - 1) * 4
+
+
+def test_an_input_that_looks_like_height_width_channels_is_a_warning():
+    data = report("input: [32, 32, 3]\nlayers: [{type: conv2d, out_channels: 4, kernel_size: 3}]\n")
+    (warning,) = data.warnings
+    assert str(warning) == (
+        "<spec>:1:8: warning: input: [32, 32, 3] looks like height, width, channels; cnnsize reads channels, "
+        "height, width (PyTorch's order): for a 32x32 image of 3 channels, write [3, 32, 32]"
+    )
+    # a feature map of 64 channels, and an image written as PyTorch reads it, are not
+    assert report("input: [64, 8, 8]\nlayers: [relu]\n").warnings == ()
+    assert report("input: [3, 32, 32]\nlayers: [relu]\n").warnings == ()
