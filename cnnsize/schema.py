@@ -37,6 +37,10 @@ def _readable(parse: Any, what: str) -> Any:
     def validate(value: Any) -> int:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
+        if isinstance(value, float) and value >= 0 and value != float("inf"):
+            # YAML reads `1e9` as a float: the number written is what its shortest repr says
+            # (1e30 is 10**30, not the float's 1000000000000000019884624838656)
+            value = repr(value)
         if isinstance(value, str):
             try:
                 return parse(value)
@@ -47,7 +51,7 @@ def _readable(parse: Any, what: str) -> Any:
     return validate
 
 
-_READABLE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
+_READABLE_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}
 CountLimit = Annotated[
     int, PlainValidator(_readable(parse_count, "a count like 25000000 or '25M'")), WithJsonSchema(_READABLE_SCHEMA)
 ]

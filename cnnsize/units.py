@@ -35,7 +35,8 @@ BYTE_UNITS = {
 }
 MAX_DIGITS = 100  # in a readable size: far past any memory, well short of Python's 4,300-digit limit
 
-_READABLE = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_READABLE = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?(?:[eE]\+?[0-9]{1,3})?)\s*([A-Za-z]*)\s*$")
+MAX_EXPONENT = 100  # `1e9` is read as 10**9; past 10**100 no size or count means anything
 
 
 def _parse(text: str, units: dict[str, int], what: str, example: str) -> int:
@@ -44,6 +45,9 @@ def _parse(text: str, units: dict[str, int], what: str, example: str) -> int:
     if not match or unit not in units:
         raise ValueError(f"'{text}' is not a {what} (write an integer or a size like {example})")
     number = match.group(1).replace("_", "")
+    mantissa, _, exponent = number.lower().partition("e")
+    if exponent and int(exponent) > MAX_EXPONENT:
+        raise ValueError(f"'{text}' is more than 10**{MAX_EXPONENT}: not a {what}")
     if len(number) > MAX_DIGITS:
         raise ValueError(f"'{text[:40]}...' has more than {MAX_DIGITS} digits: not a {what}")
     value = Fraction(number) * units[unit]  # exact: a decimal fraction times a whole unit

@@ -109,3 +109,11 @@ def test_training_memory_of_an_int8_network_is_one_clear_problem():
     (problem,) = check_budgets(spec, analyze(spec))
     assert format_path(problem.location.path) == "budgets.train_memory"
     assert problem.message.startswith("int8 cannot be trained")
+
+
+def test_a_budget_written_1e9_is_a_billion_not_a_float_error():
+    # YAML reads 1e9 and 1e30 as floats; the budget is the number written: 10**9, and 10**30 exactly
+    # (the float 1e30 is 1,000,000,000,000,000,019,884,624,838,656)
+    spec = load("input: [3, 8, 8]\nlayers: [relu]\nbudgets: {params: 1e9, macs: 1e30, train_memory: 2.5e6}\n")
+    assert spec.budgets is not None
+    assert (spec.budgets.params, spec.budgets.macs, spec.budgets.train_memory) == (10**9, 10**30, 2_500_000)

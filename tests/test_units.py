@@ -87,3 +87,16 @@ def test_human_forms_are_labelled():
 
 def test_dtype_sizes():
     assert DTYPE_BYTES == {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("1e9", 10**9), ("2.5e6", 2_500_000), ("1E+3K", 10**6), ("1e30", 10**30)],  # 1e3 x 1000 = 10**6
+)
+def test_scientific_notation_is_the_number_it_means(text, value):
+    assert parse_count(text) == value
+
+
+def test_an_exponent_past_a_hundred_is_refused_saying_so():
+    with pytest.raises(ValueError, match=r"more than 10\*\*100"):
+        parse_count("1e101")
