@@ -109,9 +109,29 @@ class Window:
 
     def working(self) -> list[str]:
         """How the output size follows: a resolved padding mode (if any), the formula in letters,
-        then with the numbers put in."""
+        then with the numbers put in, and a note when the windows leave input uncovered."""
         rule = self.padding_rule()
-        return ([rule] if rule else []) + [f"out = {self.symbolic()}", f"    = {self.formula()}"]
+        note = self.uncovered()
+        lines = ([rule] if rule else []) + [f"out = {self.symbolic()}", f"    = {self.formula()}"]
+        return lines + ([note] if note else [])
+
+    def uncovered(self) -> Optional[str]:
+        """When (i + padding - reach) is not a multiple of the stride, the last windows stop short
+        of the end: those pixels (padding included) are read by no window, as CS231n warns. None
+        when the windows fit exactly, for transposed convolutions, and for ceil-mode pooling."""
+        if self.operation == "transposed" or self.ceil_mode or self.output() < 1:
+            return None
+        before, after = self.pads()
+        reach = shapes.effective_kernel(self.kernel, self.dilation)
+        span = self.input + before + after - reach
+        left = span % self.step
+        if not left:
+            return None
+        pixels = f"last {left} pixels of the padded input are" if left > 1 else "last pixel of the padded input is"
+        return (
+            f"note: ({self.input} + {before} + {after} - {reach}) = {span} is not a multiple of the stride "
+            f"{self.step}: the {pixels} never covered"
+        )
 
     def broken_rule(self) -> Optional[str]:
         """Why PyTorch would refuse this layer, or None when it is a valid one."""

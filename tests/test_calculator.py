@@ -98,6 +98,9 @@ def test_dilation_shows_the_dilated_kernel() -> None:
     assert Window("conv", 64, 3, 2, 4, 4).working() == [
         "out = floor((i + 2*p - d*(k - 1) - 1)/s) + 1",
         "    = floor((64 + 2*4 - 4*(3 - 1) - 1)/2) + 1 = 32",
+        # the dilated kernel reaches 4*(3 - 1) + 1 = 9 pixels: 64 + 8 - 9 = 63 is odd
+        "note: (64 + 4 + 4 - 9) = 63 is not a multiple of the stride 2: the last pixel of the padded input is "
+        "never covered",
     ]
 
 
@@ -333,3 +336,30 @@ def test_a_solve_and_its_hints_try_at_most_the_bound(monkeypatch):
 def test_a_search_past_the_bound_is_refused_saying_it():
     with pytest.raises(ValueError, match=f"over {calculator.MAX_CANDIDATES:,} candidates"):
         calculator.solve(calculator.Window(input=10**6, kernel=3), "padding", 10**6)
+
+
+@pytest.mark.parametrize(
+    "window, note",
+    [
+        # CS231n: input 10, kernel 3, stride 2 gives (10 - 3)/2 + 1 = 4.5, not an integer
+        (Window(input=10, kernel=3, stride=2), "(10 + 0 + 0 - 3) = 7 is not a multiple of the stride 2: the last "
+                                               "pixel of the padded input is never covered"),
+        # 29 = 7 x 4 + 1
+        (Window(input=32, kernel=5, stride=4, padding=1), "(32 + 1 + 1 - 5) = 29 is not a multiple of the stride 4: "
+                                                          "the last pixel of the padded input is never covered"),
+        (Window(input=9, kernel=3, stride=4), "(9 + 0 + 0 - 3) = 6 is not a multiple of the stride 4: the last 2 "
+                                              "pixels of the padded input are never covered"),
+    ],
+)  # fmt: skip
+def test_windows_that_leave_the_end_uncovered_say_so(window, note):
+    assert window.uncovered() == f"note: {note}" and window.working()[-1] == f"note: {note}"
+
+
+@pytest.mark.parametrize(
+    "window",
+    [Window(input=32, kernel=5, padding=2), Window(input=7, kernel=3, stride=2), Window(operation="pool", input=7,
+     kernel=2, ceil_mode=True), Window(operation="transposed", input=4, kernel=3, stride=2)],
+)  # fmt: skip
+def test_windows_that_fit_exactly_have_no_note(window):
+    # (32 + 4 - 5) = 31 and (7 - 3) = 4 are multiples of their strides 1 and 2
+    assert window.uncovered() is None
