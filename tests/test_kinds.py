@@ -7,6 +7,7 @@ from graph_rows import GRAPHS
 
 from cnnsize.engine import analyze
 from cnnsize.errors import LayerRuleError, SpecError
+from cnnsize.graph import resolve
 from cnnsize.kinds import KINDS, Composite
 from cnnsize.loader import load
 
@@ -491,3 +492,33 @@ def test_composites_declare_their_layer_fields():
     for cls in KINDS.values():
         if issubclass(cls, Composite):
             assert set(cls.layer_fields) <= set(cls.model_fields)
+
+
+@pytest.mark.parametrize(
+    "body, hint",
+    [
+        # two unpadded 3x3 convolutions: 16 -> 14 -> 12; a 1x1 conv gives 16 (stride 1) or 8 (stride 2),
+        # never 12, so the fix is padding in the body
+        (
+            "[{type: conv2d, out_channels: 8, kernel_size: 3}, {type: conv2d, out_channels: 8, kernel_size: 3}]",
+            "; the body shrinks the map from 16x16 to 12x12, which no 1x1 shortcut can match: pad the body's "
+            "convolutions (a 3x3 convolution keeps the size with `padding: 1`)",
+        ),
+        # a strided, widening body: floor((16 - 1)/2) + 1 = 8, so a 1x1 conv with stride 2 matches
+        (
+            "[{type: conv2d, out_channels: 16, kernel_size: 3, stride: 2, padding: 1}]",
+            "; give a `shortcut`: a 1x1 conv2d with 16 out_channels and stride 2, or `shortcut: auto`",
+        ),
+        # 16 -> 6: floor(15/s) + 1 = 6 needs floor(15/s) = 5, so s = 3
+        (
+            "[{type: conv2d, out_channels: 8, kernel_size: 3, stride: 3, padding: 1}]",
+            "; give a `shortcut`: a 1x1 conv2d with 8 out_channels and stride 3, or `shortcut: auto`",
+        ),
+    ],
+)
+def test_a_residual_whose_paths_differ_gets_the_fix_that_can_work(body, hint):
+    spec = load(f"input: [8, 16, 16]\nlayers:\n  - {{type: residual, body: {body}}}\n")
+    with pytest.raises(SpecError) as info:
+        resolve(spec)  # shapes meet where the graph is resolved
+    (problem,) = info.value.problems
+    assert problem.message.endswith(hint)

@@ -5,7 +5,7 @@ graph: the graph (`cnnsize.graph`) resolves its sequences into plain nodes joine
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -58,12 +58,36 @@ class Residual(Composite):
     def merge(self, shapes: list[Shape]) -> Shape:
         body, shortcut = shapes
         if body != shortcut:
-            hint = "" if self.shortcut else "; give a `shortcut` (for example a 1x1 conv2d with the right stride)"
+            hint = "" if self.shortcut else _shortcut_hint(body, shortcut)
             raise LayerRuleError(
                 f"its two paths must give the same shape to be added: the body gives "
                 f"{shape_text(body)}, the shortcut gives {shape_text(shortcut)}{hint}"
             )
         return body
+
+
+def _projection_stride(size: int, wanted: int) -> Optional[int]:
+    """The smallest stride s for which a 1x1 convolution maps `size` to `wanted`
+    (floor((size - 1)/s) + 1 == wanted), or None when none does."""
+    if wanted == 1:
+        return size
+    low = (size - 1) // wanted + 1  # the least s with (size - 1) // s <= wanted - 1
+    return low if (size - 1) // low == wanted - 1 else None
+
+
+def _shortcut_hint(body: Shape, identity: Shape) -> str:
+    """What to do when the body's output cannot be added to the input: a 1x1 projection where one
+    stride makes the body's size, else padding in the body (a projection cannot help)."""
+    if len(body) != 3 or len(identity) != 3:
+        return "; give a `shortcut` that makes the input the body's shape"
+    (_, h, w), (_, ih, iw) = body, identity
+    stride = _projection_stride(ih, h)
+    if stride is not None and _projection_stride(iw, w) == stride:
+        return f"; give a `shortcut`: a 1x1 conv2d with {body[0]} out_channels and stride {stride}, or `shortcut: auto`"
+    return (
+        f"; the body shrinks the map from {ih}x{iw} to {h}x{w}, which no 1x1 shortcut can match: "
+        "pad the body's convolutions (a 3x3 convolution keeps the size with `padding: 1`)"
+    )
 
 
 @register
