@@ -34,7 +34,7 @@ import re
 import stat
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterator, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 
 import yaml
 from yaml.resolver import Resolver
@@ -568,15 +568,21 @@ def _integer(text: str) -> int:
     elif digits.startswith("0"):
         value = int(digits, 8)
     elif ":" in digits:
-        value, base = 0, 1
-        for part in reversed(digits.split(":")):
-            value += int(part) * base
-            base *= 60
+        value = _base_60(digits, int)
     else:
         value = int(digits)
     if value >= _INTEGER_BOUND:
         raise _TooLarge
     return sign * value
+
+
+def _base_60(digits: str, number: Callable[[str], Any]) -> Any:
+    """YAML 1.1's sexagesimal form (`1:30` is 90), each part read by `number` (int or float)."""
+    value, base = number("0"), 1
+    for part in reversed(digits.split(":")):
+        value += number(part) * base
+        base *= 60
+    return value
 
 
 def _float(text: str) -> float:
@@ -590,10 +596,7 @@ def _float(text: str) -> float:
     if digits == ".nan":
         return math.nan
     if ":" in digits:
-        value, base = 0.0, 1.0
-        for part in reversed(digits.split(":")):
-            value += float(part) * base
-            base *= 60
+        value = _base_60(digits, float)
     else:
         value = float(digits)
     if math.isinf(value):
