@@ -130,6 +130,15 @@ def report(
     amp: AmpOption = None,
     device: RulesOption = Rules.cuda,
     input: InputOption = None,
+    columns: Annotated[
+        Optional[str],
+        typer.Option(
+            "--columns",
+            metavar="KEYS",
+            help="The table's columns, in order: layer, type, from, output, params, params%, macs, macs%, "
+            "activations, rf, saved (table and markdown).",
+        ),
+    ] = None,
 ) -> None:
     """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals,
     and memory: what each layer saves for backward, the training footprint and the inference peak.
@@ -138,9 +147,15 @@ def report(
     from cnnsize.engine import analyze
     from cnnsize.loader import load_argument  # a command-line argument is a path, never YAML text
     from cnnsize.planner import with_memory
-    from cnnsize.render import render
+    from cnnsize.render import choose_columns, render
 
     shape = input_shape(input)
+    keys = [k.strip() for k in columns.split(",") if k.strip()] if columns is not None else None
+    if keys is not None:
+        try:
+            choose_columns(keys)
+        except CnnsizeError as error:
+            exit_on_user_error(error)
 
     def one(path: str) -> Any:
         spec = load_argument(path, shape)
@@ -159,7 +174,7 @@ def report(
         say(str(warning))
     if not reports and (len(specs) == 1 or fmt != Format.json):
         raise typer.Exit(code)
-    deliver(lambda: render(reports, fmt.value, sys.stdout, one=len(specs) == 1), code)
+    deliver(lambda: render(reports, fmt.value, sys.stdout, one=len(specs) == 1, columns=keys), code)
 
 
 @app.command()

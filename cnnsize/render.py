@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, Optional, Sequence
 
-from cnnsize.errors import format_path
+from cnnsize.errors import UsageError, format_path
 from cnnsize.listing import Document, Listing, Panel, Part, Text, emit, write
 from cnnsize.report import LayerRow, Report
 from cnnsize.shapes import Shape, shape_text, shapes_text
@@ -92,7 +92,24 @@ def _shapes_line(what: str, named: Sequence[tuple[str, Shape]]) -> tuple[str, st
     return (f"{what}s", ", ".join(f"{name} {shape_text(shape)}" for name, shape in named))
 
 
-def document(report: Report, fmt: str | None = None) -> Document:
+COLUMN_KEYS = ("layer", "type", "from", "output", "params", "params%", "macs", "macs%", "activations", "rf", "saved")
+_TEXT_KEYS = ("layer", "type", "from", "output")  # left-aligned; the others are figures
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.2f}%" if whole else "-"
+
+
+def choose_columns(keys: Sequence[str]) -> list[str]:
+    """`--columns`' keys checked: known, each once, the layer first (it names the row)."""
+    unknown = [k for k in keys if k not in COLUMN_KEYS]
+    if unknown:
+        raise UsageError(f"--columns: unknown column {unknown[0]!r}; choose from {', '.join(COLUMN_KEYS)}")
+    chosen = ["layer"] + [k for k in dict.fromkeys(keys) if k != "layer"]
+    return chosen
+
+
+def document(report: Report, fmt: str | None = None, keys: Optional[Sequence[str]] = None) -> Document:
     """The report as a titled layer table (composites above their children) and a totals panel;
     with a memory section, a column of bytes saved for backward and a memory panel. With `fmt`, only
     what that format shows: CSV's rows for `csv`, the rest for the others."""
@@ -100,20 +117,42 @@ def document(report: Report, fmt: str | None = None) -> Document:
         return _csv_document(report)
     walked = list(report.walk())
     notes = _Footnotes()
-    columns = [*COLUMNS, (RECEPTIVE_FIELD, notes.cell)]
-    if report.named_inputs:  # as Keras's summary of a functional model: what each layer is connected to
-        columns.insert(2, ("From", lambda row: ", ".join(row.inputs)))
     memory = report.memory
+    totals = report.totals
+    named = dict(zip(("layer", "type", "output", "params", "macs", "activations"), COLUMNS))
+    available: dict[str, tuple[str, Callable[[LayerRow], str]]] = {
+        **named,
+        "from": ("From", lambda row: ", ".join(row.inputs)),
+        "params%": ("% Params", lambda row: _percent(row.params, totals.params)),
+        "macs%": ("% MACs", lambda row: _percent(row.macs, totals.macs)),
+        "rf": (RECEPTIVE_FIELD, notes.cell),
+    }
     if memory is not None:
-        columns.append(("Saved for backward", lambda row: human_bytes(memory.saved_at(row.path))))
+        available["saved"] = ("Saved for backward", lambda row: human_bytes(memory.saved_at(row.path)))
+    if keys is None:  # as Keras's summary of a functional model: a graph's table says what each reads
+        keys = ["layer", "type", *(["from"] if report.named_inputs else []), "output", "params", "macs",
+                "activations", "rf", "saved"]  # fmt: skip
+    chosen = [key for key in choose_columns(keys) if key in available]
+    columns = [available[key] for key in chosen]
+    left = next((i for i, key in enumerate(chosen) if key not in _TEXT_KEYS), len(chosen))
     layers = Listing(
         header=[name for name, _ in columns],
         rows=[[cell(row) for _, cell in columns] for _, row in walked],
-        left=4 if report.named_inputs else 3,
+        left=left,
         depths=[depth for depth, _ in walked],
         dim=[bool(row.children) for _, row in walked],
         # what a narrow terminal hides first; the layer's name and its parameters always show
-        hideable=("Saved for backward", RECEPTIVE_FIELD, "Activations", "From", "Type", "MACs", "Output shape"),
+        hideable=(
+            "Saved for backward",
+            RECEPTIVE_FIELD,
+            "% MACs",
+            "% Params",
+            "Activations",
+            "From",
+            "Type",
+            "MACs",
+            "Output shape",
+        ),  # fmt: skip
     )
     parts: list[Part] = [
         Text(f"{report.name}{_source(report)}", bold=True),
@@ -150,15 +189,22 @@ def _csv_row(report: Report, leaf: LayerRow) -> list[Any]:
     ]  # fmt: skip
 
 
-def render(reports: Sequence[Report], fmt: str, out: IO[str] | None = None, one: bool | None = None) -> None:
+def render(
+    reports: Sequence[Report],
+    fmt: str,
+    out: IO[str] | None = None,
+    one: bool | None = None,
+    columns: Optional[Sequence[str]] = None,
+) -> None:
     """Write `reports` to `out` (stdout by default) as `table`, `json`, `markdown` or `csv`, drawn
     whole first (an `OutputError` if it cannot be written). JSON is one object for one report and a
-    list for several; `one` False makes it a list whatever the count (several specs given)."""
+    list for several; `one` False makes it a list whatever the count (several specs given).
+    `columns` (keys of `COLUMN_KEYS`) chooses the layer table's columns in table and markdown."""
     out = out or sys.stdout
     if fmt == "json":
         write_json([r.to_dict() for r in reports], out, one)
     else:
-        write([document(r, fmt) for r in reports], fmt, out)
+        write([document(r, fmt, columns) for r in reports], fmt, out)
 
 
 def write_json(items: Sequence[Any], out: IO[str], one: bool | None = None) -> None:

@@ -123,3 +123,24 @@ def test_csv_has_one_row_per_leaf():
     assert [row["path"] for row in rows][:4] == ["layers[0]", "layers[1].body[0]", "layers[1].body[1]", "layers[1].add"]
     assert rows[0]["params"] == "112" and rows[0]["output_shape"] == "[4, 8, 8]" and rows[0]["network"] == "tiny"
     assert sum(int(row["macs"]) for row in rows) == analyze(load(NET)).totals.macs
+
+
+def test_columns_choose_the_table_and_percentages_show_each_share():
+    out = io.StringIO()
+    report = analyze(load("specs/toy.yaml"))
+    render([report], "markdown", out, columns=["params", "params%", "macs%"])
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("| ")]
+    lines = lines[: lines.index("| Totals | |")]  # the layer table, then the totals panel
+    assert lines[0] == "| Layer | Params | % Params | % MACs |"  # the layer always comes first
+    # conv: 12 x 27 + 12 = 336 of 31,066 parameters (1.08%), 331,776 of 362,496 MACs (91.53%);
+    # linear: 3,072 x 10 + 10 = 30,730 (98.92%), 30,720 MACs (8.47%)
+    assert lines[1] == "| `layers[0]` | 336 | 1.08% | 91.53% |"
+    assert lines[-1] == "| `layers[4]` | 30,730 | 98.92% | 8.47% |"
+
+
+def test_an_unknown_column_is_a_usage_error():
+    from cnnsize.errors import UsageError
+    from cnnsize.render import choose_columns
+
+    with pytest.raises(UsageError, match="unknown column 'flops'; choose from layer, type"):
+        choose_columns(["params", "flops"])
