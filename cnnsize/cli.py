@@ -135,8 +135,8 @@ def report(
         typer.Option(
             "--columns",
             metavar="KEYS",
-            help="The table's columns, in order: layer, type, from, output, params, params%, macs, macs%, "
-            "activations, rf, saved (table and markdown).",
+            help="The table's columns, in order: layer, type, from, output, weights, params, params%, macs, "
+            "macs%, activations, rf, saved (table and markdown).",
         ),
     ] = None,
 ) -> None:

@@ -92,8 +92,21 @@ def _shapes_line(what: str, named: Sequence[tuple[str, Shape]]) -> tuple[str, st
     return (f"{what}s", ", ".join(f"{name} {shape_text(shape)}" for name, shape in named))
 
 
-COLUMN_KEYS = ("layer", "type", "from", "output", "params", "params%", "macs", "macs%", "activations", "rf", "saved")
-_TEXT_KEYS = ("layer", "type", "from", "output")  # left-aligned; the others are figures
+COLUMN_KEYS = (
+    "layer", "type", "from", "output", "weights", "params", "params%", "macs", "macs%", "activations", "rf", "saved",
+)  # fmt: skip
+_TEXT_KEYS = ("layer", "type", "from", "output", "weights")  # left-aligned; the others are figures
+
+
+def _weights(report: Report) -> Callable[[LayerRow], str]:
+    """A row's parameter tensors as torchinfo's "Kernel Shape" shows them: `weight [64, 3, 7, 7],
+    bias [64]`, from each layer kind's own rule; empty for a layer without (and a composite)."""
+    shapes: dict[Any, str] = {}
+    if report.graph is not None:
+        for node in report.graph.nodes:
+            weights = node.layer.weight_shapes(node.in_shapes[0]) if node.in_shapes else {}
+            shapes[node.path] = ", ".join(f"{name} {shape_text(shape)}" for name, shape in weights.items())
+    return lambda row: "" if row.children else shapes.get(row.path, "")
 
 
 def _percent(part: int, whole: int) -> str:
@@ -123,6 +136,7 @@ def document(report: Report, fmt: str | None = None, keys: Optional[Sequence[str
     available: dict[str, tuple[str, Callable[[LayerRow], str]]] = {
         **named,
         "from": ("From", lambda row: ", ".join(row.inputs)),
+        "weights": ("Weights", _weights(report)),
         "params%": ("% Params", lambda row: _percent(row.params, totals.params)),
         "macs%": ("% MACs", lambda row: _percent(row.macs, totals.macs)),
         "rf": (RECEPTIVE_FIELD, notes.cell),

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import math
 import re
 
 import pytest
@@ -144,3 +145,17 @@ def test_an_unknown_column_is_a_usage_error():
 
     with pytest.raises(UsageError, match="unknown column 'flops'; choose from layer, type"):
         choose_columns(["params", "flops"])
+
+
+def test_the_weights_column_names_each_parameter_tensor_and_they_add_up_to_the_params():
+    out = io.StringIO()
+    report = analyze(load("resnet18"))
+    render([report], "markdown", out, columns=["weights", "params"])
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("| `")]
+    assert lines[0] == "| `layers[0] (conv1)` | weight [64, 3, 7, 7] | 9,408 |"  # 64 x 3 x 7 x 7
+    assert lines[1] == "| `layers[1] (bn1)` | weight [64], bias [64] | 128 |"
+    for line in lines:  # every leaf: the elements of its tensors are its parameters
+        _, weights, params = (cell.strip() for cell in line.strip("|").split(" | "))
+        if weights:
+            shapes = [[int(v) for v in part.split("[")[1].rstrip("]").split(", ")] for part in weights.split("], ")]
+            assert sum(math.prod(shape) for shape in shapes) == int(params.replace(",", ""))
