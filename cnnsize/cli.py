@@ -23,6 +23,7 @@ from cnnsize.commands.options import (
     MAX_DEPTH,
     AmpOption,
     BatchOption,
+    ConventionOption,
     DTypeOption,
     Format,
     FormatOption,
@@ -130,6 +131,7 @@ def report(
     amp: AmpOption = None,
     device: RulesOption = Rules.cuda,
     input: InputOption = None,
+    convention: ConventionOption = None,
     columns: Annotated[
         Optional[str],
         typer.Option(
@@ -144,6 +146,7 @@ def report(
     and memory: what each layer saves for backward, the training footprint and the inference peak.
 
     SPEC is a file, or the name of a model of the zoo (see `cnnsize zoo`)."""
+    from cnnsize.conventions import with_convention
     from cnnsize.engine import analyze
     from cnnsize.loader import load_argument  # a command-line argument is a path, never YAML text
     from cnnsize.planner import with_memory
@@ -163,6 +166,8 @@ def report(
         report = with_memory(
             spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value
         )
+        if convention is not None:
+            report = with_convention(report, convention.value)
         return report.truncated(depth)
 
     try:

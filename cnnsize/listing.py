@@ -95,10 +95,12 @@ class Panel:
 
 @dataclass(frozen=True)
 class Text:
-    """A line of prose (a heading, a verdict)."""
+    """A line of prose (a heading, a verdict); a `stamp` (what the figures were counted at, see
+    cnnsize.provenance) is dim under a table's title, and a footnote at the end in Markdown."""
 
     text: str
     bold: bool = False
+    stamp: bool = False
 
 
 Part = Union[Listing, Panel, Text]
@@ -106,11 +108,13 @@ Part = Union[Listing, Panel, Text]
 
 @dataclass(frozen=True)
 class Document:
-    """What a command prints: its parts in order, and the rows CSV gives (raw values)."""
+    """What a command prints: its parts in order, and the rows CSV gives (raw values), after its
+    `csv_comments` as `# ` lines (the stamp)."""
 
     parts: Sequence[Part]
     csv_header: Sequence[str] = ()
     csv_rows: Sequence[Sequence[Any]] = field(default_factory=list)
+    csv_comments: Sequence[str] = ()
 
 
 def write(documents: Sequence[Document], fmt: str, out: IO[str]) -> None:
@@ -125,6 +129,8 @@ def drawn(documents: Sequence[Document], fmt: str, out: IO[str]) -> str:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
+        for document in documents:
+            buffer.writelines(f"# {escape(line)}\n" for line in document.csv_comments)
         if documents:
             writer.writerow([escape(name) for name in documents[0].csv_header])
         for document in documents:
@@ -137,7 +143,10 @@ def drawn(documents: Sequence[Document], fmt: str, out: IO[str]) -> str:
 
 def markdown(document: Document) -> str:
     lines: list[str] = []
+    footnotes = [part for part in document.parts if isinstance(part, Text) and part.stamp]
     for part in document.parts:
+        if isinstance(part, Text) and part.stamp:
+            continue
         if isinstance(part, Text):
             text = _markdown_text(part.text)
             lines += [f"## {text}" if part.bold else text, ""]
@@ -158,6 +167,7 @@ def markdown(document: Document) -> str:
                     cells[0] = "&nbsp;&nbsp;" * part.depths[i] + _code(escape(row[0]).replace("|", "\\|"))
                 lines.append(_markdown_row(cells, escaped=True))
             lines.append("")
+    lines += [f"<sub>{_markdown_text(note.text)}</sub>\n" for note in footnotes]
     return "\n".join(lines)
 
 
@@ -197,7 +207,7 @@ def draw(document: Document, out: IO[str]) -> str:
 
     for part in document.parts:
         if isinstance(part, Text):
-            show(RichText(escape(part.text), style="bold" if part.bold else ""))
+            show(RichText(escape(part.text), style="bold" if part.bold else "dim" if part.stamp else ""))
         elif isinstance(part, Panel):
             grid = Table.grid(padding=(0, 2))
             grid.add_column(style="bold cyan", no_wrap=True)

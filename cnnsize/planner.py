@@ -19,6 +19,7 @@ from cnnsize.errors import CnnsizeError, SpecPath, UsageError
 from cnnsize.graph import resolve
 from cnnsize.memory import Bytes, Precision, Trace, total, trace
 from cnnsize.memory_report import Footprint, MemoryReport
+from cnnsize.provenance import Stamp, made_at
 from cnnsize.report import LayerRow, Report
 from cnnsize.schema import Spec, require_spec
 from cnnsize.units import DTYPE_BYTES, human_bytes
@@ -178,11 +179,16 @@ class Plan:
     precision: Precision
     footprint: Footprint
     next_total: int
+    inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (name, shape), as the report's
 
     @property
     def batch_size(self) -> int:
         """The largest batch size that fits."""
         return self.footprint.batch_size
+
+    def stamp(self) -> Stamp:
+        """What the plan was made at: the input, the batch that fits, the dtype."""
+        return made_at(self.inputs, self.batch_size, self.precision.dtype)
 
     def to_dict(self) -> dict[str, Any]:
         """What `cnnsize plan --format json` prints for one spec."""
@@ -199,6 +205,7 @@ class Plan:
             "batch_size": f.batch_size,
             "footprint": f.to_dict(),
             "next_batch_total_bytes": self.next_total,
+            "provenance": self.stamp().to_dict(),
         }
 
 
@@ -233,4 +240,5 @@ def plan(
         precision=model.precision,
         footprint=model.footprint(mode, optimizer, batch),
         next_total=model.footprint(mode, optimizer, batch + 1).total_bytes,
+        inputs=report.inputs,
     )

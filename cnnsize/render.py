@@ -13,6 +13,7 @@ from typing import IO, Any, Callable, Optional, Sequence
 
 from cnnsize.errors import UsageError, format_path
 from cnnsize.listing import Document, Listing, Panel, Part, Text, emit, write
+from cnnsize.provenance import stamp
 from cnnsize.report import LayerRow, Report
 from cnnsize.shapes import Shape, shape_text, shapes_text
 from cnnsize.units import human_bytes, human_count
@@ -79,10 +80,20 @@ def total_lines(report: Report) -> list[tuple[str, str]]:
         ("Parameter memory", f"{human_bytes(t.param_bytes)} ({t.param_bytes:,} B, {report.dtype})"),
         ("MACs", f"{t.macs:,} ({human_count(t.macs)} MACs, batch {report.batch_size})"),
         ("FLOPs", f"{t.flops:,} ({human_count(t.flops)} FLOPs = 2 x MACs)"),
+        *_counted_line(report),
         ("Activation memory", f"{human_bytes(t.activation_bytes)} ({t.activation_bytes:,} B, {at})"),
         _shapes_line("Input", report.inputs),
         _shapes_line("Output", report.outputs),
     ]
+
+
+def _counted_line(report: Report) -> list[tuple[str, str]]:
+    """The figure another tool would print (`--convention`), with what it counts."""
+    counted = report.counted
+    if counted is None:
+        return []
+    c = counted.convention
+    return [(c.heading, f"{counted.total:,} ({human_count(counted.total)} {c.figure}: {c.counts})")]
 
 
 def _shapes_line(what: str, named: Sequence[tuple[str, Shape]]) -> tuple[str, str]:
@@ -93,7 +104,8 @@ def _shapes_line(what: str, named: Sequence[tuple[str, Shape]]) -> tuple[str, st
 
 
 COLUMN_KEYS = (
-    "layer", "type", "from", "output", "weights", "params", "params%", "macs", "macs%", "activations", "rf", "saved",
+    "layer", "type", "from", "output", "weights", "params", "params%", "macs", "macs%", "counted", "activations",
+    "rf", "saved",
 )  # fmt: skip
 _TEXT_KEYS = ("layer", "type", "from", "output", "weights")  # left-aligned; the others are figures
 
@@ -143,9 +155,12 @@ def document(report: Report, fmt: str | None = None, keys: Optional[Sequence[str
     }
     if memory is not None:
         available["saved"] = ("Saved for backward", lambda row: human_bytes(memory.saved_at(row.path)))
+    counted = report.counted
+    if counted is not None:
+        available["counted"] = (counted.convention.heading, lambda row: f"{counted.of(row):,}")
     if keys is None:  # as Keras's summary of a functional model: a graph's table says what each reads
         keys = ["layer", "type", *(["from"] if report.named_inputs else []), "output", "params", "macs",
-                "activations", "rf", "saved"]  # fmt: skip
+                "counted", "activations", "rf", "saved"]  # fmt: skip
     chosen = [key for key in choose_columns(keys) if key in available]
     columns = [available[key] for key in chosen]
     left = next((i for i, key in enumerate(chosen) if key not in _TEXT_KEYS), len(chosen))
@@ -159,6 +174,7 @@ def document(report: Report, fmt: str | None = None, keys: Optional[Sequence[str
         hideable=(
             "Saved for backward",
             RECEPTIVE_FIELD,
+            *([counted.convention.heading] if counted is not None else []),
             "% MACs",
             "% Params",
             "Activations",
@@ -170,6 +186,7 @@ def document(report: Report, fmt: str | None = None, keys: Optional[Sequence[str
     )
     parts: list[Part] = [
         Text(f"{report.name}{_source(report)}", bold=True),
+        Text(stamp(report).text(), stamp=True),
         layers,
         *notes.lines(),
         Panel("Totals", total_lines(report)),
@@ -184,13 +201,17 @@ def document(report: Report, fmt: str | None = None, keys: Optional[Sequence[str
 
 
 def _csv_document(report: Report) -> Document:
-    """CSV's part of `document`: one row per leaf, raw figures."""
-    memory = report.memory
-    csv_rows = [_csv_row(report, leaf) for leaf in report.leaves()]
-    if memory is None:
-        return Document((), CSV_HEADER, csv_rows)
-    saved = [memory.saved_at(leaf.path) for leaf in report.leaves()]
-    return Document((), (*CSV_HEADER, "saved_bytes"), [row + [b] for row, b in zip(csv_rows, saved)])
+    """CSV's part of `document`: one row per leaf, raw figures, after a comment line of the stamp;
+    `saved_bytes` with a memory section, `counted` with a convention."""
+    header, rows = list(CSV_HEADER), [_csv_row(report, leaf) for leaf in report.leaves()]
+    memory, counted = report.memory, report.counted
+    if memory is not None:
+        header.append("saved_bytes")
+        rows = [row + [memory.saved_at(leaf.path)] for row, leaf in zip(rows, report.leaves())]
+    if counted is not None:
+        header.append("counted")
+        rows = [row + [counted.of(leaf)] for row, leaf in zip(rows, report.leaves())]
+    return Document((), header, rows, [f"{report.name}: {stamp(report).text()}"])
 
 
 def _csv_row(report: Report, leaf: LayerRow) -> list[Any]:

@@ -13,6 +13,7 @@ from cnnsize.errors import Problem, SpecPath, format_path
 from cnnsize.shapes import Shape
 
 if TYPE_CHECKING:
+    from cnnsize.conventions import Counted
     from cnnsize.graph import Graph
     from cnnsize.memory_report import MemoryReport
 
@@ -169,6 +170,7 @@ class Report:
     rows: tuple[LayerRow, ...]
     totals: Totals
     memory: Optional["MemoryReport"] = None
+    counted: Optional["Counted"] = None  # another tool's figures (`--convention`), from cnnsize.conventions
     warnings: tuple[Problem, ...] = ()
     named_inputs: bool = False  # some layer names its inputs with `from:`: tables show where each reads
     graph: Optional["Graph"] = field(default=None, repr=False, compare=False)
@@ -205,14 +207,23 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The public JSON contract: the spec's name and file, shapes, batch size, dtype, every leaf
         layer in execution order (`layers`) and the `totals`; counts and bytes are exact integers.
-        With a memory section, each layer carries `saved_bytes` and `memory` holds the breakdowns."""
-        memory = self.memory
+        With a memory section, each layer carries `saved_bytes` and `memory` holds the breakdowns;
+        counted by another tool's convention (`cnnsize.conventions`), each layer and the totals carry
+        `counted`. `provenance` says what the figures were counted at (`cnnsize.provenance`)."""
+        from cnnsize.provenance import stamp
+
+        memory, counted = self.memory, self.counted
         layers = []
         for leaf in self.leaves():
             layer = leaf.to_dict()
             if memory is not None:
                 layer["saved_bytes"] = memory.saved_at(leaf.path)
+            if counted is not None:
+                layer["counted"] = counted.of(leaf)
             layers.append(layer)
+        totals: dict[str, Any] = self.totals.to_dict()
+        if counted is not None:
+            totals["counted"] = counted.total
         data = {
             "name": self.name,
             "file": self.file,
@@ -223,8 +234,9 @@ class Report:
             "batch_size": self.batch_size,
             "dtype": self.dtype,
             "layers": layers,
-            "totals": self.totals.to_dict(),
+            "totals": totals,
             "warnings": [str(problem) for problem in self.warnings],
+            "provenance": stamp(self).to_dict(),
         }
         if memory is not None:
             data["memory"] = memory.to_dict()

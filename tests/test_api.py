@@ -54,7 +54,7 @@ def test_to_dict_round_trips_through_json() -> None:
     assert json.loads(json.dumps(data)) == data
     assert set(data) == {
         "name", "file", "input_shape", "output_shape", "inputs", "outputs", "batch_size", "dtype", "layers", "totals",
-        "warnings",
+        "warnings", "provenance",
     }  # fmt: skip
     # the totals are the sums of the leaf layers
     for key in ("params", "non_trainable_params", "macs", "flops", "activation_bytes"):

@@ -4,8 +4,6 @@ completion works under the name `cnnsize`; and no command that reads specs impor
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import pty
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from csvtext import csv_dicts
 from typer.testing import CliRunner
 
 import cnnsize
@@ -94,7 +93,7 @@ def test_each_format_is_plain_text_that_parses(fmt: str) -> None:
     if fmt == "json":
         assert json.loads(out) == json.loads(json.dumps(report.to_dict()))
     elif fmt == "csv":
-        rows = list(csv.DictReader(io.StringIO(out)))
+        rows = csv_dicts(out)
         assert [row["path"] for row in rows] == [row["path"] for row in report.to_dict()["layers"]]
         assert sum(int(row["params"]) for row in rows) == report.totals.params
         assert sum(int(row["macs"]) for row in rows) == report.totals.macs
@@ -118,7 +117,7 @@ def test_json_of_several_specs_is_a_list() -> None:
 
 def test_csv_of_several_specs_names_each_network() -> None:
     code, out, _ = invoke("report", "-f", "csv", TOY, RESNET)
-    rows = list(csv.DictReader(io.StringIO(out)))
+    rows = csv_dicts(out)
     assert {row["network"] for row in rows} == {"cs231n-toy", "small-resnet"}
 
 

@@ -29,6 +29,8 @@ LAYERS = {
         "depth",
         "verification",
         "diff",
+        "conventions",
+        "provenance",
     ],  # fmt: skip
     "backend": ["backend"],
     "views": ["listing", "render", "render_memory", "render_verify", "render_diff"],

@@ -3,11 +3,10 @@ message with the right exit code for each bad input (2 for usage, 1 when no batc
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import pytest
+from csvtext import csv_dicts
 from typer.testing import CliRunner
 
 import cnnsize
@@ -39,7 +38,7 @@ def test_plan_speaks_every_format(fmt):
     if fmt == "json":
         assert json.loads(out)[1] == expected.to_dict()
     elif fmt == "csv":
-        rows = list(csv.DictReader(io.StringIO(out)))
+        rows = csv_dicts(out)
         assert [row["network"] for row in rows] == ["cs231n-toy", "resnet18"]
         assert int(rows[1]["batch_size"]) == expected.batch_size
         assert int(rows[1]["total_bytes"]) == expected.footprint.total_bytes

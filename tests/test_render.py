@@ -1,12 +1,12 @@
 """Rendering: every format carries the same figures, each with its unit."""
 
-import csv
 import io
 import json
 import math
 import re
 
 import pytest
+from csvtext import csv_dicts
 
 from cnnsize.engine import analyze
 from cnnsize.loader import load
@@ -120,7 +120,7 @@ def test_markdown_is_a_pipe_table_with_totals():
 
 
 def test_csv_has_one_row_per_leaf():
-    rows = list(csv.DictReader(io.StringIO(rendered("csv"))))
+    rows = csv_dicts(rendered("csv"))
     assert [row["path"] for row in rows][:4] == ["layers[0]", "layers[1].body[0]", "layers[1].body[1]", "layers[1].add"]
     assert rows[0]["params"] == "112" and rows[0]["output_shape"] == "[4, 8, 8]" and rows[0]["network"] == "tiny"
     assert sum(int(row["macs"]) for row in rows) == analyze(load(NET)).totals.macs

@@ -7,6 +7,7 @@ from typing import Annotated, Callable, List, Optional
 
 import typer
 
+from cnnsize.conventions import CONVENTIONS
 from cnnsize.units import DTYPE_BYTES
 
 
@@ -85,6 +86,17 @@ BatchOption = Annotated[
 
 
 DType = Enum("DType", {name: name for name in DTYPE_BYTES}, type=str)  # type: ignore[misc]  # one list of dtypes
+
+
+Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # type: ignore[misc]
+ConventionOption = Annotated[
+    Optional[Convention],
+    typer.Option(
+        "--convention",
+        help="Also count as this tool does, to compare with a paper's or the tool's own figure "
+        "(default pytorch: FlopCounterMode's FLOPs, 2 x MACs). See docs/conventions.md.",
+    ),
+]
 
 
 class Optimizer(str, Enum):

@@ -139,8 +139,13 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
         ]
         settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device]
         figures = [p.limit, f.batch_size, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES), p.next_total]
-        parts: list[Part] = [Text(heading, bold=True), Panel(f"At batch size {f.batch_size}", lines)]
-        documents.append(Document(parts, CSV_HEADER, [settings + figures]))
+        stamp = p.stamp().text()
+        parts: list[Part] = [
+            Text(heading, bold=True),
+            Text(stamp, stamp=True),
+            Panel(f"At batch size {f.batch_size}", lines),
+        ]
+        documents.append(Document(parts, CSV_HEADER, [settings + figures], [f"{p.name}: {stamp}"]))
     write(documents, fmt, out)
 
 

@@ -1,0 +1,84 @@
+"""The provenance stamp (cnnsize/provenance.py) in every output: the table's line under its title,
+JSON's `provenance`, Markdown's footnote, CSV's comment line; and `--convention` on `report`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from csvtext import csv_dicts
+from typer.testing import CliRunner
+
+import cnnsize
+from cnnsize.cli import app
+
+TOY = "specs/toy.yaml"  # input [3, 32, 32]
+STAMP = f"cnnsize {cnnsize.__version__}, input 3x16x16, batch 4, float16, convention pytorch"
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+ARGS = ("report", TOY, "--input", "3,16,16", "--batch-size", "4", "--dtype", "float16")
+
+
+def test_the_table_says_what_it_was_counted_at_under_its_title() -> None:
+    lines = invoke(*ARGS).splitlines()
+    assert lines[0].startswith("cs231n-toy") and lines[1].startswith(STAMP)
+
+
+def test_markdown_ends_with_the_stamp_as_a_footnote() -> None:
+    out = invoke(*ARGS, "--format", "markdown").rstrip().splitlines()
+    assert out[-1].startswith(f"<sub>{STAMP}") and out[-1].endswith("</sub>")
+
+
+def test_csv_starts_with_the_stamp_as_a_comment_line() -> None:
+    out = invoke(*ARGS, "--format", "csv")
+    assert out.splitlines()[0].startswith(f"# cs231n-toy: {STAMP}")
+    assert len(csv_dicts(out)) == 5  # the rows read as before once the comment is skipped
+
+
+def test_json_carries_the_stamp_as_fields() -> None:
+    data = json.loads(invoke(*ARGS, "--format", "json"))
+    assert data["provenance"] == {
+        "cnnsize": cnnsize.__version__,
+        "inputs": [{"name": "input", "shape": [3, 16, 16]}],
+        "batch_size": 4,
+        "dtype": "float16",
+        "convention": "pytorch",
+        "convention_counts": "2 per multiply-accumulate of convolutions and linear layers, nothing else",
+    }
+
+
+def test_a_plan_is_stamped_with_the_batch_that_fits() -> None:
+    data = json.loads(invoke("plan", TOY, "--memory", "1GiB", "--format", "json"))
+    assert data["provenance"]["batch_size"] == data["batch_size"] > 1
+    assert "convention" not in data["provenance"]  # a plan counts bytes, not work
+    table = invoke("plan", TOY, "--memory", "1GiB")
+    assert f"input 3x32x32, batch {data['batch_size']}, float32" in table
+
+
+def test_convention_adds_the_tools_column_and_total() -> None:
+    # resnet50 as fvcore counts it: 4,111,512,576 "flops" (measured with fvcore 0.1.5 itself on
+    # cnnsize.build's model by benchmarks/conventions.py; torchvision's docs give 4.09 GFLOPS,
+    # its multiply-accumulates alone, 4,089,184,256)
+    out = invoke("report", "resnet50", "--depth", "1", "--convention", "fvcore")
+    assert "flops (fvcore)" in out and "4,111,512,576 (4.11 G flops" in out
+    assert "convention fvcore (fvcore 0.1.5)" in out
+    csv_rows = csv_dicts(invoke("report", "resnet50", "--convention", "fvcore", "--format", "csv"))
+    assert sum(int(row["counted"]) for row in csv_rows) == 4_111_512_576
+
+
+def test_columns_can_choose_the_counted_column() -> None:
+    out = invoke("report", TOY, "--convention", "thop", "--columns", "layer,counted", "--format", "markdown")
+    assert out.splitlines()[2] == "| Layer | MACs (thop) |"
+
+
+@pytest.mark.parametrize("bad", ["flops", "PYTORCH", ""])
+def test_an_unknown_convention_is_a_usage_error(bad: str) -> None:
+    result = CliRunner().invoke(app, ["report", TOY, "--convention", bad])
+    assert result.exit_code == 2
+    assert "pytorch" in result.output and "Traceback" not in result.output
