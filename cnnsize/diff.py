@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Optional, Sequence
 
 from cnnsize.errors import UsageError, format_path
+from cnnsize.provenance import stamp
 from cnnsize.report import LayerRow, Report
 from cnnsize.units import human_bytes, parse_bytes, parse_count
 
@@ -185,8 +186,8 @@ class Diff:
             }
 
         return {
-            "old": {"name": self.old.name, "file": self.old.file},
-            "new": {"name": self.new.name, "file": self.new.file},
+            "old": {"name": self.old.name, "file": self.old.file, "provenance": stamp(self.old).to_dict()},
+            "new": {"name": self.new.name, "file": self.new.file, "provenance": stamp(self.new).to_dict()},
             "totals": {
                 t.name: {"old": t.old, "new": t.new, "delta": t.delta, "relative": t.relative} for t in self.totals
             },
@@ -258,6 +259,8 @@ def _totals(old: Report, new: Report, batches: tuple[Optional[int], Optional[int
         both("train_memory", "bytes", training),
         both("inference_memory", "bytes", lambda r: r.memory.inference.total_bytes),
     ]
+    if old.counted is not None and new.counted is not None:  # both counted by another tool's convention
+        totals.append(Total("counted", old.counted.total, new.counted.total, "count"))
     if batches != (None, None):
         totals.append(Total("largest_batch", batches[0], batches[1], "batch"))
     return tuple(totals)

@@ -68,3 +68,10 @@ def stamp(report: Report) -> Stamp:
     """`report`'s stamp; its convention is the one it was counted by (`--convention`), else PyTorch's."""
     convention = report.counted.convention if report.counted is not None else CONVENTIONS[DEFAULT]
     return made_at(report.inputs, report.batch_size, report.dtype, convention)
+
+
+def compared(old: Report, new: Report) -> str:
+    """The stamp of a comparison: one line when both reports were counted alike (the names
+    aside), else each side's."""
+    before, after = stamp(old).text(), stamp(new).text()
+    return after if before == after else f"old: {before}; new: {after}"

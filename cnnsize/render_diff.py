@@ -8,6 +8,7 @@ from typing import IO, Callable, Optional
 
 from cnnsize.diff import Diff, RowChange, Side, Total, receptive_text
 from cnnsize.listing import Document, Listing, Part, Text, emit, markdown, write
+from cnnsize.provenance import compared
 from cnnsize.render import write_json
 from cnnsize.shapes import shape_text
 from cnnsize.units import human_bytes
@@ -35,9 +36,10 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
-def total_text(total: Total) -> str:
-    """`params +1,234 (+0.52%)`; `training memory: n/a` where a side has none."""
-    label = LABELS[total.name]
+def total_text(total: Total, counted_as: str = "counted") -> str:
+    """`params +1,234 (+0.52%)`; `training memory: n/a` where a side has none. `counted_as` names
+    the figure of another tool's convention (`flops (fvcore)`)."""
+    label = counted_as if total.name == "counted" else LABELS[total.name]
     if total.delta is None:
         return f"{label} n/a"
     show = human_bytes if total.kind == "bytes" else _count
@@ -52,7 +54,9 @@ def headline(diff: Diff) -> str:
     changed = diff.changed()
     counts = {status: sum(1 for c in changed if c.status == status) for status in ("changed", "added", "removed")}
     layers = ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no layer changed"
-    return f"{diff.old.name} -> {diff.new.name}: " + "; ".join(total_text(t) for t in diff.totals) + f" ({layers})"
+    counted_as = diff.new.counted.convention.heading if diff.new.counted is not None else "counted"
+    totals = "; ".join(total_text(t, counted_as) for t in diff.totals)
+    return f"{diff.old.name} -> {diff.new.name}: {totals} ({layers})"
 
 
 def _shape(change: RowChange) -> str:
@@ -74,7 +78,7 @@ HEADER = ["Layer", "Change", "Output shape", "Δ Params", "Δ MACs", "Δ Activat
 
 def document(diff: Diff) -> Document:
     changed = diff.changed()
-    parts: list[Part] = [Text(headline(diff), bold=True)]
+    parts: list[Part] = [Text(headline(diff), bold=True), Text(compared(diff.old, diff.new), stamp=True)]
     if changed:
         parts.append(
             Listing(
@@ -106,7 +110,7 @@ def document(diff: Diff) -> Document:
                 hideable=("Receptive field", "Δ Saved", "Δ Activations", "Δ MACs", "Output shape"),
             )
         )
-    return Document(parts, CSV_HEADER, [_csv_row(c) for c in changed])
+    return Document(parts, CSV_HEADER, [_csv_row(c) for c in changed], [compared(diff.old, diff.new)])
 
 
 CSV_HEADER = (
@@ -140,13 +144,14 @@ def render_diff(diff: Diff, fmt: str, out: IO[str]) -> None:
         write_json([diff.to_dict()], out, True)
     elif fmt == "markdown":
         doc = document(diff)
-        text = markdown(Document(doc.parts[:1]))  # the headline, as a heading, never HTML
-        if len(doc.parts) > 1:
-            table = markdown(Document(doc.parts[1:]))
+        headline, stamp, *tables = doc.parts
+        text = markdown(Document([headline]))  # the headline, as a heading, never HTML
+        if tables:
+            table = markdown(Document(tables))
             count = len(diff.changed())
             summary = f"{count} layer{'s' if count != 1 else ''} changed"
             text += f"\n<details><summary>{summary}</summary>\n\n{table}\n</details>\n"
-        emit(text, out)
+        emit(text + "\n" + markdown(Document([stamp])), out)
     else:
         write([document(diff)], fmt, out)
 

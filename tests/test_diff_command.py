@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import cnnsize
 from cnnsize.cli import app
 
 OLD = (
@@ -69,7 +70,11 @@ def test_markdown_fits_a_pull_request_comment(tmp_path: Path):
     assert result.exit_code == 0, result.output
     head, _, rest = result.stdout.partition("\n")
     assert head.startswith("## net -> net: params +112 (+100.00%); MACs +6,912 (+100.00%)")
-    assert "<details><summary>2 layers changed</summary>" in rest and rest.rstrip().endswith("</details>")
+    table, _, footnote = rest.rpartition("</details>")
+    assert "<details><summary>2 layers changed</summary>" in table
+    # the stamp, a footnote: what both sides were counted at
+    stamp = f"cnnsize {cnnsize.__version__}, input 3x8x8, batch 1, float32, convention pytorch"
+    assert footnote.strip().startswith(f"<sub>{stamp} (") and footnote.strip().endswith("</sub>")
     assert "| `layers[0]` | changed | [4, 8, 8] -> [8, 8, 8] | +112 | +6,912 |" in rest
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import cnnsize
 from cnnsize.cli import app
+from cnnsize.provenance import compared, stamp
 
 TOY = "specs/toy.yaml"  # input [3, 32, 32]
 STAMP = f"cnnsize {cnnsize.__version__}, input 3x16x16, batch 4, float16, convention pytorch"
@@ -82,3 +83,20 @@ def test_an_unknown_convention_is_a_usage_error(bad: str) -> None:
     result = CliRunner().invoke(app, ["report", TOY, "--convention", bad])
     assert result.exit_code == 2
     assert "pytorch" in result.output and "Traceback" not in result.output
+
+
+def test_a_diff_says_each_side_when_they_were_counted_differently() -> None:
+    old = cnnsize.analyze(cnnsize.load(TOY))
+    new = cnnsize.analyze(cnnsize.load(TOY), batch_size=2)
+    assert compared(old, old) == stamp(old).text()
+    assert compared(old, new) == f"old: {stamp(old).text()}; new: {stamp(new).text()}"
+    assert "batch 1" in stamp(old).text() and "batch 2" in stamp(new).text()
+
+
+def test_diff_with_a_convention_compares_its_figure_too() -> None:
+    data = json.loads(invoke("diff", "resnet18", "resnet34", "--convention", "fvcore", "--format", "json"))
+    counted = data["totals"]["counted"]
+    assert counted["delta"] == counted["new"] - counted["old"] > data["totals"]["macs"]["delta"]
+    assert data["new"]["provenance"]["convention"] == "fvcore"
+    # the headline names the figure as the tool does
+    assert "flops (fvcore) +" in invoke("diff", "resnet18", "resnet34", "--convention", "fvcore")

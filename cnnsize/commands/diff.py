@@ -13,6 +13,7 @@ import typer
 from cnnsize.commands.options import (
     AmpOption,
     BatchOption,
+    ConventionOption,
     DTypeOption,
     Format,
     FormatOption,
@@ -80,6 +81,7 @@ def diff(
     amp: AmpOption = None,
     device: RulesOption = Rules.cuda,
     input: InputOption = None,
+    convention: ConventionOption = None,
 ) -> None:
     """What changed between two specs: each layer's parameters, MACs, activation and saved bytes,
     output shape and receptive field, and the totals with the training footprint.
@@ -90,6 +92,7 @@ def diff(
     from cnnsize.cli import deliver, exit_on_user_error
     from cnnsize.commands.plan import parse_limit
     from cnnsize.commands.several import say
+    from cnnsize.conventions import with_convention
     from cnnsize.diff import compare, parse_gates
     from cnnsize.engine import analyze
     from cnnsize.loader import load_argument, with_input
@@ -114,6 +117,8 @@ def diff(
             "optimizer": optimizer.value,
         }
         reports = [with_memory(s, analyze(s, batch_size, dtype.value if dtype else None), **settings) for s in specs]
+        if convention is not None:
+            reports = [with_convention(report, convention.value) for report in reports]
         batches: list[Optional[int]] = [None, None]
         if limit is not None:
             for i, spec in enumerate(specs):
