@@ -118,8 +118,8 @@ class Document:
 
 
 def write(documents: Sequence[Document], fmt: str, out: IO[str]) -> None:
-    """`documents` as `table`, `markdown` or `csv` (one header for all, rows one after another),
-    drawn whole, then written (`emit`)."""
+    """`documents` as `table`, `markdown`, `latex` or `csv` (one header for all, rows one after
+    another), drawn whole, then written (`emit`)."""
     emit(drawn(documents, fmt, out), out)
 
 
@@ -138,6 +138,10 @@ def drawn(documents: Sequence[Document], fmt: str, out: IO[str]) -> str:
         return buffer.getvalue()
     if fmt == "markdown":
         return "\n".join(markdown(document) for document in documents)
+    if fmt == "latex":
+        from cnnsize.latex import latex  # booktabs tables, for papers
+
+        return latex(documents)
     return "".join(draw(document, out) for document in documents)
 
 

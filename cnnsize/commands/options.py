@@ -18,6 +18,7 @@ class Format(str, Enum):
     json = "json"
     markdown = "markdown"
     csv = "csv"
+    latex = "latex"
 
 
 # Upper bounds of the numeric options: far beyond any real use, low enough that every figure they
