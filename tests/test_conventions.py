@@ -7,12 +7,15 @@ tests need neither the tools nor torch). Its last run is in docs/conventions.md.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 import cnnsize
 from cnnsize.conventions import CONVENTIONS, counted, leaf_kinds, with_convention
 from cnnsize.errors import UsageError
+
+MODELS = ("resnet18", "mobilenet_v3_large", "efficientnet_b0", "shufflenet_v2_x1_0", "convnext_tiny", "googlenet")
 
 # conv [3, 8, 8] -> [4, 8, 8] (3x3, padding 1, bias); batch norm; relu; max pool 2 -> [4, 4, 4];
 # adaptive average pool -> [4, 1, 1]; flatten; linear 4 -> 10 (bias)
@@ -151,3 +154,59 @@ def test_json_carries_the_convention_per_layer_and_in_all() -> None:
     assert data["totals"]["counted"] == 2 * totals(SPEC)["thop"]
     assert sum(layer["counted"] for layer in data["layers"]) == data["totals"]["counted"]
     assert data["provenance"]["convention"] == "thop"
+
+
+# ptflops 0.7.5's README (PyPI page, section "Benchmark", torchvision table): GMACs of torchvision's
+# models at 224x224 with its pytorch backend and, where given, its aten backend, to 2 decimals.
+# (googlenet is left out: the README's model keeps its auxiliary classifiers, 13.00 M parameters
+# against the zoo's 6.62 M, as torchvision's docs count it.)
+PTFLOPS_README = [
+    ("resnet18", 1.83, 1.81),
+    ("resnet50", 4.13, 4.09),
+    ("vgg16", 15.52, 15.48),
+    ("squeezenet1_0", 0.84, 0.82),
+    ("densenet121", 2.90, None),
+    ("mobilenet_v2", 0.32, None),
+    ("mobilenet_v3_large", 0.23, None),
+    ("efficientnet_b0", 0.41, None),
+    ("shufflenet_v2_x1_0", 0.15, None),
+]
+
+
+@pytest.mark.parametrize(("name", "pytorch_backend", "aten_backend"), PTFLOPS_README)
+def test_the_ptflops_conventions_give_ptflops_published_figures(
+    name: str, pytorch_backend: float, aten_backend: float | None
+) -> None:
+    report = cnnsize.analyze(cnnsize.load(name))
+    assert round(counted(report, "ptflops").total / 1e9, 2) == pytorch_backend
+    if aten_backend is not None:
+        assert round(counted(report, "ptflops-aten").total / 1e9, 2) == aten_backend
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "counting.md"
+
+
+def _doc_rows(heading: str) -> dict[str, list[str]]:
+    """The Markdown table under `heading` in docs/counting.md: first cell -> the others."""
+    section = DOC.read_text(encoding="utf-8").split(heading, 1)[1]
+    table = next(block for block in section.split("\n\n") if block.startswith("|"))
+    rows = [line.strip("|").split("|") for line in table.splitlines()]
+    return {cells[0].strip(" `"): [c.strip() for c in cells[1:]] for cells in rows[2:]}
+
+
+def test_the_docs_resnet50_figures_are_what_cnnsize_prints() -> None:
+    rows = _doc_rows("## ResNet-50, every way")
+    report = cnnsize.analyze(cnnsize.load("resnet50"))
+    assert rows.pop("(cnnsize's MACs)")[0] == f"{report.totals.macs:,}"
+    assert {name: cells[0] for name, cells in rows.items()} == {
+        name: f"{counted(report, name).total:,}" for name in CONVENTIONS
+    }
+
+
+def test_the_docs_zoo_table_is_what_cnnsize_counts() -> None:
+    rows = _doc_rows("The zoo networks, at batch 2 (ptflops\nat 1):")
+    assert list(rows) == list(MODELS)
+    for name, cells in rows.items():
+        report, one = (cnnsize.analyze(cnnsize.load(name), batch_size=b) for b in (2, 1))
+        ours = [counted(one if c.startswith("ptflops") else report, c).total for c in CONVENTIONS]
+        assert cells == [f"{n:,}" for n in ours], name

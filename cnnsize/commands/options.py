@@ -95,7 +95,7 @@ ConventionOption = Annotated[
     typer.Option(
         "--convention",
         help="Also count as this tool does, to compare with a paper's or the tool's own figure "
-        "(default pytorch: FlopCounterMode's FLOPs, 2 x MACs). See docs/conventions.md.",
+        "(default pytorch: FlopCounterMode's FLOPs, 2 x MACs). See docs/counting.md.",
     ),
 ]
 
