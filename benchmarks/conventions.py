@@ -9,7 +9,7 @@ differs.
 The tools are optional, installed only for this check (never for the tests); one that is not
 installed is reported and skipped:
 
-    pip install fvcore ptflops ultralytics-thop deepspeed
+    pip install torchinfo fvcore ptflops ultralytics-thop deepspeed
     python benchmarks/conventions.py [--models resnet18 mobilenet_v3_large]
 """
 
@@ -48,6 +48,13 @@ def _pytorch(spec: cnnsize.Spec) -> int:
     with FlopCounterMode(display=False) as counter:
         model(x)
     return int(counter.get_total_flops())
+
+
+def _torchinfo(spec: cnnsize.Spec) -> int:
+    from torchinfo import summary
+
+    model, x = _built(spec, BATCH)
+    return int(summary(model, input_data=x, verbose=0).total_mult_adds)
 
 
 def _fvcore(spec: cnnsize.Spec) -> int:
@@ -97,6 +104,7 @@ def _deepspeed(spec: cnnsize.Spec) -> int:
 # convention -> (the module it needs, its count of a spec, the batch it counts)
 TOOLS: dict[str, tuple[str, Callable[[cnnsize.Spec], int], int]] = {
     "pytorch": ("torch", _pytorch, BATCH),
+    "torchinfo": ("torchinfo", _torchinfo, BATCH),
     "fvcore": ("fvcore", _fvcore, BATCH),
     "ptflops": ("ptflops", _ptflops("pytorch"), 1),
     "ptflops-aten": ("ptflops", _ptflops("aten"), 1),

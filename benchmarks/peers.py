@@ -10,8 +10,9 @@ makes into torchvision's models to the parameter), one run prints side by side:
 2. Time per call with the model already built, in this process after warm-up: cnnsize's `analyze`
    on a loaded spec, and each peer's call.
 3. The parameters and MACs each tool reports beside cnnsize's exact figures. Each peer's figure is
-   rebuilt from cnnsize's rows by that peer's own counting rule (`RULES`, read from the peer's
-   source) and the terms are printed, so every difference is explained to the unit.
+   rebuilt from cnnsize's rows by that peer's own counting rule (`cnnsize.conventions`, read from
+   the peer's source; `cnnsize report --convention NAME` prints it) and its terms, one per layer
+   kind, are printed, so every difference is explained to the unit.
 
 Each round of timings runs every contender in turn (interleaved), so the load of other work on a
 shared machine falls on all of them. The CPU time other work took meanwhile is printed beside each
@@ -39,14 +40,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from math import prod
 from typing import TYPE_CHECKING, Callable, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 if TYPE_CHECKING:
-    from cnnsize.report import LayerRow, Report
+    from cnnsize.report import Report
     from cnnsize.schema import Spec
 
 MODELS = ("resnet18", "resnet50", "vgg16", "mobilenet_v2")
@@ -69,6 +69,7 @@ class Peer:
     module: str
     distribution: str
     call: str
+    convention: str  # its counting rule in cnnsize.conventions
 
 
 PEERS = (
@@ -79,6 +80,7 @@ PEERS = (
         "from torchinfo import summary\n"
         "stats = summary(model, input_size=tuple(x.shape), verbose=0)\n"
         "result = (stats.total_params, stats.total_mult_adds)\n",
+        "torchinfo",
     ),
     Peer(
         "fvcore",
@@ -86,6 +88,7 @@ PEERS = (
         "fvcore",
         "from fvcore.nn import FlopCountAnalysis, parameter_count\n"
         "result = (parameter_count(model)[''], FlopCountAnalysis(model, x).total())\n",
+        "fvcore",
     ),
     Peer(
         "ptflops-pytorch",  # the backend ptflops 0.7.5 takes when none is named (its README says aten)
@@ -95,6 +98,7 @@ PEERS = (
         "macs, params = get_model_complexity_info(model, tuple(x.shape[1:]), as_strings=False,"
         " print_per_layer_stat=False, backend='pytorch')\n"
         "result = (params, macs)\n",
+        "ptflops",
     ),
     Peer(
         "ptflops-aten",
@@ -104,103 +108,23 @@ PEERS = (
         "macs, params = get_model_complexity_info(model, tuple(x.shape[1:]), as_strings=False,"
         " print_per_layer_stat=False, backend='aten')\n"
         "result = (params, macs)\n",
+        "ptflops-aten",
     ),
 )
 
 
-# --- Each peer's counting rule, written over cnnsize's rows -------------------------------------
-# A term is (label, count of one leaf row for batch size n). A rule maps every row type of the four
-# networks to its terms; a type with no entry is an error, never silently counted as nothing.
+# --- Each peer's counting rule: cnnsize.conventions ------------------------------------------------
 
 
-def _multiply_accumulates(row: LayerRow, n: int) -> int:
-    return row.macs
+def peer_terms(report: Report, peer: Peer) -> dict[str, int]:
+    """`peer`'s count of `report`'s network by its convention (`cnnsize.conventions`), as one term
+    per layer kind (kind -> count), so that every difference from cnnsize's MACs has a name."""
+    from cnnsize.conventions import counted
 
-
-def _bias(row: LayerRow, n: int) -> int:
-    """One addition per output element of a convolution or linear layer that has a bias."""
-    positions = prod(row.output_shape[1:])  # conv: H_out * W_out per output channel; linear: 1
-    weights = row.macs // (n * positions)  # MACs = n * positions * weight elements
-    return n * positions * (row.params - weights)
-
-
-def _norm_parameters(row: LayerRow, n: int) -> int:
-    """torchinfo: a layer other than a convolution counts batch x its parameters (BN: 2C)."""
-    return n * row.params
-
-
-def _norm_elements(row: LayerRow, n: int) -> int:
-    """2 per input element with affine weight and bias (1 without)."""
-    return n * prod(row.input_shape) * (2 if row.params else 1)
-
-
-def _input_elements(row: LayerRow, n: int) -> int:
-    return n * prod(row.input_shape)
-
-
-def _output_elements(row: LayerRow, n: int) -> int:
-    return n * prod(row.output_shape)
-
-
-Term = tuple[str, Callable[["LayerRow", int], int]]
-MACS: Term = ("multiply-accumulates (cnnsize's MACs)", _multiply_accumulates)
-BIAS: Term = ("conv/linear bias, 1 per output element", _bias)
-BN_PARAMS: Term = ("batch norm, batch x 2C parameters", _norm_parameters)
-BN_ELEMENTS: Term = ("batch norm, 2 per element", _norm_elements)
-ACTIVATION: Term = ("relu/relu6, 1 per output element", _output_elements)
-POOL: Term = ("pooling, 1 per input element", _input_elements)
-AGAIN: Term = ("relu and pooling again by patched F.*, 1 per element", _input_elements)
-AVGPOOL: Term = ("adaptive avg pool, 1 per input element", _input_elements)
-
-_NOTHING: dict[str, tuple[Term, ...]] = dict.fromkeys(
-    ("relu", "relu6", "maxpool2d", "adaptive_avgpool2d", "add", "flatten", "dropout"), ()
-)
-RULES: dict[str, dict[str, tuple[Term, ...]]] = {
-    # torchinfo 1.8.0, LayerInfo.calculate_macs: per leaf module and parameter tensor, a Conv* module
-    # counts numel x batch x output positions, any other module numel x batch; modules without
-    # parameters (activations, pooling) and tensor operations (the residual add) count nothing.
-    "torchinfo": {**_NOTHING, "conv2d": (MACS, BIAS), "linear": (MACS, BIAS), "batchnorm2d": (BN_PARAMS,)},
-    # fvcore 0.1.5, _DEFAULT_SUPPORTED_OPS on the traced graph: convolution and linear count the
-    # multiply-adds without bias; batch_norm in eval mode 2 per input element (affine);
-    # adaptive_avg_pool2d 1 per input element; relu, flatten and dropout are ignored;
-    # max_pool2d, add and hardtanh (ReLU6) are "unsupported" (a warning, counted as 0).
-    "fvcore": {
-        **_NOTHING,
-        "conv2d": (MACS,),
-        "linear": (MACS,),
-        "batchnorm2d": (BN_ELEMENTS,),
-        "adaptive_avgpool2d": (AVGPOOL,),
-    },
-    # ptflops 0.7.5, pytorch backend, MODULES_MAPPING hooks: conv and linear with bias, batch norm
-    # 2 per input element (affine), activations 1 per output element, pooling 1 per input element.
-    # With count_functional (the default) it also patches F.relu, F.max_pool2d, F.adaptive_avg_pool2d
-    # (FUNCTIONAL_MAPPING): nn.ReLU, nn.MaxPool2d and nn.AdaptiveAvgPool2d call those, so they are
-    # counted a second time; nn.ReLU6 calls F.hardtanh, which is not patched. The residual `a + b` is
-    # Python's operator, which its patched torch.add never sees.
-    "ptflops-pytorch": {
-        **_NOTHING,
-        "conv2d": (MACS, BIAS),
-        "linear": (MACS, BIAS),
-        "batchnorm2d": (BN_ELEMENTS,),
-        "relu": (ACTIVATION, AGAIN),
-        "relu6": (ACTIVATION,),
-        "maxpool2d": (POOL, AGAIN),
-        "adaptive_avgpool2d": (POOL, AGAIN),
-    },
-    # ptflops 0.7.5, aten backend, ATEN_OPS_MAPPING: aten.convolution and aten.addmm only, bias included.
-    "ptflops-aten": {**_NOTHING, "conv2d": (MACS, BIAS), "linear": (MACS, BIAS), "batchnorm2d": ()},
-}
-
-
-def peer_terms(report: Report, peer: str) -> dict[str, int]:
-    """`peer`'s count of `report`'s network, as the sum of its named terms (label -> count)."""
-    rule = RULES[peer]
+    figures = counted(report, peer.convention)
     terms: dict[str, int] = {}
     for row in report.leaves():
-        if row.type not in rule:
-            raise ValueError(f"no {peer} rule for the row type {row.type!r} (at {row.path})")
-        for label, count in rule[row.type]:
-            terms[label] = terms.get(label, 0) + count(row, report.batch_size)
+        terms[row.type] = terms.get(row.type, 0) + figures.of(row)
     return terms
 
 
@@ -359,7 +283,7 @@ def compare_counts(report: Report, model: object, x: object, peers: tuple[Peer, 
     mismatches = []
     for peer in peers:
         params, macs = run_call(peer, model, x)
-        terms = peer_terms(report, peer.name)
+        terms = peer_terms(report, peer)
         rebuilt = sum(terms.values())
         verdict = "rebuilt by its rule to the unit:" if rebuilt == macs else f"its rule gives {rebuilt:,}: NOT rebuilt"
         print(f"    {peer.name:<30}{params:>14,}{macs:>18,}{macs - report.totals.macs:>+16,}  {verdict}")
@@ -367,7 +291,7 @@ def compare_counts(report: Report, model: object, x: object, peers: tuple[Peer, 
             print(f"      params differ from cnnsize's by {params - report.totals.params:+,}")
         for label, count in terms.items():
             if count:
-                print(f"{count:>52,}  {label}")
+                print(f"{count:>52,}  {label}")  # the layers of one kind, as the peer counts them
         if rebuilt != macs or params != report.totals.params:
             mismatches.append(f"{peer.name} on {report.name}")
     stats = report.totals.non_trainable_params

@@ -69,6 +69,17 @@ def outputs(layer: LayerKind, ins: Shapes, outs: Shapes) -> int:
     return prod(outs[0])
 
 
+def parameters(layer: LayerKind, ins: Shapes, outs: Shapes) -> int:
+    """The layer's trainable parameters, counted once per sample."""
+    return layer.node_params(ins)
+
+
+def parameters_per_position(layer: LayerKind, ins: Shapes, outs: Shapes) -> int:
+    """torchinfo's convolution: every weight and bias element once per output position (H x W),
+    which for a transposed convolution is not its multiply-accumulates."""
+    return layer.node_params(ins) * prod(outs[0][1:])
+
+
 def affine(layer: LayerKind) -> bool:
     """Whether a normalisation layer has a learnable weight."""
     return bool(getattr(layer, "affine", False) or getattr(layer, "elementwise_affine", False))
@@ -218,6 +229,19 @@ CONVENTIONS: dict[str, Convention] = {
             "2 per multiply-accumulate of convolutions and linear layers, nothing else",
             "torch.utils.flop_counter (conv_flop, addmm_flop): biases, norms and activations are not counted",
             _rules(dict.fromkeys(WEIGHTED, times(2, macs))),
+        ),
+        Convention(
+            "torchinfo",
+            "torchinfo 1.8.0",
+            "MACs",
+            "MACs with biases; a layer with weights other than a convolution its parameters once per sample",
+            "torchinfo/layer_info.py, LayerInfo.calculate_macs: parameters named weight or bias",
+            _rules(
+                {"conv2d": parameters_per_position, "conv_transpose2d": parameters_per_position},
+                linear=parameters,
+                # layer_scale's parameter is `gamma`, a name torchinfo does not count
+                **dict.fromkeys(("batchnorm1d", "batchnorm2d", *NORMS), parameters),
+            ),
         ),
         Convention(
             "fvcore",

@@ -52,6 +52,9 @@ def test_every_leaf_kind_has_a_rule_in_every_convention() -> None:
     [
         # 2 x (6,912 + 40) = 13,904; nothing else
         ("pytorch", 2 * (CONV_MACS + LINEAR_MACS)),
+        # convolution: its 112 weights and biases once per output position (64): 7,168; batch norm
+        # its 8 parameters; linear its 50: 7,226
+        ("torchinfo", 112 * 8 * 8 + 8 + 50),
         # multiply-adds 6,952; batch norm in eval mode 2 per element 2 x 256 = 512; adaptive average
         # pooling 1 per input element 64: 7,528
         ("fvcore", CONV_MACS + LINEAR_MACS + 2 * CONV_OUT + POOLED),
@@ -144,7 +147,7 @@ def test_a_composite_row_sums_its_members_and_the_total_sums_the_rows() -> None:
 
 def test_an_unknown_convention_names_the_known_ones() -> None:
     report = cnnsize.analyze(cnnsize.load(SPEC))
-    with pytest.raises(UsageError, match="unknown convention 'flops'; choose one of pytorch, fvcore"):
+    with pytest.raises(UsageError, match="unknown convention 'flops'; choose one of pytorch, torchinfo, fvcore"):
         counted(report, "flops")
 
 

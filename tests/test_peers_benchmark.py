@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import cnnsize
-from benchmarks.peers import RULES, peer_terms
+from benchmarks.peers import PEERS, peer_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,14 +61,26 @@ def test_the_spec_has_the_macs_the_tests_assume(report: cnnsize.Report) -> None:
 def test_a_peer_rule_adds_what_the_peer_counts_beside_the_macs(
     report: cnnsize.Report, peer: str, expected: int
 ) -> None:
-    assert sum(peer_terms(report, peer).values()) == expected
+    assert sum(peer_terms(report, PEER[peer]).values()) == expected
 
 
-def test_a_row_type_without_a_rule_is_an_error_not_a_zero() -> None:
-    report = cnnsize.analyze(cnnsize.load("input: [3, 8, 8]\nlayers:\n  - sigmoid\n"))
-    assert "sigmoid" not in RULES["fvcore"]
-    with pytest.raises(ValueError, match="no fvcore rule for the row type 'sigmoid'"):
-        peer_terms(report, "fvcore")
+PEER = {peer.name: peer for peer in PEERS}
+
+
+def test_the_terms_name_each_kind_as_the_peer_counts_it(report: cnnsize.Report) -> None:
+    terms = peer_terms(report, PEER["ptflops-pytorch"])
+    # relu counted twice, by nn.ReLU's hook and the patched F.relu: 2 x 2 x 4*8*8
+    assert terms["relu"] == 1_024 and terms["flatten"] == 0
+    assert list(terms) == [
+        "conv2d",
+        "batchnorm2d",
+        "relu",
+        "maxpool2d",
+        "adaptive_avgpool2d",
+        "flatten",
+        "dropout",
+        "linear",
+    ]
 
 
 def test_the_benchmark_explains_itself_without_the_peers() -> None:
