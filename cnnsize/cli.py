@@ -14,6 +14,7 @@ import typer
 from cnnsize import __version__
 from cnnsize.commands import conv as conv_command
 from cnnsize.commands import diff as diff_command
+from cnnsize.commands import draw as draw_command
 from cnnsize.commands import kinds as kinds_command
 from cnnsize.commands import plan as plan_command
 from cnnsize.commands import schema as schema_command
@@ -222,6 +223,7 @@ def check(
 
 app.command()(conv_command.conv)
 app.command()(diff_command.diff)
+app.command()(draw_command.draw)
 app.command(name="kinds")(kinds_command.command)
 app.command()(plan_command.plan)
 app.command()(schema_command.schema)

@@ -1,0 +1,60 @@
+"""`cnnsize draw`: the lecture's picture of a network, as SVG."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cnnsize.commands.options import MAX_DEPTH, InputOption, bounded, input_shape
+
+
+def draw(
+    spec: Annotated[str, typer.Argument(metavar="SPEC", help="A spec file, a zoo model, or - for standard input.")],
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", metavar="FILE", help="Write the SVG here (default: standard output)."),
+    ] = None,
+    depth: Annotated[
+        Optional[int],
+        typer.Option(
+            "--depth",
+            callback=bounded(1, MAX_DEPTH),
+            metavar="N",
+            help="Draw a composite N levels deep as one box (its output volume), as report --depth.",
+        ),
+    ] = None,
+    input: InputOption = None,
+) -> None:
+    """Draw each layer's output volume as a box whose sides follow H, W and C, labelled with its
+    size, the kernel window between volumes, skips and joins as arcs, colours by kind with a legend.
+
+    The same spec gives the same bytes, so drawings can be committed. Example:
+    cnnsize draw resnet18 --depth 2 -o resnet18.svg
+    """
+    from cnnsize.cli import deliver, exit_on_user_error
+    from cnnsize.engine import analyze
+    from cnnsize.errors import CnnsizeError
+    from cnnsize.listing import OutputError, emit
+    from cnnsize.loader import load_argument
+    from cnnsize.picture import picture
+    from cnnsize.render_svg import svg
+
+    try:
+        drawing = svg(picture(analyze(load_argument(spec, input_shape(input))), depth))
+    except CnnsizeError as error:
+        exit_on_user_error(error)
+        raise  # pragma: no cover - exit_on_user_error always exits
+
+    def write() -> None:
+        if output is None:
+            emit(drawing, sys.stdout)
+            return
+        try:
+            output.write_text(drawing, encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+    deliver(write, 0)
