@@ -115,6 +115,20 @@ class Window:
         lines = ([rule] if rule else []) + [f"out = {self.symbolic()}", f"    = {self.formula()}"]
         return lines + ([note] if note else [])
 
+    def taps(self) -> list[list[int]]:
+        """For each output position, the input positions its window reads, counted in the input
+        (padding before it is negative, after it `input` and up): `o*s - p_before + j*d` for j in
+        0..k-1 (a ceil-mode pooling window that starts in the padding after is cut there, as
+        PyTorch drops it). Convolutions and pooling only: a transposed convolution scatters."""
+        if self.operation == "transposed":
+            raise ValueError("a transposed convolution scatters each input into a window of the output: no taps")
+        before, after = self.pads()
+        s, d = self.step, self.dilation
+        end = self.input + after
+        return [
+            [t for t in (o * s - before + j * d for j in range(self.kernel)) if t < end] for o in range(self.output())
+        ]
+
     def uncovered(self) -> Optional[str]:
         """When (i + padding - reach) is not a multiple of the stride, the last windows stop short
         of the end: those pixels (padding included) are read by no window, as CS231n warns. None

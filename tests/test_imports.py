@@ -33,7 +33,17 @@ LAYERS = {
         "provenance",
     ],  # fmt: skip
     "backend": ["backend"],
-    "views": ["listing", "latex", "picture", "render_svg", "render", "render_memory", "render_verify", "render_diff"],
+    "views": [
+        "listing",
+        "latex",
+        "conv_figure",
+        "picture",
+        "render_svg",
+        "render",
+        "render_memory",
+        "render_verify",
+        "render_diff",
+    ],
     "commands": ["commands", "cli", "__main__", "__init__"],
 }
 RANK = {part: rank for rank, parts in enumerate(LAYERS.values()) for part in parts}

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Mapping, NoReturn, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Mapping, NoReturn, Optional
 
 import typer
 
 from cnnsize.errors import UsageError
+
+if TYPE_CHECKING:
+    from cnnsize.calculator import Window
 
 
 class Solvable(str, Enum):
@@ -41,6 +45,13 @@ def conv(
     output: Annotated[
         Optional[int], typer.Option("--output", "-o", min=1, help="The output size --solve aims at.")
     ] = None,
+    draw: Annotated[
+        bool, typer.Option("--draw", help="Draw the padded input, each window position and the output, as text.")
+    ] = False,
+    draw_svg: Annotated[
+        Optional[Path],
+        typer.Option("--draw-svg", metavar="FILE", help="Draw it on a square map as SVG: a panel per output pixel."),
+    ] = None,
 ) -> None:
     """Output size of a convolution, pooling or transposed convolution, with the formula worked out.
 
@@ -53,7 +64,9 @@ def conv(
     from cnnsize.calculator import solve as solve_for
 
     given = {"padding": padding, "stride": stride, "kernel": kernel}
-    problem = _flag_problem(solve, output, pool, transposed, ceil_mode, output_padding, given)
+    problem = _flag_problem(
+        solve, output, pool, transposed, ceil_mode, output_padding, given, draw or draw_svg is not None
+    )
     if problem:
         _refuse(problem)
     try:
@@ -77,6 +90,8 @@ def conv(
         typer.echo(f"output size: {window.output()}")
         for line in window.working():
             typer.echo(f"  {line}")
+        if draw or draw_svg is not None:
+            _draw(window, draw, draw_svg)
         return
     try:
         solution = solve_for(window, solve.value, output)  # type: ignore[arg-type]
@@ -95,6 +110,7 @@ def _flag_problem(
     ceil_mode: bool,
     output_padding: Optional[int],
     given: Mapping[str, object],
+    draw: bool = False,
 ) -> Optional[str]:
     """What is wrong with this combination of options, if anything."""
     if pool and transposed:
@@ -103,6 +119,8 @@ def _flag_problem(
         return "--ceil-mode is for pooling windows: add --pool"
     if output_padding is not None and not transposed:
         return "--output-padding is for transposed convolutions: add --transposed"
+    if draw and (transposed or solve is not None):
+        return "--draw shows the windows of a convolution or pooling with every value given"
     if solve is None and output is not None:
         return "--output is the size that --solve aims at: add --solve padding|stride|kernel"
     if solve is not None and output is None:
@@ -112,6 +130,26 @@ def _flag_problem(
     if given["kernel"] is None and solve is not Solvable.kernel:
         return "missing option '--kernel' (or use --solve kernel)"
     return None
+
+
+def _draw(window: "Window", text: bool, path: Optional[Path]) -> None:
+    """The lecture's padding-and-stride figure: as text on standard output, as SVG in `path`."""
+    from cnnsize import conv_figure
+
+    for svg in ([False] if text else []) + ([True] if path is not None else []):
+        problem = conv_figure.too_large(window, svg)
+        if problem:
+            _refuse(problem)
+    if text:
+        typer.echo("")
+        for line in conv_figure.text(window):
+            typer.echo(line)
+    if path is not None:
+        try:
+            path.write_text(conv_figure.svg(window), encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
 
 
 def _refuse(message: str) -> NoReturn:
