@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import errno
 import gc
+import io
 import os
 import sys
-from typing import Annotated, Any, Callable, List, Optional
+from pathlib import Path
+from typing import IO, Annotated, Any, Callable, List, Optional
 
 import typer
 
@@ -133,6 +135,10 @@ def report(
     device: RulesOption = Rules.cuda,
     input: InputOption = None,
     convention: ConventionOption = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output."),
+    ] = None,
     columns: Annotated[
         Optional[str],
         typer.Option(
@@ -180,7 +186,24 @@ def report(
         say(str(warning))
     if not reports and (len(specs) == 1 or fmt != Format.json):
         raise typer.Exit(code)
-    deliver(lambda: render(reports, fmt.value, sys.stdout, one=len(specs) == 1, columns=keys), code)
+    single = len(specs) == 1
+    deliver(lambda: write_file(output, lambda out: render(reports, fmt.value, out, one=single, columns=keys)), code)
+
+
+def write_file(path: Optional[Path], draw: Callable[[IO[str]], None]) -> None:
+    """What `draw` writes, into the file at `path` (UTF-8) or, without one, to standard output;
+    a file is drawn whole first, then written, and one that cannot be written is an OutputError."""
+    from cnnsize.listing import OutputError
+
+    if path is None:
+        draw(sys.stdout)
+        return
+    buffer = io.StringIO()
+    draw(buffer)
+    try:
+        path.write_text(buffer.getvalue(), encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @app.command()

@@ -142,6 +142,10 @@ def drawn(documents: Sequence[Document], fmt: str, out: IO[str]) -> str:
         from cnnsize.latex import latex  # booktabs tables, for papers
 
         return latex(documents)
+    if fmt == "html":
+        from cnnsize.render_html import page  # one self-contained page
+
+        return page(documents)
     return "".join(draw(document, out) for document in documents)
 
 

@@ -122,3 +122,17 @@ def picture(report: Report, depth: Optional[int] = None) -> Picture:
         if kernel is not None and boxes[target].path == format_path(node.path):
             boxes[target] = Box(boxes[target].path, boxes[target].name, boxes[target].kind, boxes[target].shape, kernel)
     return Picture(report.name, tuple(boxes), tuple(Edge(s, t) for s, t in sorted(edges)))
+
+
+MOST_BOXES = 120  # a picture as deep as fits in this many boxes reads on a page (ResNet-152: depth 3)
+DEPTHS: tuple[Optional[int], ...] = (None, 4, 3, 2, 1)
+
+
+def fitted(report: Report, most: int = MOST_BOXES) -> tuple[Optional[int], Picture]:
+    """The deepest picture of `report` with at most `most` boxes (every layer, else composites
+    collapsed at depth 4, 3, 2, 1: the shallowest whatever its size), and its depth."""
+    for depth in DEPTHS:
+        found = picture(report, depth)
+        if len(found.boxes) <= most or depth == DEPTHS[-1]:
+            return depth, found
+    raise AssertionError("unreachable: the last depth is always taken")

@@ -238,6 +238,10 @@ def render(
     out = out or sys.stdout
     if fmt == "json":
         write_json([r.to_dict() for r in reports], out, one)
+    elif fmt == "html":
+        from cnnsize.render_html import write_html  # the drawing, the table and charts: one page
+
+        emit(write_html(reports), out)
     else:
         write([document(r, fmt, columns) for r in reports], fmt, out)
 

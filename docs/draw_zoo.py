@@ -2,8 +2,8 @@
 
     python docs/draw_zoo.py
 
-Each network is drawn as deep as it can be in at most MOST_BOXES boxes (every layer, else its
-composites collapsed at depth 4, 3, 2 or 1), so that ResNet-152 still fits a page.
+Each network is drawn as deep as it can be in at most `cnnsize.picture.MOST_BOXES` boxes (every
+layer, else its composites collapsed at depth 4, 3, 2 or 1), so that ResNet-152 still fits a page.
 tests/test_draw.py fails when a drawing here is stale: run this after changing the zoo or the
 drawing.
 """
@@ -12,29 +12,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from cnnsize.engine import analyze  # noqa: E402
 from cnnsize.loader import load  # noqa: E402
-from cnnsize.picture import Picture, picture  # noqa: E402
+from cnnsize.picture import MOST_BOXES, fitted  # noqa: E402
 from cnnsize.render_svg import svg  # noqa: E402
 from cnnsize.zoo import MODELS  # noqa: E402
-
-MOST_BOXES = 120
-DEPTHS: tuple[Optional[int], ...] = (None, 4, 3, 2, 1)
-
-
-def drawn(name: str) -> tuple[Optional[int], Picture]:
-    """The deepest picture of the model that has at most MOST_BOXES boxes, with its depth."""
-    report = analyze(load(name))
-    for depth in DEPTHS:
-        found = picture(report, depth)
-        if len(found.boxes) <= MOST_BOXES or depth == DEPTHS[-1]:
-            return depth, found
-    raise AssertionError("unreachable")
 
 
 def documents() -> dict[str, str]:
@@ -52,7 +38,7 @@ def documents() -> dict[str, str]:
         "",
     ]
     for name, model in MODELS.items():
-        depth, found = drawn(name)
+        depth, found = fitted(analyze(load(name)))
         files[f"zoo/{name}.svg"] = svg(found)
         how = "every layer" if depth is None else f"`--depth {depth}`"
         lines += [

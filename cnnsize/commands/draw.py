@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -34,10 +33,10 @@ def draw(
     The same spec gives the same bytes, so drawings can be committed. Example:
     cnnsize draw resnet18 --depth 2 -o resnet18.svg
     """
-    from cnnsize.cli import deliver, exit_on_user_error
+    from cnnsize.cli import deliver, exit_on_user_error, write_file
     from cnnsize.engine import analyze
     from cnnsize.errors import CnnsizeError
-    from cnnsize.listing import OutputError, emit
+    from cnnsize.listing import emit
     from cnnsize.loader import load_argument
     from cnnsize.picture import picture
     from cnnsize.render_svg import svg
@@ -48,13 +47,4 @@ def draw(
         exit_on_user_error(error)
         raise  # pragma: no cover - exit_on_user_error always exits
 
-    def write() -> None:
-        if output is None:
-            emit(drawing, sys.stdout)
-            return
-        try:
-            output.write_text(drawing, encoding="utf-8")
-        except OSError as exc:
-            raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
-
-    deliver(write, 0)
+    deliver(lambda: write_file(output, lambda out: emit(drawing, out)), 0)

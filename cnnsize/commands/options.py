@@ -19,6 +19,7 @@ class Format(str, Enum):
     markdown = "markdown"
     csv = "csv"
     latex = "latex"
+    html = "html"
 
 
 # Upper bounds of the numeric options: far beyond any real use, low enough that every figure they
