@@ -43,6 +43,7 @@ LAYERS = {
         "render_memory",
         "render_verify",
         "render_diff",
+        "render_html",
     ],
     "commands": ["commands", "cli", "__main__", "__init__"],
 }
