@@ -31,6 +31,7 @@ LAYERS = {
         "diff",
         "conventions",
         "provenance",
+        "sharing",
     ],  # fmt: skip
     "backend": ["backend"],
     "views": ["listing", "latex", "render", "render_memory", "render_verify", "render_diff"],
