@@ -32,6 +32,7 @@ LAYERS = {
         "conventions",
         "provenance",
         "sharing",
+        "paths",
     ],  # fmt: skip
     "backend": ["backend"],
     "views": ["listing", "latex", "render", "render_memory", "render_verify", "render_diff"],

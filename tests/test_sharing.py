@@ -150,3 +150,18 @@ def test_json(make_spec):
     assert conv["connected_share"] == pytest.approx(75 / 3_072)
     assert data["totals"]["params"] == 760
     assert data["provenance"]["inputs"] == [{"name": "input", "shape": [3, 32, 32]}]
+
+
+def test_dcgans_first_upsampling_with_output_padding():
+    # specs/dcgan-generator.yaml's conv1: [1024, 4, 4] -> [512, 8, 8], kernel 5, stride 2, padding 2,
+    # output_padding 1, no bias. Along an axis input i's tap j lands on 2i + j - 2: i=0 on 0..2 (two
+    # cropped), i=1 on 0..4, i=2 on 2..6, i=3 on 4..7 (8 cropped). Positions 0..7 get 2, 2, 3, 2, 3,
+    # 2, 2, 1 taps: at most 3, 17 in all (20 taps less the 3 cropped)
+    view = sharing(analyze(load_argument("specs/dcgan-generator.yaml")))
+    first = view.rows[0]
+    assert (first.type, first.input_shape, first.output_shape) == ("conv_transpose2d", (1024, 4, 4), (512, 8, 8))
+    assert first.per_unit == 1024 * 3 * 3 == 9_216
+    assert first.connections == 512 * 1024 * 17 * 17 == 151_519_232
+    assert first.params == 1024 * 512 * 25 == 13_107_200  # no bias
+    assert first.unshared == first.connections  # no biases either
+    assert len(view.rows) == 4  # the linear that projects z is no convolution
