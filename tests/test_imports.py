@@ -35,7 +35,7 @@ LAYERS = {
         "paths",
     ],  # fmt: skip
     "backend": ["backend"],
-    "views": ["listing", "latex", "render", "render_memory", "render_verify", "render_diff"],
+    "views": ["listing", "latex", "render", "render_memory", "render_verify", "render_diff", "render_views"],
     "commands": ["commands", "cli", "__main__", "__init__"],
 }
 RANK = {part: rank for rank, parts in enumerate(LAYERS.values()) for part in parts}
