@@ -40,9 +40,13 @@ def percent(part: int, whole: int) -> str:
 
 
 def share(part: int, whole: int) -> str:
-    """`12.50%`, or `<0.01%` for a share too small to show in two decimals (never `0.00%` for some)."""
+    """`12.50%`; `<0.01%` and `>99.99%` where two decimals would round some to none, or not all to all."""
     value = Fraction(100 * part, whole)
-    return "<0.01%" if 0 < value < Fraction(1, 200) else f"{Decimal(value.numerator) / Decimal(value.denominator):.2f}%"
+    if 0 < value < Fraction(1, 200):
+        return "<0.01%"
+    if Fraction(19_999, 200) <= value < 100:
+        return ">99.99%"
+    return f"{Decimal(value.numerator) / Decimal(value.denominator):.2f}%"
 
 
 def _title(view: View) -> list[Part]:

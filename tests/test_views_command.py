@@ -201,3 +201,18 @@ def test_pdflatex_compiles_the_views(tmp_path: Path, view: str):
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_figures_are_written_for_reading_without_hiding_a_difference():
+    from cnnsize.render_views import count_text, percent, share, times
+
+    assert share(1, 8) == "12.50%" and share(0, 8) == "0.00%" and share(8, 8) == "100.00%"
+    assert share(1, 2**16) == "<0.01%"  # 0.0015%: some, never 0.00%
+    assert share(2**16 - 1, 2**16) == ">99.99%"  # 99.9985%: not all, never 100.00%
+    assert share(99_994, 100_000) == "99.99%"
+    assert percent(75, 3_072) == "2.44%"  # 2.4414...%: three significant digits
+    assert percent(363, 154_587) == "0.235%"  # AlexNet's conv1: 0.23482...%
+    assert percent(1, 10**12) == "0.000000000100%"  # never 1e-10%
+    assert times(31_467_520, 760) == "41,405x"  # 41,404.6
+    assert times(21, 10) == "2.1x" and times(1, 0) == "-"
+    assert count_text(65_536) == "65,536 (2^16)" and count_text(6) == "6" and count_text(1) == "1"
