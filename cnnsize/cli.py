@@ -36,6 +36,8 @@ from cnnsize.commands.options import (
     Rules,
     RulesOption,
     SpecArgs,
+    View,
+    ViewOption,
     bounded,
     input_shape,
 )
@@ -125,6 +127,7 @@ def _silence_stdout() -> None:
 
 @app.command()
 def report(
+    ctx: typer.Context,
     specs: SpecArgs,
     batch_size: BatchOption = 1,
     dtype: DTypeOption = None,
@@ -148,11 +151,18 @@ def report(
             "macs%, activations, rf, saved (table and markdown).",
         ),
     ] = None,
+    view: ViewOption = View.table,
 ) -> None:
     """Per-layer shapes, parameters, MACs/FLOPs, activation memory and receptive field, with totals,
     and memory: what each layer saves for backward, the training footprint and the inference peak.
+    `--view sharing` and `--view paths` show the lecture's views instead (docs/views.md).
 
     SPEC is a file, or the name of a model of the zoo (see `cnnsize zoo`)."""
+    if view != View.table:
+        from cnnsize.commands.views import report_view
+
+        report_view(ctx, specs, view, batch_size, dtype.value if dtype else None, fmt, input)
+        return
     from cnnsize.conventions import with_convention
     from cnnsize.engine import analyze
     from cnnsize.loader import load_argument  # a command-line argument is a path, never YAML text

@@ -31,6 +31,8 @@ LAYERS = {
         "diff",
         "conventions",
         "provenance",
+        "sharing",
+        "paths",
     ],  # fmt: skip
     "backend": ["backend"],
     "views": [
@@ -43,6 +45,7 @@ LAYERS = {
         "render_memory",
         "render_verify",
         "render_diff",
+        "render_views",
         "render_html",
     ],
     "commands": ["commands", "cli", "__main__", "__init__"],

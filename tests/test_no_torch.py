@@ -34,6 +34,8 @@ sys.exit(code)
         ["report", "specs/small-resnet.yaml", "--format", "json"],
         ["check", "specs/toy.yaml", "specs/small-resnet.yaml"],
         ["report", "resnet50", "--depth", "2"],
+        ["report", "resnet50", "--view", "paths"],
+        ["report", "specs/small-resnet.yaml", "--view", "sharing", "--format", "json"],
         ["plan", "resnet50", "--memory", "24GiB", "--optimizer", "adam", "--amp", "bf16"],
         ["zoo"],
         ["schema"],

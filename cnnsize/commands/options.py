@@ -133,3 +133,21 @@ RulesOption = Annotated[
     Rules,
     typer.Option("--device", help="Whose PyTorch rules the memory figures follow (dropout masks and autocast differ)."),
 ]
+
+
+class View(str, Enum):
+    """What `report` shows: the layer table, or one of the lecture's views (docs/views.md)."""
+
+    table = "table"
+    sharing = "sharing"
+    paths = "paths"
+
+
+ViewOption = Annotated[
+    View,
+    typer.Option(
+        "--view",
+        help="table: the layers and totals; sharing: each convolution against a locally and a fully connected "
+        "layer; paths: the network unrolled into paths and their lengths (docs/views.md).",
+    ),
+]

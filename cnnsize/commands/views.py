@@ -1,0 +1,58 @@
+"""`cnnsize report --view sharing|paths`: the lecture's views of each spec (docs/views.md), by the
+rule for several specs; computing is `cnnsize.sharing`'s and `cnnsize.paths`', drawing
+`cnnsize.render_views`'."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, List, Optional
+
+import typer
+
+from cnnsize.commands.options import Format, View, input_shape
+from cnnsize.commands.several import each, say
+from cnnsize.errors import CnnsizeError
+
+TABLE_ONLY = ("depth", "columns", "convention", "optimizer", "amp", "device")
+"""`report`'s options that change the layer table or the memory panel only: refused with a view."""
+
+
+def report_view(
+    ctx: typer.Context,
+    specs: List[str],
+    view: View,
+    batch_size: int,
+    dtype: Optional[str],
+    fmt: Format,
+    input: Optional[str],
+) -> None:
+    """`report --view sharing|paths`: the view of each spec, by the rule for several specs."""
+    from cnnsize.cli import deliver, exit_on_user_error
+    from cnnsize.engine import analyze
+    from cnnsize.loader import load_argument
+    from cnnsize.paths import paths
+    from cnnsize.render_views import render_views
+    from cnnsize.sharing import sharing
+
+    # typer carries its own copy of click: its ParameterSource is known by name
+    given = [name for name in TABLE_ONLY if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
+    if given:
+        option = "--" + given[0]
+        say(f"error: {option} changes the layer table or the memory panel, which --view {view.value} does not show")
+        raise typer.Exit(2)
+    shape = input_shape(input)
+    make = sharing if view == View.sharing else paths
+
+    def one(path: str) -> Any:
+        return make(analyze(load_argument(path, shape), batch_size, dtype))
+
+    try:
+        results, warnings, code = each(specs, one)
+    except CnnsizeError as error:
+        exit_on_user_error(error)
+        raise  # pragma: no cover - exit_on_user_error always exits
+    for warning in warnings:
+        say(str(warning))
+    if not results and (len(specs) == 1 or fmt != Format.json):
+        raise typer.Exit(code)
+    deliver(lambda: render_views(results, fmt.value, sys.stdout, one=len(specs) == 1), code)
