@@ -161,7 +161,7 @@ def report(
     if view != View.table:
         from cnnsize.commands.views import report_view
 
-        report_view(ctx, specs, view, batch_size, dtype.value if dtype else None, fmt, input)
+        report_view(ctx, specs, view, batch_size, dtype.value if dtype else None, fmt, input, output)
         return
     from cnnsize.conventions import with_convention
     from cnnsize.engine import analyze

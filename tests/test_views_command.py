@@ -216,3 +216,10 @@ def test_figures_are_written_for_reading_without_hiding_a_difference():
     assert times(31_467_520, 760) == "41,405x"  # 41,404.6
     assert times(21, 10) == "2.1x" and times(1, 0) == "-"
     assert count_text(65_536) == "65,536 (2^16)" and count_text(6) == "6" and count_text(1) == "1"
+
+
+def test_a_view_goes_into_the_output_file(tmp_path: Path) -> None:
+    out = tmp_path / "paths.md"
+    done = CliRunner().invoke(app, ["report", "resnet50", "--view", "paths", "--format", "markdown", "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "" and "65,536" in out.read_text(encoding="utf-8")

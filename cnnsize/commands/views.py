@@ -4,7 +4,7 @@ rule for several specs; computing is `cnnsize.sharing`'s and `cnnsize.paths`', d
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
@@ -25,9 +25,11 @@ def report_view(
     dtype: Optional[str],
     fmt: Format,
     input: Optional[str],
+    output: Optional[Path] = None,
 ) -> None:
-    """`report --view sharing|paths`: the view of each spec, by the rule for several specs."""
-    from cnnsize.cli import deliver, exit_on_user_error
+    """`report --view sharing|paths`: the view of each spec, by the rule for several specs, on
+    standard output or into `output`."""
+    from cnnsize.cli import deliver, exit_on_user_error, write_file
     from cnnsize.engine import analyze
     from cnnsize.loader import load_argument
     from cnnsize.paths import paths
@@ -55,4 +57,5 @@ def report_view(
         say(str(warning))
     if not results and (len(specs) == 1 or fmt != Format.json):
         raise typer.Exit(code)
-    deliver(lambda: render_views(results, fmt.value, sys.stdout, one=len(specs) == 1), code)
+    single = len(specs) == 1
+    deliver(lambda: write_file(output, lambda out: render_views(results, fmt.value, out, one=single)), code)
