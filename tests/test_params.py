@@ -215,8 +215,7 @@ def test_a_parameter_name_must_be_an_identifier_and_no_keyword(tmp_path):
     text = "params: {2x: 1, and: 2, ok: 3}\ninput: [3, 8, 8]\nlayers: [relu]\n"
     assert problems(tmp_path, text) == [
         "spec.yaml:1:10: error: params.2x: a parameter name is letters, digits and _, not '2x'",
-        "spec.yaml:1:17: error: params.and: 'and' is a word of the expression language; name the parameter "
-        "otherwise",
+        "spec.yaml:1:17: error: params.and: 'and' is a word of the expression language; name the parameter otherwise",
     ]
 
 
