@@ -142,6 +142,14 @@ class ExpandedDocument(Document):
         return locate(self.source, origin, key=key)
 
 
+def more_uses(location: Location, more: int) -> Location:
+    """`location` whose context also counts the `more` other uses its problem was found in: uses of
+    the block, or where the place is a spec parameter's value, uses of the parameter."""
+    what = "the parameter" if location.path[:1] == ("params",) else "the block"
+    text = f"and {more} more use{'s' if more > 1 else ''} of {what}"
+    return replace(location, context=f"{location.context}; {text}" if location.context else text)
+
+
 def locate(source: Document, origin: Origin, *, key: bool = False) -> Location:
     """The position of `origin` in `source`, with the uses it came through as the context."""
     location = source.locate(origin.path, key=key)
@@ -231,10 +239,7 @@ class _Expander:
         problems = []
         for problem, contexts in self.problems.values():
             if len(contexts) > 1:  # as `schema._distinct` words it for problems found after expansion
-                more = len(contexts) - 1
-                text = f"and {more} more use{'s' if more > 1 else ''} of the block"
-                context = f"{problem.location.context}; {text}" if problem.location.context else text
-                problem = Problem(replace(problem.location, context=context), problem.message)
+                problem = Problem(more_uses(problem.location, len(contexts) - 1), problem.message)
             problems.append(problem)
         raise SpecError(sorted(problems, key=lambda p: (p.location.line or 0, p.location.column or 0)))
 

@@ -32,7 +32,9 @@ from cnnsize.commands.options import (
     OptimizerOption,
     Rules,
     RulesOption,
+    SetOption,
     SpecArgs,
+    assignments,
     bounded,
     input_shape,
 )
@@ -131,6 +133,7 @@ def report(
     amp: AmpOption = None,
     device: RulesOption = Rules.cuda,
     input: InputOption = None,
+    overrides: SetOption = None,
     convention: ConventionOption = None,
     columns: Annotated[
         Optional[str],
@@ -152,7 +155,7 @@ def report(
     from cnnsize.planner import with_memory
     from cnnsize.render import choose_columns, render
 
-    shape = input_shape(input)
+    shape, params = input_shape(input), assignments(overrides)
     keys = [k.strip() for k in columns.split(",") if k.strip()] if columns is not None else None
     if keys is not None:
         try:
@@ -161,7 +164,7 @@ def report(
             exit_on_user_error(error)
 
     def one(path: str) -> Any:
-        spec = load_argument(path, shape)
+        spec = load_argument(path, shape, params)
         report = analyze(spec, batch_size, dtype.value if dtype else None)
         report = with_memory(
             spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value
@@ -186,6 +189,7 @@ def report(
 def check(
     specs: SpecArgs,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print problems only.")] = False,
+    overrides: SetOption = None,
 ) -> None:
     """Validate specs, their budgets and stated shapes (for CI and pre-commit).
 
@@ -197,9 +201,10 @@ def check(
     from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
 
     code, failed = 0, 0
+    params = assignments(overrides)
     for path in specs:
         try:
-            spec = load(path)
+            spec = load(path, params=params)
             batch = spec.budgets.batch_size if spec.budgets else 1
             report = analyze(spec, batch)
             problems = check_budgets(spec, report)

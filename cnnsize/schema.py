@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cnnsize.blocks import expand
+from cnnsize.blocks import expand, more_uses
 from cnnsize.errors import Location, Problem, SpecError, SpecPath, UsageError
 from cnnsize.fields import InputShape, Size
 from cnnsize.kinds import KINDS, Composite, LayerKind
@@ -225,7 +225,8 @@ def _position(problem: Problem) -> tuple[int, int]:
 
 def _distinct(problems: list[Problem]) -> list[Problem]:
     """One problem per place and message: a mistake inside a block is found once per use of the
-    block, and is shown once, with the first use as its context and a count of the others."""
+    block (or of a spec parameter), and is shown once, with the first use as its context and a
+    count of the others."""
     first: dict[tuple[Any, ...], Problem] = {}
     repeats: dict[tuple[Any, ...], int] = {}
     for problem in problems:
@@ -238,9 +239,7 @@ def _distinct(problems: list[Problem]) -> list[Problem]:
     distinct = []
     for key, problem in first.items():
         if repeats[key]:
-            more = f"and {repeats[key]} more use{'s' if repeats[key] > 1 else ''} of the block"
-            context = f"{problem.location.context}; {more}" if problem.location.context else more
-            problem = Problem(replace(problem.location, context=context), problem.message)
+            problem = Problem(more_uses(problem.location, repeats[key]), problem.message)
         distinct.append(problem)
     return distinct
 
