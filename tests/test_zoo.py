@@ -82,6 +82,52 @@ def test_lenet5_is_the_pytorch_tutorials_network():
     assert (report.input_shape, report.output_shape) == ((1, 32, 32), (10,))
 
 
+# model: the features its classifier's last layer reads (torchvision's `in_features` of the last
+# linear layer; SqueezeNet's final 1x1 convolution reads 512 channels)
+CLASSIFIER_FEATURES = {
+    "alexnet": 4096, "vgg11": 4096, "vgg11_bn": 4096, "vgg16": 4096, "vgg16_bn": 4096, "vgg19": 4096,
+    "resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048,
+    "googlenet": 1024, "mobilenet_v2": 1280, "squeezenet1_0": 512, "squeezenet1_1": 512, "densenet121": 1024,
+    "mobilenet_v3_large": 1280, "efficientnet_b0": 1280, "shufflenet_v2_x1_0": 1024, "convnext_tiny": 768,
+}  # fmt: skip
+
+
+def test_every_model_declares_num_classes_with_torchvisions_default():
+    assert set(CLASSIFIER_FEATURES) == set(PUBLISHED) == set(MODELS) - {"lenet5"}
+    for model in MODELS:
+        assert load(model).params == {"num_classes": 10 if model == "lenet5" else 1000}, model
+
+
+@pytest.mark.parametrize("model", sorted(CLASSIFIER_FEATURES))
+def test_num_classes_re_heads_the_classifier(model):
+    features = CLASSIFIER_FEATURES[model]
+    report = analyze(load(model, params={"num_classes": 21}))
+    # the last layer's weights and biases: (features + 1) per class, 21 classes instead of 1000
+    assert report.totals.params == PUBLISHED[model][0] - (features + 1) * 1000 + (features + 1) * 21
+    assert report.output_shape == (21,)
+
+
+def test_lenet5_takes_num_classes_too():
+    # fc3: 84 x 10 + 10 = 850 becomes 84 x 2 + 2 = 170
+    assert analyze(load("lenet5", params={"num_classes": 2})).totals.params == 61_706 - 850 + 170
+
+
+def test_report_resnet18_with_21_classes_on_the_command_line():
+    result = cnnsize("report", "resnet18", "--set", "num_classes=21", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    # torchvision's 11,689,512, less fc's 512 x 1000 weights and 1000 biases, plus 512 x 21 and 21
+    assert data["totals"]["params"] == 11_689_512 - 512 * 1000 - 1000 + 512 * 21 + 21 == 11_187_285
+    assert data["output_shape"] == [21]
+
+
+def test_a_zoo_model_names_its_params_when_a_name_is_wrong():
+    result = cnnsize("report", "resnet18", "--set", "classes=21")
+    assert result.returncode == 2
+    assert "cannot set 'classes': the spec declares no such parameter (did you mean 'num_classes'?)" in result.stderr
+    assert result.stderr.startswith("zoo:resnet18:")
+
+
 def test_the_residual_networks_have_torchvisions_running_statistics():
     # CONVENTIONS.md: for ResNet-50 Keras-style "Total params" would add 53,120 running statistics
     assert analyze(load("resnet50")).totals.non_trainable_params == 53_120
