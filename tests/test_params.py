@@ -281,3 +281,26 @@ def test_a_bad_assignment_says_what_is_wrong(text, message):
 def test_a_name_set_twice_takes_its_last_value():
     assert parse_assignments(["a=1", "b=2", "a=3"]) == {"a": 3, "b": 2}
     assert parse_assignments(None) == {}
+
+
+# -- docs/spec.md ----------------------------------------------------------------------------------
+
+
+def test_the_example_of_the_docs_gives_what_they_show(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cnnsize.cli import app
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "spec.md").read_text()
+    section = docs.split("## Spec parameters", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    shown = section.split("```\n$ cnnsize check", 1)[1].split("```", 1)[0].splitlines()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.yaml").write_text(example)
+    result = CliRunner().invoke(app, ["report", "net.yaml", "--set", "num_classes=21", "--set", "width=32"])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(app, ["check", "-q", "net.yaml", "--set", "width=0.5"]).stdout.splitlines() == shown[3:]
+    (tmp_path / "net.yaml").write_text(
+        example.replace('out_features: "${num_classes}"', 'out_features: "${num_class}"')
+    )
+    assert CliRunner().invoke(app, ["check", "-q", "net.yaml"]).stdout.splitlines() == shown[1:2]
