@@ -775,7 +775,9 @@ class _Expander:
         self.size += 1
         if self.size > MAX_EXPANDED_NODES:
             raise self.fail_now(
-                node, f"expanding the blocks gives more than {MAX_EXPANDED_NODES:,} values (is a `repeat` too large?)"
+                node,
+                f"expanding the blocks and parameters gives more than {MAX_EXPANDED_NODES:,} values (is a `repeat` "
+                "too large, or a long list passed to many places?)",
             )
 
 

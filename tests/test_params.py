@@ -4,6 +4,7 @@ values set from outside the spec (`cnnsize.load(..., params=)`); every mistake l
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -240,6 +241,17 @@ def test_a_value_of_the_wrong_kind_is_located_at_the_parameter(tmp_path):
         "spec.yaml:2:34: error: params.width: must be a positive integer, got 'eight' (passed as ${width} to "
         "layers[0].out_channels)"
     ]
+
+
+def test_a_long_list_passed_to_many_places_is_refused_like_an_expansion_bomb(tmp_path):
+    # 100 copies of a 5,000-item list: 500,000 values, past the cap of 200,000
+    items = ", ".join(["1"] * 5000)
+    layers = "".join('  - {type: reshape, shape: "${x}"}\n' for _ in range(100))
+    start = time.perf_counter()
+    [message] = problems(tmp_path, f"params: {{x: [{items}]}}\ninput: [3, 8, 8]\nlayers:\n{layers}")
+    assert time.perf_counter() - start < 5.0
+    assert "expanding the blocks and parameters gives more than 200,000 values" in message
+    assert message.startswith("spec.yaml:1:")
 
 
 # -- NAME=VALUE, as --set gives it -----------------------------------------------------------------

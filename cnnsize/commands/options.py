@@ -86,11 +86,17 @@ def assignments(texts: Optional[List[str]]) -> dict[str, Any]:
         raise typer.BadParameter(str(error), param_hint="'--set'") from None
 
 
+def _checked_assignments(texts: Optional[List[str]]) -> Optional[List[str]]:
+    """Option callback: `--set`'s values, as given, once each reads (refused while options are read)."""
+    assignments(texts)
+    return texts
+
+
 SetOption = Annotated[
     Optional[List[str]],
     typer.Option(
         "--set",
-        callback=lambda texts: assignments(texts) and texts,  # refused while options are read, named
+        callback=_checked_assignments,
         metavar="NAME=VALUE",
         help="Set a parameter the spec declares in `params:` (VALUE read as YAML: --set num_classes=21). Repeatable.",
     ),
