@@ -1,6 +1,7 @@
 """cnnsize: size convolutional networks from a YAML spec, before anyone trains them.
 
-spec = cnnsize.load("specs/toy.yaml")        # or YAML text
+spec = cnnsize.load("specs/toy.yaml")        # or YAML text, or a zoo model's name
+cnnsize.load("resnet18", params={"num_classes": 21})   # a spec's `params:` set, as --set does
 report = cnnsize.analyze(spec, batch_size=8, dtype="float16")
 report.totals.params, report.to_dict()
 model = cnnsize.build(spec)                  # an nn.Module (needs the `torch` extra)

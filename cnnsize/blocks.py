@@ -19,8 +19,11 @@ of every use of one into plain layers before the spec is parsed.
   sum a block's layers into one row. `repeat: N` is the same as writing the entry N times: N such
   layers side by side (none for `repeat: 0`).
 - `${p}` as a whole value is replaced by the argument itself (a number stays a number, a list a
-  list); written inside longer text it is put into the text. `${...}` only has a meaning inside a
-  block's `layers`.
+  list); written inside longer text it is put into the text.
+- The spec's own parameters (a top-level `params:` mapping, `cnnsize.params`) are the outermost
+  scope: every value outside `params` and `blocks` may read them, and so may every block's layers,
+  where a block's parameter of the same name shadows the spec's. Values set from outside the spec
+  (`--set`, `load(..., params=)`) replace the declared ones before anything reads them.
 - `${...}` may hold an expression of the parameters (`${in * 6}`, `${make_divisible(c * 0.75, 8)}`,
   `cnnsize.expressions`): as a whole value it gives its result with its type, inside text it is
   written into the text. Every expression of a definition is parsed, and its names checked, once,
@@ -40,9 +43,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Mapping, Optional
 
-from cnnsize.errors import Location, Problem, SpecError, SpecPath, format_path
-from cnnsize.expressions import FUNCTIONS, KEYWORDS, Expression, ExpressionError
+from cnnsize.errors import Location, OverrideError, Problem, SpecError, SpecPath, format_path
+from cnnsize.expressions import FUNCTIONS, Expression, ExpressionError
 from cnnsize.expressions import parse as parse_expression
+from cnnsize.params import IDENTIFIER, name_problem, value_problem
 from cnnsize.spelling import suggest
 from cnnsize.values import is_int, lookup, show
 from cnnsize.yamlio import MAX_EXPANDED_NODES, Document
@@ -58,7 +62,6 @@ USE_KEYS = ("block", "repeat", "name", "if")
 DEFINITION_KEYS = ("params", "defaults", "layers", "description")
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Failed:
@@ -87,12 +90,14 @@ class Origin:
     """Where an expanded value is written in the source document.
 
     `trail` lists the uses whose expansion produced the value, innermost first; `via` is, for a
-    substituted argument, the parameter and the place in the block's layers it was substituted at.
+    substituted argument, the parameter and the place in the block's layers it was substituted at;
+    `given` says, for a spec parameter's value set from outside the spec, what it was set to.
     """
 
     path: SpecPath
     trail: tuple[Use, ...] = ()
     via: Optional[tuple[str, SpecPath]] = None
+    given: Optional[str] = None
 
 
 @dataclass
@@ -121,6 +126,7 @@ class ExpandedDocument(Document):
 
     source: Document = field(default_factory=lambda: Document(None))
     origins: dict[SpecPath, Origin] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # the spec's parameters, with the values used
 
     def locate(self, path: SpecPath, *, key: bool = False) -> Location:
         if key and path and path[:-1] in self.origins:
@@ -136,6 +142,14 @@ class ExpandedDocument(Document):
         return locate(self.source, origin, key=key)
 
 
+def more_uses(location: Location, more: int) -> Location:
+    """`location` whose context also counts the `more` other uses its problem was found in: uses of
+    the block, or where the place is a spec parameter's value, uses of the parameter."""
+    what = "the parameter" if location.path[:1] == ("params",) else "the block"
+    text = f"and {more} more use{'s' if more > 1 else ''} of {what}"
+    return replace(location, context=f"{location.context}; {text}" if location.context else text)
+
+
 def locate(source: Document, origin: Origin, *, key: bool = False) -> Location:
     """The position of `origin` in `source`, with the uses it came through as the context."""
     location = source.locate(origin.path, key=key)
@@ -143,6 +157,8 @@ def locate(source: Document, origin: Origin, *, key: bool = False) -> Location:
     if origin.via is not None:
         name, at = origin.via
         parts.append(f"passed as ${{{name}}} to {format_path(at)}")
+    if origin.given is not None:
+        parts.append(origin.given)
     for use in origin.trail:
         line = source.locate(use.at).line
         repeat = f", repeat {use.copy} of {use.copies}," if use.copies > 1 else ""
@@ -155,13 +171,17 @@ LayerLists = Mapping[str, Mapping[str, int]]
 shortcut: 1}`; 2 for a list of lists): what the spec layer tells the expander about kinds."""
 
 
-def expand(document: Document, kinds: LayerLists) -> Document:
-    """`document` with its blocks expanded, or `document` itself when it has no blocks; `kinds`
-    says which names are layer kinds and where composites hold layers."""
+def expand(document: Document, kinds: LayerLists, overrides: Optional[Mapping[str, Any]] = None) -> Document:
+    """`document` with its blocks expanded and its parameters substituted, or `document` itself when
+    it has neither; `kinds` says which names are layer kinds and where composites hold layers;
+    `overrides` replace the values of the spec's parameters (an `OverrideError` for a name the spec
+    does not declare, or a value no parameter takes)."""
     data = document.data
-    if not isinstance(data, dict) or ("blocks" not in data and not _mentions_blocks(data.get("layers"))):
+    if not isinstance(data, dict):
         return document
-    return _Expander(document, kinds).run()
+    if not overrides and "blocks" not in data and "params" not in data and not _mentions_blocks(data):
+        return document
+    return _Expander(document, kinds, overrides or {}).run()
 
 
 def _mentions_blocks(value: Any) -> bool:
@@ -183,11 +203,13 @@ def _wrap(value: Any, path: SpecPath) -> Node:
 
 
 class _Expander:
-    def __init__(self, document: Document, kinds: LayerLists):
+    def __init__(self, document: Document, kinds: LayerLists, overrides: Mapping[str, Any]):
         self.kinds = kinds
         self.source = document
+        self.overrides = overrides
         self.root = _wrap(document.data, ())
         self.blocks: dict[str, Block] = {}
+        self.spec_params: dict[str, Node] = {}  # the outermost scope: the spec's `params`, overridden
         self.broken: set[str] = set()  # blocks whose definition has a problem (reported once, there)
         # each problem by place and message, with the uses (contexts) it was found in
         self.problems: dict[tuple[Location, str], tuple[Problem, set[Optional[str]]]] = {}
@@ -217,10 +239,7 @@ class _Expander:
         problems = []
         for problem, contexts in self.problems.values():
             if len(contexts) > 1:  # as `schema._distinct` words it for problems found after expansion
-                more = len(contexts) - 1
-                text = f"and {more} more use{'s' if more > 1 else ''} of the block"
-                context = f"{problem.location.context}; {text}" if problem.location.context else text
-                problem = Problem(replace(problem.location, context=context), problem.message)
+                problem = Problem(more_uses(problem.location, len(contexts) - 1), problem.message)
             problems.append(problem)
         raise SpecError(sorted(problems, key=lambda p: (p.location.line or 0, p.location.column or 0)))
 
@@ -229,23 +248,77 @@ class _Expander:
     def run(self) -> ExpandedDocument:
         fields = dict(self.root.value)
         definitions = fields.pop("blocks", None)
+        declared = fields.pop("params", None)
+        self.spec_params = self.read_spec_params(declared)
         if definitions is not None:
             self.read_definitions(definitions)
-        layers = fields.get("layers")
         for block in self.blocks.values():
-            self.check_references(block)
+            self.check_block_references(block)
             self.walk(block.layers, self.check_use)
         self.check_cycles()
+        referring = self.check_spec_references(Node(fields, self.root.origin))
+        layers = fields.get("layers")
         if layers is not None and isinstance(layers.value, list):
-            self.refuse_references(layers)
             self.walk(layers, self.check_use)
         self.raise_problems()
+        if referring:  # the spec's parameters in every value outside `params` and `blocks`
+            fields = {key: self.instantiate(value, (), _Scope(self, self.spec_params)) for key, value in fields.items()}
+            self.raise_problems()
+        layers = fields.get("layers")
         if layers is not None and isinstance(layers.value, list):
             fields["layers"] = self.walk(layers, lambda use: self.expand_use(use, 0))
         self.raise_problems()
         origins: dict[SpecPath, Origin] = {}
         data = _unwrap(Node(fields, self.root.origin), (), origins)
-        return ExpandedDocument(data, self.source.file, source=self.source, origins=origins)
+        params = {name: _unwrap(node, (), {}) for name, node in self.spec_params.items()}
+        return ExpandedDocument(data, self.source.file, source=self.source, origins=origins, params=params)
+
+    # -- the spec's parameters --------------------------------------------------------------------
+
+    def read_spec_params(self, declared: Optional[Node]) -> dict[str, Node]:
+        """The spec's parameters by name, each replaced by its override where one is given; an
+        override of a name the spec does not declare is refused at once (`OverrideError`)."""
+        if declared is not None and not isinstance(declared.value, dict):
+            self.problem(
+                declared,
+                f"`params` maps parameter names to values, like {{num_classes: 1000, width: 64}}, not "
+                f"{show_node(declared)}",
+            )
+            return {}
+        params = self.read_declared_params(declared) if declared is not None else {}
+        for name, value in self.overrides.items():
+            params[name] = self.override(declared, params, name, value)
+        return params
+
+    def read_declared_params(self, declared: Node) -> dict[str, Node]:
+        """The parameters `params:` declares, each name and value checked (problems reported)."""
+        params = {}
+        for name, value in declared.value.items():
+            problem = name_problem(name)
+            if problem is not None:
+                self.problem(declared, problem, key=name)
+                continue
+            problem = value_problem(_unwrap(value, (), {}))
+            if problem is not None:
+                self.problem(value, f"parameter '{name}': {problem}")
+            params[name] = value
+        return params
+
+    def override(self, declared: Optional[Node], params: dict[str, Node], name: str, value: Any) -> Node:
+        """The node of `value` set for the spec's parameter `name`, placed where the spec declares
+        it; an `OverrideError` when the spec declares no such parameter, or no parameter takes it."""
+        where = locate(self.source, declared.origin) if declared is not None else self.source.locate(())
+        if name not in params:
+            if not params:
+                why = "the spec declares no `params`" if declared is None else "the spec's `params` is empty"
+            else:
+                why = f"the spec declares no such parameter{suggest(str(name), params)}; it has {', '.join(params)}"
+            raise OverrideError([Problem(replace(where, path=("params",)), f"cannot set '{name}': {why}")])
+        problem = value_problem(value)
+        if problem is not None:
+            raise OverrideError([Problem(replace(where, path=("params", name)), f"cannot set '{name}': {problem}")])
+        origin = Origin(("params", name), given=f"{name} = {show(value)}, set from outside the spec")
+        return self.constant(value, origin)
 
     # -- definitions ------------------------------------------------------------------------------
 
@@ -263,7 +336,7 @@ class _Expander:
                 self.broken.add(name)
 
     def read_definition(self, definitions: Node, name: str, definition: Node) -> Optional[Block]:
-        if not _IDENTIFIER.fullmatch(name):
+        if not IDENTIFIER.fullmatch(name):
             self.problem(
                 definitions, f"block name '{name}' must be letters, digits and _ (not first a digit)", key=name
             )
@@ -322,39 +395,61 @@ class _Expander:
         return dict(defaults.value)
 
     def valid_param(self, block: str, name: Any, node: Node, key: Optional[str] = None) -> bool:
-        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
-            self.problem(node, f"a parameter name is letters, digits and _, not {show(name)}", key=key)
-            return False
-        if name in USE_KEYS:
-            self.problem(node, f"'{name}' cannot be a parameter: a use of a block gives `{name}` itself", key=key)
-            return False
-        if name in KEYWORDS:
-            self.problem(node, f"'{name}' is a word of the expression language; name the parameter otherwise", key=key)
+        if name in USE_KEYS:  # (`if` is also a word of the expressions: this is the reason that matters)
+            problem: Optional[str] = f"'{name}' cannot be a parameter: a use of a block gives `{name}` itself"
+        else:
+            problem = name_problem(name)
+        if problem is not None:
+            self.problem(node, problem, key=key)
             return False
         return True
 
-    def check_references(self, block: Block) -> None:
+    def check_block_references(self, block: Block) -> None:
         """Every `${...}` in the block's layers is a well-formed expression that reads only the
-        block's parameters: checked once here, whatever the uses (and whatever an `if` decides)."""
-        for node in _strings(block.layers):
-            sources = _references(node.value)
+        block's parameters and the spec's: checked once here, whatever the uses (and whatever an
+        `if` decides)."""
+        known = {*block.params, *self.spec_params}
+        self.check_references(block.layers, known, lambda name, source: self.unknown_parameter(block, name, source))
+
+    def check_spec_references(self, fields: Node) -> bool:
+        """Every `${...}` outside `params` and `blocks` is a well-formed expression that reads only
+        the spec's parameters; whether there is any."""
+        return self.check_references(fields, set(self.spec_params), self.unknown_spec_parameter)
+
+    def check_references(self, node: Node, known: set[str], unknown: Callable[[str, str], str]) -> bool:
+        """Every `${...}` in the strings of `node` parses and reads only `known` names; `unknown`
+        words the problem for a name that is not (from the name and the expression's text).
+        Whether `node` holds any `${...}`."""
+        found = False
+        for text in _strings(node):
+            sources = _references(text.value)
+            found = found or bool(sources)
             if "${" in sources:
-                self.problem(node, f"{show(node.value)} holds a malformed parameter reference: write ${{name}}")
+                self.problem(text, f"{show(text.value)} holds a malformed parameter reference: write ${{name}}")
                 continue
             for source in sources:
                 try:
                     expression = self.parse(source)
                 except ExpressionError as error:
-                    self.problem(node, f"${{{source}}}: {error}")
+                    self.problem(text, f"${{{source}}}: {error}")
                     continue
-                for name in sorted(expression.names - set(block.params)):
-                    self.problem(node, self.unknown_parameter(block, name, source))
+                for name in sorted(expression.names - known):
+                    self.problem(text, unknown(name, source))
+        return found
 
     def unknown_parameter(self, block: Block, name: str, source: str) -> str:
         known = f"; its parameters: {', '.join(block.params)}" if block.params else "; it has none"
-        call = f"; {name} is a function: call it, like {name}(...)" if name in FUNCTIONS else ""
-        where = "" if source.strip() == name else f"${{{source}}}: "
-        return f"{where}block '{block.name}' has no parameter '{name}'{suggest(name, block.params)}{known}{call}"
+        if self.spec_params:
+            known += f"; the spec's: {', '.join(self.spec_params)}"
+        hint = suggest(name, [*block.params, *self.spec_params])
+        return f"{_where(name, source)}block '{block.name}' has no parameter '{name}'{hint}{known}{_call(name)}"
+
+    def unknown_spec_parameter(self, name: str, source: str) -> str:
+        if not self.spec_params:
+            known = ": the spec declares no `params` (outside a block's layers, `${...}` reads the spec's `params`)"
+        else:
+            known = f"{suggest(name, self.spec_params)}; the spec's parameters: {', '.join(self.spec_params)}"
+        return f"{_where(name, source)}unknown parameter '{name}'{known}{_call(name)}"
 
     def parse(self, source: str) -> Expression:
         """The parsed expression of `source` (the text inside `${...}`), parsed once per spec."""
@@ -362,11 +457,6 @@ class _Expander:
         if expression is None:
             expression = self.expressions[source] = parse_expression(source)
         return expression
-
-    def refuse_references(self, layers: Node) -> None:
-        for node in _strings(layers):
-            if _references(node.value):
-                self.problem(node, "`${...}` is a block parameter: it has a meaning only inside a block's `layers`")
 
     def check_cycles(self) -> None:
         """Blocks that use each other in a circle would expand for ever: refuse each circle once."""
@@ -546,7 +636,7 @@ class _Expander:
             trail = (Use(block.name, use.origin.path, copy, copies),) + use.origin.trail
             values = {name: self.instantiate(node, trail, _Scope(self, {})) for name, node in block.defaults.items()}
             values.update(arguments)
-            body = self.instantiate(block.layers, trail, _Scope(self, values))
+            body = self.instantiate(block.layers, trail, _Scope(self, {**self.spec_params, **values}))
             body = self.walk(body, lambda inner: self.expand_use(inner, depth + 1))
             name = fields.get("name", Node(block.name, target.origin))
             instances.append(_sequential(name, body, target, use.origin))
@@ -685,7 +775,9 @@ class _Expander:
         self.size += 1
         if self.size > MAX_EXPANDED_NODES:
             raise self.fail_now(
-                node, f"expanding the blocks gives more than {MAX_EXPANDED_NODES:,} values (is a `repeat` too large?)"
+                node,
+                f"expanding the blocks and parameters gives more than {MAX_EXPANDED_NODES:,} values (is a `repeat` "
+                "too large, or a long list passed to many places?)",
             )
 
 
@@ -708,6 +800,16 @@ class _Scope(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.arguments)
+
+
+def _where(name: str, source: str) -> str:
+    """How a message about `name` starts: with the expression that reads it, unless it is the name."""
+    return "" if source.strip() == name else f"${{{source}}}: "
+
+
+def _call(name: str) -> str:
+    """A hint for a function's name read as a parameter (`max` without its call)."""
+    return f"; {name} is a function: call it, like {name}(...)" if name in FUNCTIONS else ""
 
 
 def _sequential(name: Node, layers: Node, target: Node, origin: Origin) -> Node:

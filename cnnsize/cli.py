@@ -35,9 +35,11 @@ from cnnsize.commands.options import (
     OptimizerOption,
     Rules,
     RulesOption,
+    SetOption,
     SpecArgs,
     View,
     ViewOption,
+    assignments,
     bounded,
     input_shape,
 )
@@ -137,6 +139,7 @@ def report(
     amp: AmpOption = None,
     device: RulesOption = Rules.cuda,
     input: InputOption = None,
+    overrides: SetOption = None,
     convention: ConventionOption = None,
     output: Annotated[
         Optional[Path],
@@ -161,7 +164,8 @@ def report(
     if view != View.table:
         from cnnsize.commands.views import report_view
 
-        report_view(ctx, specs, view, batch_size, dtype.value if dtype else None, fmt, input, output)
+        params = assignments(overrides)
+        report_view(ctx, specs, view, batch_size, dtype.value if dtype else None, fmt, input, output, params)
         return
     from cnnsize.conventions import with_convention
     from cnnsize.engine import analyze
@@ -169,7 +173,7 @@ def report(
     from cnnsize.planner import with_memory
     from cnnsize.render import choose_columns, render
 
-    shape = input_shape(input)
+    shape, params = input_shape(input), assignments(overrides)
     keys = [k.strip() for k in columns.split(",") if k.strip()] if columns is not None else None
     if keys is not None:
         try:
@@ -178,7 +182,7 @@ def report(
             exit_on_user_error(error)
 
     def one(path: str) -> Any:
-        spec = load_argument(path, shape)
+        spec = load_argument(path, shape, params)
         report = analyze(spec, batch_size, dtype.value if dtype else None)
         report = with_memory(
             spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value
@@ -220,6 +224,7 @@ def write_file(path: Optional[Path], draw: Callable[[IO[str]], None]) -> None:
 def check(
     specs: SpecArgs,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print problems only.")] = False,
+    overrides: SetOption = None,
 ) -> None:
     """Validate specs, their budgets and stated shapes (for CI and pre-commit).
 
@@ -231,9 +236,10 @@ def check(
     from cnnsize.loader import load_path as load  # a command-line argument is a path, never YAML text
 
     code, failed = 0, 0
+    params = assignments(overrides)
     for path in specs:
         try:
-            spec = load(path)
+            spec = load(path, params=params)
             batch = spec.budgets.batch_size if spec.budgets else 1
             report = analyze(spec, batch)
             problems = check_budgets(spec, report)

@@ -98,6 +98,14 @@ class PathArgumentError(SpecFileError):
     exit_code = 2
 
 
+class OverrideError(SpecError):
+    """A spec parameter set from outside the spec (`--set`, `load(..., params=)`) that the spec does
+    not declare, or to a value no parameter takes: a usage error (exit code 2), located at the
+    spec's `params` where it has one."""
+
+    exit_code = 2
+
+
 class LayerRuleError(Exception):
     """Raised by a layer kind's shape rule; the engine adds the layer's location.
 

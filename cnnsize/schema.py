@@ -7,7 +7,7 @@ so every pydantic error location maps exactly onto the YAML: no guessing which p
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any, Literal, Optional, get_args
+from typing import Annotated, Any, Literal, Mapping, Optional, get_args
 
 from pydantic import (
     BaseModel,
@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cnnsize.blocks import expand
+from cnnsize.blocks import expand, more_uses
 from cnnsize.errors import Location, Problem, SpecError, SpecPath, UsageError
 from cnnsize.fields import InputShape, Size
 from cnnsize.kinds import KINDS, Composite, LayerKind
@@ -155,6 +155,12 @@ class Spec(BaseModel):
         return [(INPUT, self.input)]
 
     @property
+    def params(self) -> dict[str, Any]:
+        """The spec's parameters (its `params:`) with the values it was read with: as declared, or
+        as set from outside (`cnnsize.load(..., params={...})`, `--set`); empty when it has none."""
+        return dict(getattr(self._document, "params", None) or {})
+
+    @property
     def file(self) -> Optional[str]:
         """The file the spec was read from; None for YAML text."""
         return self._document.file if self._document else None
@@ -177,8 +183,9 @@ class Spec(BaseModel):
         return self._document.locate(path, key=key)
 
 
-def parse_spec(document: Document) -> Spec:
-    """Validate a YAML document as a spec; every problem found is reported at once."""
+def parse_spec(document: Document, params: Optional[Mapping[str, Any]] = None) -> Spec:
+    """Validate a YAML document as a spec; every problem found is reported at once. `params` set
+    the values of the spec's parameters (`OverrideError` for one it does not declare)."""
     data = document.data
     if data is None:
         raise SpecError.at("the file is empty: a spec needs `input` and `layers`", Location(document.file, 1, 1))
@@ -187,7 +194,7 @@ def parse_spec(document: Document) -> Spec:
             f"a spec is a mapping with `input` and `layers`, not {type(data).__name__} {show(data)[:40]}",
             document.locate(()),
         )
-    document = expand(document, layer_lists())
+    document = expand(document, layer_lists(), params)
     data = document.data
     problems: list[Problem] = []
     fields = dict(data)
@@ -218,7 +225,8 @@ def _position(problem: Problem) -> tuple[int, int]:
 
 def _distinct(problems: list[Problem]) -> list[Problem]:
     """One problem per place and message: a mistake inside a block is found once per use of the
-    block, and is shown once, with the first use as its context and a count of the others."""
+    block (or of a spec parameter), and is shown once, with the first use as its context and a
+    count of the others."""
     first: dict[tuple[Any, ...], Problem] = {}
     repeats: dict[tuple[Any, ...], int] = {}
     for problem in problems:
@@ -231,9 +239,7 @@ def _distinct(problems: list[Problem]) -> list[Problem]:
     distinct = []
     for key, problem in first.items():
         if repeats[key]:
-            more = f"and {repeats[key]} more use{'s' if repeats[key] > 1 else ''} of the block"
-            context = f"{problem.location.context}; {more}" if problem.location.context else more
-            problem = Problem(replace(problem.location, context=context), problem.message)
+            problem = Problem(more_uses(problem.location, repeats[key]), problem.message)
         distinct.append(problem)
     return distinct
 

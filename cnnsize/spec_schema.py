@@ -4,7 +4,10 @@ The root is the `Spec` model; `$defs/Layer` is every registered kind's model, to
 `type`, or the bare name of a kind that needs no fields (`- relu`), or a use of a block (a mapping
 with `block`, or a block's bare name: any other identifier, since which blocks a spec defines is
 not something a JSON Schema can look up). Any layer entry may carry `if: true|false`; inside a
-block's `layers` every value may be a `${...}` expression, so those are not checked here. Layer lists (in `Spec` and in
+block's `layers` every value may be a `${...}` expression, so those are not checked here. A spec's
+`params` (`$defs/ParamValue`) are read by `${...}` anywhere else: every field of a layer, of the
+budgets and of the spec (but its layers, blocks and params) also takes a whole-value `${...}`
+(`$defs/Reference`), and its lists each item; which names exist only the parser checks. Layer lists (in `Spec` and in
 composites, via `LayerList`) refer to `#/$defs/Layer`, so a new kind, field or section appears here
 as soon as its model exists. Editors with the YAML language server use the committed copy
 (`schema/cnnsize.schema.json`) to complete and check specs.
@@ -18,7 +21,9 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import models_json_schema
 
-from cnnsize.kinds import KINDS, LayerKind
+from cnnsize.expressions import KEYWORDS
+from cnnsize.kinds import KINDS, Composite, LayerKind
+from cnnsize.params import IDENTIFIER, VALUE_KINDS
 from cnnsize.schema import Spec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -55,6 +60,32 @@ class BlockUse(BaseModel):
     if_: bool = Field(True, alias="if", description=IF_DESCRIPTION)
 
 
+REFERENCE = {
+    "type": "string",
+    "pattern": r"^\$\{[^}]*\}$",
+    "description": "`${name}` or `${expression}`: a spec parameter (`params`), or in a block's layers an argument; "
+    "what it stands for is checked when the spec is read (docs/spec.md#spec-parameters).",
+}
+PARAM_VALUE = {
+    "anyOf": [
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "string", "not": {"pattern": r"\$\{"}},
+        {"type": "array", "items": {"$ref": "#/$defs/ParamValue"}},
+    ],
+    "description": f"A spec parameter's value: {VALUE_KINDS} (plain: no `${{...}}`).",
+}
+PARAMS = {
+    "type": "object",
+    "description": "The spec's parameters, by name, with their values: `${name}` or `${expression}` reads them in any "
+    "value, blocks included; `--set NAME=VALUE` overrides one (docs/spec.md#spec-parameters).",
+    "propertyNames": {"pattern": f"^{IDENTIFIER.pattern}$", "not": {"enum": list(KEYWORDS)}},
+    "additionalProperties": {"$ref": "#/$defs/ParamValue"},
+}
+ANNOTATIONS = ("title", "description", "default")
+NOT_REFERENCES = ("type", "layers", "blocks", "params")  # fields a `${...}` never stands for (and layer lists)
+
+
 BLOCK_NAME = {
     "type": "string",
     "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
@@ -88,6 +119,9 @@ def json_schema() -> dict[str, Any]:
         "description": "Named, parameterised layer lists that layers use with `block:` (docs/blocks.md).",
         "additionalProperties": {"$ref": "#/$defs/Block"},
     }
+    definitions["Spec"]["properties"]["params"] = PARAMS
+    definitions["ParamValue"] = PARAM_VALUE
+    definitions["Reference"] = REFERENCE
     # A block's name is never a kind's (blocks.py refuses that), so a bare kind name is never one.
     definitions["BlockName"] = {**BLOCK_NAME, "not": {"enum": list(KINDS)}}
     definitions["Layer"]["anyOf"] += [{"$ref": "#/$defs/BlockUse"}, {"$ref": "#/$defs/BlockName"}]
@@ -96,12 +130,46 @@ def json_schema() -> dict[str, Any]:
         kind = definitions[ref.rsplit("/", 1)[-1]]
         kind["required"] = ["type", *(f for f in kind.get("required", []) if f != "type")]
         kind["properties"]["if"] = {"type": "boolean", "description": IF_DESCRIPTION}
+    for name in ("Spec", "Budgets", "BlockUse", *(ref.rsplit("/", 1)[-1] for ref in _kind_refs(definitions["Layer"]))):
+        _accept_references(definitions[name])
     root = definitions.pop("Spec")
     _add_plain_layers(definitions)
     # Without `blocks`, a layer cannot be a block's use: a bare name that is no kind is a typo.
     root["if"] = {"required": ["blocks"]}
     root["else"] = {"properties": {"layers": {"items": {"$ref": "#/$defs/PlainLayer"}}}}
     return {"$schema": DIALECT, "title": TITLE, **{k: v for k, v in root.items() if k != "title"}, "$defs": definitions}
+
+
+def _accept_references(model: dict[str, Any]) -> None:
+    """Let each field of `model` be a whole-value `${...}` as well, but `NOT_REFERENCES` and the
+    fields in which composites hold layers."""
+    lists = {name for cls in KINDS.values() if issubclass(cls, Composite) for name in cls.layer_fields}
+    properties = model["properties"]
+    for name in properties:
+        if name not in NOT_REFERENCES and name not in lists:
+            properties[name] = _or_reference(properties[name])
+
+
+def _or_reference(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema`, also taking a whole-value `${...}` in its place, and in place of each item of a
+    list or value of a mapping it describes (`kernel_size: ["${k}", 1]`)."""
+    schema = _items_or_reference(schema)
+    if set(schema) <= {"anyOf", *ANNOTATIONS}:  # only alternatives: one more
+        return {**schema, "anyOf": [*schema["anyOf"], {"$ref": "#/$defs/Reference"}]}
+    annotations = {key: schema.pop(key) for key in ANNOTATIONS if key in schema}
+    return {**annotations, "anyOf": [schema, {"$ref": "#/$defs/Reference"}]}
+
+
+def _items_or_reference(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` whose lists' items and mappings' values (in it or in its alternatives) each also
+    take a `${...}`; a layer list's items are not (they are layers, by `$ref`)."""
+    schema = dict(schema)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict) and "$ref" not in schema[key]:
+            schema[key] = _or_reference(schema[key])
+    if "anyOf" in schema:
+        schema["anyOf"] = [_items_or_reference(option) for option in schema["anyOf"]]
+    return schema
 
 
 def _add_plain_layers(definitions: dict[str, Any]) -> None:

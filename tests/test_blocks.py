@@ -204,12 +204,12 @@ def test_type_and_block_together_are_refused(tmp_path):
     ]
 
 
-def test_a_parameter_outside_a_block_is_refused(tmp_path):
+def test_a_parameter_outside_a_block_reads_the_specs_params(tmp_path):
     assert errors(
         tmp_path, 'input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: "${c}", kernel_size: 1}\n'
     ) == [
-        "spec.yaml:3:34: error: layers[0].out_channels: `${...}` is a block parameter: it has a meaning only inside a "
-        "block's `layers`"
+        "spec.yaml:3:34: error: layers[0].out_channels: unknown parameter 'c': the spec declares no `params` "
+        "(outside a block's layers, `${...}` reads the spec's `params`)"
     ]
 
 
@@ -609,11 +609,14 @@ def test_if_must_be_true_or_false(tmp_path):
     ]
 
 
-def test_an_if_outside_blocks_is_a_literal(tmp_path):
-    assert errors(tmp_path, 'input: [3, 8, 8]\nlayers:\n  - {type: relu, if: "${true}"}\n') == [
-        "spec.yaml:3:22: error: layers[0].if: `${...}` is a block parameter: it has a meaning only inside a block's "
-        "`layers`"
+def test_an_if_outside_blocks_is_an_expression_of_the_specs_params(tmp_path):
+    assert errors(tmp_path, 'input: [3, 8, 8]\nlayers:\n  - {type: relu, if: "${deep}"}\n') == [
+        "spec.yaml:3:22: error: layers[0].if: unknown parameter 'deep': the spec declares no `params` "
+        "(outside a block's layers, `${...}` reads the spec's `params`)"
     ]
+    text = 'input: [3, 8, 8]\nparams: {deep: false}\nlayers:\n  - {type: relu, if: "${deep}"}\n  - tanh\n'
+    assert [layer.kind for layer in load(text).layers] == ["tanh"]
+    assert [layer.kind for layer in load(text, params={"deep": True}).layers] == ["relu", "tanh"]
 
 
 def test_the_command_line_prints_an_expression_error_with_its_place(tmp_path):

@@ -145,3 +145,12 @@ def test_every_box_of_a_large_network_matches_its_row(name: str) -> None:
 def test_the_readme_drawing_is_not_stale() -> None:
     committed = (ROOT / "docs" / "small-resnet.svg").read_text(encoding="utf-8")
     assert committed == drawing(str(ROOT / "specs" / "small-resnet.yaml")), "cnnsize draw specs/small-resnet.yaml"
+
+
+def test_draw_takes_set_and_input_as_report_does() -> None:
+    runner = CliRunner()
+    done = runner.invoke(app, ["draw", "resnet18", "--set", "num_classes=21", "--input", "3,64,64"])
+    assert done.exit_code == 0, done.output
+    shapes = [g.get("data-shape") for g in boxes(parsed(done.stdout))]
+    assert shapes[0] == "3,64,64" and shapes[-1] == "21"  # the new input, the new head
+    assert runner.invoke(app, ["draw", "resnet18", "--set", "nope=1"]).exit_code == 2

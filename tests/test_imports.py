@@ -15,7 +15,7 @@ PACKAGE = ROOT / "cnnsize"
 
 LAYERS = {
     "core": ["errors", "values", "units", "shapes", "spelling", "receptive", "calculator"],
-    "input": ["yamlio", "expressions", "blocks", "zoo"],
+    "input": ["yamlio", "expressions", "params", "blocks", "zoo"],
     "kinds": ["fields", "kinds"],
     "spec": ["schema", "loader", "spec_schema"],
     "analysis": [

@@ -253,3 +253,43 @@ def test_bad_graph_forms_are_rejected_by_schema_and_parser(
         validator.validate(data)
     with pytest.raises(SpecError):
         load(yaml.safe_dump(data))
+
+
+PARAMS = """\
+params: {width: 8, k: [3, 1], classes: 10, deep: true, act: relu}
+input: ["${width // 2}", 8, 8]
+layers:
+  - {type: conv2d, name: "conv${width}", out_channels: "${width}", kernel_size: ["${width // 4}", 1], bias: "${deep}"}
+  - {type: conv2d, out_channels: "${width}", kernel_size: "${k}", if: "${deep}"}
+  - flatten
+  - {type: linear, out_features: "${classes}"}
+budgets: {params: "${classes * 1000}", output_shape: ["${classes}"]}
+"""
+
+
+def test_spec_parameters_are_valid_where_they_may_stand(validator: jsonschema.protocols.Validator) -> None:
+    data = yaml.safe_load(PARAMS)
+    assert list(validator.iter_errors(data)) == []
+    load(PARAMS)
+    data["layers"][1]["kernel_size"] = "${k}x"  # not a whole-value reference: a string, which kernel_size is not
+    assert list(validator.iter_errors(data))
+
+
+BAD_PARAMS = [
+    ("params that are no mapping", "params: [width]\n"),
+    ("a parameter name that is no identifier", "params: {2x: 1}\n"),
+    ("a parameter named like a word of the expressions", "params: {and: 1}\n"),
+    ("a parameter whose value is a mapping", "params: {width: {a: 1}}\n"),
+    ("a parameter whose value is null", "params: {width: null}\n"),
+    ("a parameter whose value refers to another", 'params: {width: 8, wide: "${width * 2}"}\n'),
+]
+
+
+@pytest.mark.parametrize(("what", "text"), BAD_PARAMS, ids=[what for what, _ in BAD_PARAMS])
+def test_bad_params_are_rejected_by_schema_and_parser(
+    validator: jsonschema.protocols.Validator, what: str, text: str
+) -> None:
+    text += "input: [3, 8, 8]\nlayers: [relu]\n"
+    assert list(validator.iter_errors(yaml.safe_load(text))), f"the schema accepts {what}"
+    with pytest.raises(SpecError):
+        load(text)

@@ -223,3 +223,14 @@ def test_a_view_goes_into_the_output_file(tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["report", "resnet50", "--view", "paths", "--format", "markdown", "-o", str(out)])
     assert done.exit_code == 0, done.output
     assert done.stdout == "" and "65,536" in out.read_text(encoding="utf-8")
+
+
+def test_a_view_takes_set_as_the_table_does() -> None:
+    runner = CliRunner()
+    full, half = (
+        runner.invoke(app, ["report", "mobilenet_v2", "--view", "sharing", "--set", f"width_mult={w}", "-f", "json"])
+        for w in ("1.0", "0.5")
+    )
+    assert full.exit_code == half.exit_code == 0, full.output + half.output
+    assert full.stdout != half.stdout  # narrower convolutions: other parameters and connections
+    assert runner.invoke(app, ["report", "resnet18", "--view", "paths", "--set", "x=1"]).exit_code == 2

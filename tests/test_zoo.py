@@ -82,6 +82,103 @@ def test_lenet5_is_the_pytorch_tutorials_network():
     assert (report.input_shape, report.output_shape) == ((1, 32, 32), (10,))
 
 
+# model: the features its classifier's last layer reads (torchvision's `in_features` of the last
+# linear layer; SqueezeNet's final 1x1 convolution reads 512 channels)
+CLASSIFIER_FEATURES = {
+    "alexnet": 4096, "vgg11": 4096, "vgg11_bn": 4096, "vgg16": 4096, "vgg16_bn": 4096, "vgg19": 4096,
+    "resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048,
+    "googlenet": 1024, "mobilenet_v2": 1280, "squeezenet1_0": 512, "squeezenet1_1": 512, "densenet121": 1024,
+    "mobilenet_v3_large": 1280, "efficientnet_b0": 1280, "shufflenet_v2_x1_0": 1024, "convnext_tiny": 768,
+}  # fmt: skip
+
+
+def test_every_model_declares_num_classes_with_torchvisions_defaults():
+    assert set(CLASSIFIER_FEATURES) == set(PUBLISHED) == set(MODELS) - {"lenet5"}
+    for model in MODELS:
+        widths = {"width_mult": 1.0} if model == "mobilenet_v2" else {}  # torchvision's width multiplier
+        assert load(model).params == {"num_classes": 10 if model == "lenet5" else 1000, **widths}, model
+
+
+@pytest.mark.parametrize("model", sorted(CLASSIFIER_FEATURES))
+def test_num_classes_re_heads_the_classifier(model):
+    features = CLASSIFIER_FEATURES[model]
+    report = analyze(load(model, params={"num_classes": 21}))
+    # the last layer's weights and biases: (features + 1) per class, 21 classes instead of 1000
+    assert report.totals.params == PUBLISHED[model][0] - (features + 1) * 1000 + (features + 1) * 21
+    assert report.output_shape == (21,)
+
+
+def test_lenet5_takes_num_classes_too():
+    # fc3: 84 x 10 + 10 = 850 becomes 84 x 2 + 2 = 170
+    assert analyze(load("lenet5", params={"num_classes": 2})).totals.params == 61_706 - 850 + 170
+
+
+def test_report_resnet18_with_21_classes_on_the_command_line():
+    result = cnnsize("report", "resnet18", "--set", "num_classes=21", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    # torchvision's 11,689,512, less fc's 512 x 1000 weights and 1000 biases, plus 512 x 21 and 21
+    assert data["totals"]["params"] == 11_689_512 - 512 * 1000 - 1000 + 512 * 21 + 21 == 11_187_285
+    assert data["output_shape"] == [21]
+
+
+def test_a_zoo_model_names_its_params_when_a_name_is_wrong():
+    result = cnnsize("report", "resnet18", "--set", "classes=21")
+    assert result.returncode == 2
+    assert "cannot set 'classes': the spec declares no such parameter (did you mean 'num_classes'?)" in result.stderr
+    assert result.stderr.startswith("zoo:resnet18:")
+
+
+# torchvision publishes figures for MobileNetV2 at width_mult 1.0 only (its only weights). These are
+# torchvision 0.28's MobileNetV2(width_mult=w) counted once on this project's machine: sum of
+# p.numel() over its parameters, FlopCounterMode's FLOPs / 2 for one 3x224x224 image, and how many
+# of its InvertedResidual blocks add their input back (use_res_connect).
+MOBILENET_V2_WIDTHS = {
+    # below 0.28, 32 and 16 channels both round to 8: the first block (t = 1) keeps the shape and
+    # takes the skip; at 0.05, 160 and 320 do too
+    0.05: (1_327_368, 23_746_304, 12),
+    0.25: (1_519_112, 37_201_312, 11),
+    0.35: (1_677_128, 59_285_808, 10),
+    0.5: (1_968_680, 97_131_840, 10),
+    0.75: (2_636_424, 209_069_792, 10),
+    1.0: (3_504_872, 300_774_272, 10),  # torchvision's published 3,504,872
+    1.4: (6_108_776, 582_195_824, 10),
+}
+
+
+def _residuals(layers: list[Any]) -> int:
+    return sum(layer.kind == "residual" for layer in _layers(layers))
+
+
+@pytest.mark.parametrize("width", sorted(MOBILENET_V2_WIDTHS))
+def test_mobilenet_v2_at_any_width_is_torchvisions(width):
+    params, macs, skips = MOBILENET_V2_WIDTHS[width]
+    spec = load("mobilenet_v2", params={"width_mult": width})
+    report = analyze(spec)
+    assert (report.totals.params, report.totals.macs, _residuals(spec.layers)) == (params, macs, skips)
+
+
+def test_mobilenet_v2_rounds_its_widths_as_torchvision_on_the_command_line():
+    result = cnnsize("report", "mobilenet_v2", "--set", "width_mult=0.5", "--depth", "2", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    features = [layer for layer in data["layers"] if layer["path"].startswith("layers[0].layers[")]
+    # _make_divisible(c * 0.5, 8): 32 -> 16 (stem), 16 -> 8, 24 -> 16 (int(12 + 4) // 8 * 8), 32 -> 16,
+    # 64 -> 32, 96 -> 48, 160 -> 80, 320 -> 160; the last convolution keeps 1280 (1280 * max(1.0, 0.5))
+    widths = [layer["output_shape"][0] for layer in features]
+    assert widths == [16, 8, 16, 16, 16, 16, 16, 32, 32, 32, 32, 48, 48, 48, 80, 80, 80, 160, 1280]
+    assert data["totals"]["params"] == MOBILENET_V2_WIDTHS[0.5][0]
+
+
+def test_mobilenet_v2_at_a_small_width_builds_in_pytorch_with_every_shape_and_count_agreeing():
+    pytest.importorskip("torch")
+    # at 0.25 the first block takes the skip (the `if:` entries of the spec); a 64x64 input keeps it quick
+    args = ("verify", "mobilenet_v2", "--set", "width_mult=0.25", "--input", "3,64,64", "--iterations", "1")
+    result = cnnsize(*args, "--warmup", "0", "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["passed"]
+
+
 def test_the_residual_networks_have_torchvisions_running_statistics():
     # CONVENTIONS.md: for ResNet-50 Keras-style "Total params" would add 53,120 running statistics
     assert analyze(load("resnet50")).totals.non_trainable_params == 53_120

@@ -22,13 +22,16 @@ from cnnsize.commands.options import (
     OptimizerOption,
     Rules,
     RulesOption,
+    SetOption,
+    assignments,
     input_shape,
 )
 from cnnsize.errors import CnnsizeError, UsageError
 
 
-def read_at_revision(path: str, revision: str) -> Any:
-    """The spec `path` as it is at git `revision`, located as `REV:path` in messages."""
+def read_at_revision(path: str, revision: str, params: Optional[dict[str, Any]] = None) -> Any:
+    """The spec `path` as it is at git `revision`, located as `REV:path` in messages, with its
+    parameters set to `params`."""
     from cnnsize.schema import parse_spec
     from cnnsize.yamlio import MAX_FILE_BYTES, parse_text
 
@@ -50,7 +53,7 @@ def read_at_revision(path: str, revision: str) -> Any:
         text = done.stdout.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"--against: {path} at {revision} is not UTF-8 text") from None
-    return parse_spec(parse_text(text, file=f"{revision}:{path}"))
+    return parse_spec(parse_text(text, file=f"{revision}:{path}"), params)
 
 
 def diff(
@@ -81,6 +84,7 @@ def diff(
     amp: AmpOption = None,
     device: RulesOption = Rules.cuda,
     input: InputOption = None,
+    overrides: SetOption = None,
     convention: ConventionOption = None,
 ) -> None:
     """What changed between two specs: each layer's parameters, MACs, activation and saved bytes,
@@ -104,13 +108,13 @@ def diff(
             raise UsageError("give OLD and NEW, or one SPEC and --against REV")
         gates = parse_gates(max_growth) if max_growth is not None else []
         limit = parse_limit(memory) if memory is not None else None
-        shape = input_shape(input)
+        shape, params = input_shape(input), assignments(overrides)
         if against is not None:
-            before = read_at_revision(old, against)
-            specs = (before if shape is None else with_input(before, shape), load_argument(old, shape))
+            before = read_at_revision(old, against, params)
+            specs = (before if shape is None else with_input(before, shape), load_argument(old, shape, params))
         else:
             assert new is not None
-            specs = (load_argument(old, shape), load_argument(new, shape))
+            specs = (load_argument(old, shape, params), load_argument(new, shape, params))
         settings: dict[str, Any] = {
             "amp": amp.value if amp else None,
             "device": device.value,

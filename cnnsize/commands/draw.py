@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cnnsize.commands.options import MAX_DEPTH, InputOption, bounded, input_shape
+from cnnsize.commands.options import MAX_DEPTH, InputOption, SetOption, assignments, bounded, input_shape
 
 
 def draw(
@@ -26,6 +26,7 @@ def draw(
         ),
     ] = None,
     input: InputOption = None,
+    overrides: SetOption = None,
 ) -> None:
     """Draw each layer's output volume as a box whose sides follow H, W and C, labelled with its
     size, the kernel window between volumes, skips and joins as arcs, colours by kind with a legend.
@@ -42,7 +43,7 @@ def draw(
     from cnnsize.render_svg import svg
 
     try:
-        drawing = svg(picture(analyze(load_argument(spec, input_shape(input))), depth))
+        drawing = svg(picture(analyze(load_argument(spec, input_shape(input), assignments(overrides))), depth))
     except CnnsizeError as error:
         exit_on_user_error(error)
         raise  # pragma: no cover - exit_on_user_error always exits

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Callable, List, Optional
+from typing import Annotated, Any, Callable, List, Optional
 
 import typer
 
@@ -72,6 +72,34 @@ InputOption = Annotated[
         callback=lambda text: input_shape(text) and text,  # refused while options are read, named
         metavar="C,H,W",
         help="Use this input instead of the spec's (3,512,512): every size and figure follows it.",
+    ),
+]
+
+
+def assignments(texts: Optional[List[str]]) -> dict[str, Any]:
+    """`--set`'s values by name, each VALUE read as YAML (`num_classes=21`, `width=0.5`,
+    `act=relu`); a bad one is a usage error (exit 2) naming the option."""
+    from cnnsize.params import parse_assignments
+
+    try:
+        return parse_assignments(texts)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="'--set'") from None
+
+
+def _checked_assignments(texts: Optional[List[str]]) -> Optional[List[str]]:
+    """Option callback: `--set`'s values, as given, once each reads (refused while options are read)."""
+    assignments(texts)
+    return texts
+
+
+SetOption = Annotated[
+    Optional[List[str]],
+    typer.Option(
+        "--set",
+        callback=_checked_assignments,
+        metavar="NAME=VALUE",
+        help="Set a parameter the spec declares in `params:` (VALUE read as YAML: --set num_classes=21). Repeatable.",
     ),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]

@@ -20,7 +20,9 @@ from cnnsize.commands.options import (
     OptimizerOption,
     Rules,
     RulesOption,
+    SetOption,
     SpecArgs,
+    assignments,
     input_shape,
 )
 from cnnsize.errors import CnnsizeError, UsageError
@@ -78,6 +80,7 @@ def plan(
     device: RulesOption = Rules.cuda,
     fmt: FormatOption = Format.table,
     input: InputOption = None,
+    overrides: SetOption = None,
 ) -> None:
     """The largest batch size that fits in --memory, with the memory it takes, line by line.
 
@@ -90,14 +93,14 @@ def plan(
     from cnnsize.loader import load_argument  # a command-line argument is a path, never YAML text
     from cnnsize.planner import plan as solve
 
-    shape = input_shape(input)
+    shape, params = input_shape(input), assignments(overrides)
 
     try:
         limit = parse_limit(memory)
 
         def one(path: str) -> Any:
             return solve(
-                load_argument(path, shape),
+                load_argument(path, shape, params),
                 limit,
                 mode=mode.value,
                 optimizer=optimizer.value,

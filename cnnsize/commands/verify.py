@@ -13,7 +13,9 @@ from cnnsize.commands.options import (
     Format,
     FormatOption,
     InputOption,
+    SetOption,
     SpecArgs,
+    assignments,
     input_shape,
     non_negative,
     positive,
@@ -63,6 +65,7 @@ def verify(
     ),
     fmt: FormatOption = Format.table,
     input: InputOption = None,
+    overrides: SetOption = None,
 ) -> None:
     """Build each SPEC in PyTorch; check every layer's shape and the counts against the engine; time it.
 
@@ -92,10 +95,10 @@ def verify(
             compile=compile,
         )
 
-        shape = input_shape(input)
+        shape, params = input_shape(input), assignments(overrides)
 
         def one(path: str) -> Any:
-            loaded = load_argument(path, shape)
+            loaded = load_argument(path, shape, params)
             with progress_bar() as progress:
                 return run_verify(loaded, options, progress)
 

@@ -26,6 +26,7 @@ def report_view(
     fmt: Format,
     input: Optional[str],
     output: Optional[Path] = None,
+    params: Optional[dict[str, Any]] = None,
 ) -> None:
     """`report --view sharing|paths`: the view of each spec, by the rule for several specs, on
     standard output or into `output`."""
@@ -46,7 +47,7 @@ def report_view(
     make = sharing if view == View.sharing else paths
 
     def one(path: str) -> Any:
-        return make(analyze(load_argument(path, shape), batch_size, dtype))
+        return make(analyze(load_argument(path, shape, params), batch_size, dtype))
 
     try:
         results, warnings, code = each(specs, one)
