@@ -23,16 +23,17 @@ from cnnsize.commands import schema as schema_command
 from cnnsize.commands import verify as verify_command
 from cnnsize.commands import zoo as zoo_command
 from cnnsize.commands.options import (
-    MAX_DEPTH,
     AmpOption,
     BatchOption,
     ConventionOption,
+    DepthOption,
     DTypeOption,
     Format,
     FormatOption,
     InputOption,
     Optimizer,
     OptimizerOption,
+    OutputOption,
     Rules,
     RulesOption,
     SetOption,
@@ -40,10 +41,9 @@ from cnnsize.commands.options import (
     View,
     ViewOption,
     assignments,
-    bounded,
     input_shape,
 )
-from cnnsize.commands.several import each, say
+from cnnsize.commands.several import results_of, say
 from cnnsize.errors import CnnsizeError, Problem, SpecError
 
 app = typer.Typer(
@@ -54,18 +54,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-DepthOption = Annotated[
-    Optional[int],
-    typer.Option(
-        "--depth",
-        "-d",
-        callback=bounded(1, MAX_DEPTH),
-        metavar="N",
-        help=f"Rows at most N levels deep, each summing those below (N at most {MAX_DEPTH:,}).",
-    ),
-]
 
 
 def _version(value: bool) -> None:
@@ -141,10 +129,7 @@ def report(
     input: InputOption = None,
     overrides: SetOption = None,
     convention: ConventionOption = None,
-    output: Annotated[
-        Optional[Path],
-        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output."),
-    ] = None,
+    output: OutputOption = None,
     columns: Annotated[
         Optional[str],
         typer.Option(
@@ -191,15 +176,7 @@ def report(
             report = with_convention(report, convention.value)
         return report.truncated(depth)
 
-    try:
-        reports, warnings, code = each(specs, one)  # the rule for several specs: see commands/several.py
-    except CnnsizeError as error:  # a usage error that is no spec's own
-        exit_on_user_error(error)
-        raise  # pragma: no cover - exit_on_user_error always exits
-    for warning in warnings:
-        say(str(warning))
-    if not reports and (len(specs) == 1 or fmt != Format.json):
-        raise typer.Exit(code)
+    reports, code = results_of(specs, one, json=fmt == Format.json)  # the rule for several specs: commands/several.py
     single = len(specs) == 1
     deliver(lambda: write_file(output, lambda out: render(reports, fmt.value, out, one=single, columns=keys)), code)
 

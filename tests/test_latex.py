@@ -4,11 +4,10 @@ character escaped; compiled by pdflatex where it is installed (.ci/run installs 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from latexdoc import compiles, needs_pdflatex
 from typer.testing import CliRunner
 
 import cnnsize
@@ -57,24 +56,7 @@ def test_a_report_is_a_booktabs_table_with_the_stamp_in_its_caption(tmp_path: Pa
     assert layers[0].startswith(f"layers{tex('[0]')} ({tex(EVIL)}) & conv2d")
 
 
-def _compiles(body: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "body.tex").write_text(body, encoding="utf-8")
-    (tmp_path / "paper.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[a3paper,landscape,margin=1cm]{geometry}\n"
-        "\\begin{document}\n\\input{body}\n\\end{document}\n",
-        encoding="utf-8",
-    )
-    return subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (.ci/run installs it)")
+@needs_pdflatex
 @pytest.mark.parametrize(
     "args",
     [
@@ -90,5 +72,5 @@ def test_pdflatex_compiles_every_command_s_latex(tmp_path: Path, args: tuple[str
     evil = tmp_path / "net.yaml"
     evil.write_text(SPEC, encoding="utf-8")
     body = invoke(*(a.format(evil=evil) for a in args), "--format", "latex")
-    done = _compiles(body, tmp_path)
+    done = compiles(body, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -6,11 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from latexdoc import compiles, needs_pdflatex
 from typer.testing import CliRunner
 
 from cnnsize.cli import app
@@ -184,22 +183,10 @@ def test_spec_warnings_are_printed_with_a_view(tmp_path: Path):
     assert "unused" not in result.stdout  # left out of the graph, so of the view
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (.ci/run installs it)")
+@needs_pdflatex
 @pytest.mark.parametrize("view", ["sharing", "paths"])
 def test_pdflatex_compiles_the_views(tmp_path: Path, view: str):
-    (tmp_path / "body.tex").write_text(invoke("report", "resnet50", "--view", view, "-f", "latex").stdout)
-    (tmp_path / "paper.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[a3paper,landscape,margin=1cm]{geometry}\n"
-        "\\begin{document}\n\\input{body}\n\\end{document}\n"
-    )
-    done = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = compiles(invoke("report", "resnet50", "--view", view, "-f", "latex").stdout, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
 
 

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from cnnsize.commands.options import MAX_DEPTH, InputOption, SetOption, assignments, bounded, input_shape
+from cnnsize.commands.options import DepthOption, InputOption, OutputOption, SetOption, assignments, input_shape
 
 
 def draw(
     spec: Annotated[str, typer.Argument(metavar="SPEC", help="A spec file, a zoo model, or - for standard input.")],
-    output: Annotated[
-        Optional[Path],
-        typer.Option("--output", "-o", metavar="FILE", help="Write the SVG here (default: standard output)."),
-    ] = None,
-    depth: Annotated[
-        Optional[int],
-        typer.Option(
-            "--depth",
-            callback=bounded(1, MAX_DEPTH),
-            metavar="N",
-            help="Draw a composite N levels deep as one box (its output volume), as report --depth.",
-        ),
-    ] = None,
+    output: OutputOption = None,
+    depth: DepthOption = None,
     input: InputOption = None,
     overrides: SetOption = None,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, Callable, List, Optional
 
 import typer
@@ -102,7 +103,22 @@ SetOption = Annotated[
         help="Set a parameter the spec declares in `params:` (VALUE read as YAML: --set num_classes=21). Repeatable.",
     ),
 ]
+DepthOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--depth",
+        "-d",
+        callback=bounded(1, MAX_DEPTH),
+        metavar="N",
+        help="At most N levels of composites: one at the last level is one row (one box in a drawing) "
+        f"summing those below (N at most {MAX_DEPTH:,}).",
+    ),
+]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+OutputOption = Annotated[
+    Optional[Path],
+    typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output."),
+]
 BatchOption = Annotated[
     int,
     typer.Option(

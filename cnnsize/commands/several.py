@@ -49,3 +49,22 @@ def each(specs: Sequence[str], work: Callable[[str], T]) -> tuple[list[T], list[
             results.append(result)
             warnings.extend(getattr(result, "warnings", ()))
     return results, warnings, code
+
+
+def results_of(specs: Sequence[str], work: Callable[[str], T], json: bool) -> tuple[list[T], int]:
+    """`each`, with what a printing command does around it: a usage error that is no spec's own
+    exits at once (exit 2), the warnings go to stderr, and when there is nothing to print (no
+    result, except JSON's list for several specs) the command exits with the code. Returns the
+    results and the code to exit with once they are printed."""
+    from cnnsize.cli import exit_on_user_error
+
+    try:
+        results, warnings, code = each(specs, work)
+    except CnnsizeError as error:  # a usage error that is no spec's own
+        exit_on_user_error(error)
+        raise  # pragma: no cover - exit_on_user_error always exits
+    for warning in warnings:
+        say(str(warning))
+    if not results and (len(specs) == 1 or not json):
+        raise typer.Exit(code)
+    return results, code

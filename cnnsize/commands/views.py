@@ -10,8 +10,7 @@ from typing import Any, List, Optional
 import typer
 
 from cnnsize.commands.options import Format, View, input_shape
-from cnnsize.commands.several import each, say
-from cnnsize.errors import CnnsizeError
+from cnnsize.commands.several import results_of, say
 
 TABLE_ONLY = ("depth", "columns", "convention", "optimizer", "amp", "device")
 """`report`'s options that change the layer table or the memory panel only: refused with a view."""
@@ -30,7 +29,7 @@ def report_view(
 ) -> None:
     """`report --view sharing|paths`: the view of each spec, by the rule for several specs, on
     standard output or into `output`."""
-    from cnnsize.cli import deliver, exit_on_user_error, write_file
+    from cnnsize.cli import deliver, write_file
     from cnnsize.engine import analyze
     from cnnsize.loader import load_argument
     from cnnsize.paths import paths
@@ -49,14 +48,6 @@ def report_view(
     def one(path: str) -> Any:
         return make(analyze(load_argument(path, shape, params), batch_size, dtype))
 
-    try:
-        results, warnings, code = each(specs, one)
-    except CnnsizeError as error:
-        exit_on_user_error(error)
-        raise  # pragma: no cover - exit_on_user_error always exits
-    for warning in warnings:
-        say(str(warning))
-    if not results and (len(specs) == 1 or fmt != Format.json):
-        raise typer.Exit(code)
+    results, code = results_of(specs, one, json=fmt == Format.json)
     single = len(specs) == 1
     deliver(lambda: write_file(output, lambda out: render_views(results, fmt.value, out, one=single)), code)
