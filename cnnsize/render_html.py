@@ -10,11 +10,12 @@ Security Policy forbids it. Every name is HTML-escaped. Drawing only: the figure
 
 from __future__ import annotations
 
+import html as markup
 import re
-from html import escape
 from typing import Optional, Sequence
 
 from cnnsize.listing import Document, Listing, Panel, Text
+from cnnsize.listing import escape as escape_controls
 from cnnsize.picture import fitted
 from cnnsize.provenance import stamp
 from cnnsize.render import document
@@ -61,17 +62,41 @@ document.body.dataset.ready = 'yes';
 """
 
 
+def escape(text: str) -> str:
+    """Text of a spec as HTML: control characters written out first (as every format does, so a
+    terminal showing the file obeys none), then `<`, `&`, `>` and quotes as entities."""
+    return markup.escape(escape_controls(text))
+
+
 def html(report: Report) -> str:
     """The whole page for one report."""
+    return _page(report.name, _sections(report))
+
+
+def _page(title: str, body: Sequence[str]) -> str:
+    return (
+        "\n".join(
+            [
+                "<!DOCTYPE html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
+                f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+                *body,
+                f"<script>{SCRIPT}</script>",
+                "</body></html>",
+            ]
+        )
+        + "\n"
+    )
+
+
+def _sections(report: Report) -> list[str]:
+    """One report's part of a page: its title and stamp, drawing, table, panels and charts."""
     doc = document(report, "html")
     depth, drawing = fitted(report)
     leaves = list(report.leaves())
     how = "" if depth is None else f", blocks collapsed at depth {depth}"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
-        f"<title>{escape(report.name)}</title><style>{STYLE}</style></head><body>",
+    return [
         f"<h1>{escape(report.name)}</h1>",
         f'<p class="stamp">{escape(stamp(report).text())}</p>',
         f"<h2>The network{how}</h2>",
@@ -87,11 +112,12 @@ def html(report: Report) -> str:
         _bars([_name(r) for r in leaves], [r.activation_bytes for r in leaves], [r.type for r in leaves], human_bytes),
         *_training(report, leaves),
         *_receptive(leaves),
-        *(f'<p class="note">{escape(part.text)}</p>' for part in doc.parts if isinstance(part, Text) and not part.bold),
-        f"<script>{SCRIPT}</script>",
-        "</body></html>",
+        *(
+            f'<p class="note">{escape(part.text)}</p>'
+            for part in doc.parts
+            if isinstance(part, Text) and not part.bold and not part.stamp
+        ),
     ]
-    return "\n".join(parts) + "\n"
 
 
 def _inline(drawing: str) -> str:
@@ -202,7 +228,7 @@ def _training(report: Report, leaves: Sequence[LayerRow]) -> list[str]:
     )
     px, py = xy[peak]
     chart = (
-        f'<svg class="chart" id="timeline" xmlns="http://www.w3.org/2000/svg" width="{WIDTH + 60}" '
+        f'<svg class="chart" data-chart="timeline" xmlns="http://www.w3.org/2000/svg" width="{WIDTH + 60}" '
         f'height="{BAR_AREA + 30}">'
         f'<polyline points="{line}" fill="none" stroke="#4e79a7" stroke-width="1.5"/>{marks}'
         f'<circle class="peak" cx="{px:.1f}" cy="{py:.1f}" r="5" fill="#e15759"/>'
@@ -227,7 +253,7 @@ def _training(report: Report, leaves: Sequence[LayerRow]) -> list[str]:
         )
         x += w
     stacked = (
-        f'<svg class="chart" id="footprint" xmlns="http://www.w3.org/2000/svg" width="{max(WIDTH, 150 * len(lines))}" '
+        f'<svg class="chart" data-chart="footprint" xmlns="http://www.w3.org/2000/svg" width="{max(WIDTH, 150 * len(lines))}" '
         f'height="80">{"".join(blocks)}</svg>'
     )
     return [
@@ -265,17 +291,15 @@ def _receptive(leaves: Sequence[LayerRow]) -> list[str]:
     note = f"<p>Unknown after {unknown} of {len(sizes)} layers (the table's notes say why).</p>" if unknown else ""
     return [
         "<h2>The receptive field's growth (pixels, H)</h2>",
-        f'<svg class="chart" id="receptive" xmlns="http://www.w3.org/2000/svg" width="{WIDTH + 60}" '
+        f'<svg class="chart" data-chart="receptive" xmlns="http://www.w3.org/2000/svg" width="{WIDTH + 60}" '
         f'height="{BAR_AREA + 30}"><text x="0" y="16">{top}</text>{lines}</svg>',
         note,
     ]
 
 
 def write_html(reports: Sequence[Report]) -> str:
-    """One page: a report's, or for several specs each report's table and panels."""
-    if len(reports) == 1:
-        return html(reports[0])
-    return page([document(report, "html") for report in reports])
+    """One page: each report whole (drawing, table, charts), one after another."""
+    return _page(", ".join(r.name for r in reports), [line for r in reports for line in _sections(r)])
 
 
 def page(documents: Sequence[Document]) -> str:
@@ -284,28 +308,14 @@ def page(documents: Sequence[Document]) -> str:
     for doc in documents:
         for part in doc.parts:
             if isinstance(part, Text):
-                body.append(
-                    f"<h1>{escape(part.text)}</h1>" if part.bold else f'<p class="stamp">{escape(part.text)}</p>'
-                )
+                text = escape(part.text)
+                body.append(f"<h1>{text}</h1>" if part.bold else f'<p class="stamp">{text}</p>')
             elif isinstance(part, Panel):
                 body.append(_panel(part))
             else:
                 body.append(_table(part))
     title = next((p.text for d in documents for p in d.parts if isinstance(p, Text)), "cnnsize")
-    return (
-        "\n".join(
-            [
-                "<!DOCTYPE html>",
-                '<html lang="en"><head><meta charset="utf-8">',
-                f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
-                f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
-                *body,
-                f"<script>{SCRIPT}</script>",
-                "</body></html>",
-            ]
-        )
-        + "\n"
-    )
+    return _page(title, body)
 
 
 __all__ = ["html", "page", "timeline", "write_html"]

@@ -5,15 +5,29 @@ makes, skips and joins as arcs above the boxes, and a legend of the kinds.
 SVG is written directly, as text: it is a small XML vocabulary, every element here is a rect, a
 polygon, a path, a line or a text, and writing it by hand keeps the bytes the same from run to run
 (no ids, dates or float noise), so drawings can be committed and a test can tell a stale one. Every
-name is XML-escaped.
+name has its control characters written out and is XML-escaped.
 """
 
 from __future__ import annotations
 
 from math import log2
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax import saxutils
 
+from cnnsize.listing import escape as escape_controls
 from cnnsize.picture import Box, Edge, Picture
+
+
+def escape(text: str) -> str:
+    """Text of a spec as SVG text: control characters written out first (as every format does:
+    XML cannot hold most of them, and a terminal showing the file must not obey them), then `<`,
+    `&` and `>` as entities."""
+    return saxutils.escape(escape_controls(text))
+
+
+def quoteattr(text: str) -> str:
+    """Text of a spec as a quoted attribute value, controls written out first."""
+    return saxutils.quoteattr(escape_controls(text))
+
 
 GAP = 18.0  # between one box's space and the next
 MARGIN = 16.0

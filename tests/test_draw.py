@@ -154,3 +154,11 @@ def test_draw_takes_set_and_input_as_report_does() -> None:
     shapes = [g.get("data-shape") for g in boxes(parsed(done.stdout))]
     assert shapes[0] == "3,64,64" and shapes[-1] == "21"  # the new input, the new head
     assert runner.invoke(app, ["draw", "resnet18", "--set", "nope=1"]).exit_code == 2
+
+
+def test_control_characters_are_written_out_so_the_svg_stays_xml() -> None:
+    spec = 'name: "t\\x1b[2Jt"\ninput: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 3, name: "a\\x01b"}\n'
+    text = svg(picture(cnnsize.analyze(cnnsize.load(spec))))
+    root = parsed(text)  # XML 1.0 cannot hold \x01 or ESC: written out, it parses
+    assert root.find("svg:title", NS).text == "t\\x1b[2Jt"  # type: ignore[union-attr]
+    assert not [c for c in text if ord(c) < 32 and c != "\n"]

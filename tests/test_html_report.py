@@ -123,3 +123,20 @@ def test_the_screenshot_is_not_blank(tmp_path: Path) -> None:
         shots.append(shot.stat().st_size)
     # a white page compresses to a few KiB; the drawing, tables and charts do not
     assert shots[0] > 10 * shots[1], shots
+
+
+def test_several_specs_give_each_its_whole_part_of_one_page() -> None:
+    done = CliRunner().invoke(app, ["report", SMALL, str(ROOT / "specs" / "toy.yaml"), "--format", "html"])
+    assert done.exit_code == 0, done.output
+    page_text = done.stdout
+    assert page_text.count("<!DOCTYPE html>") == 1 and page_text.count('class="chart"') == 2 * 6
+    assert "<title>small-resnet, cs231n-toy</title>" in page_text and page_text.count('<div class="drawing">') == 2
+
+
+def test_control_characters_are_written_out_not_sent_to_a_terminal() -> None:
+    spec = cnnsize.load(
+        'name: "t\\x1b[2Jt\\u202e"\ninput: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 3, name: "a\\x01b"}\n'
+    )
+    text = html(with_memory(spec, cnnsize.analyze(spec)))
+    assert not [c for c in text if (ord(c) < 32 and c not in "\n\t") or c == "\u202e"]
+    assert "t\\x1b[2Jt\\u202e" in text and "a\\x01b" in text
