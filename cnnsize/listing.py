@@ -235,23 +235,23 @@ def draw(document: Document, out: IO[str]) -> str:
             plain = plain_table(header, rows, left, console, part.dim)
             if plain is not None:
                 chunks.append(plain)
-                if hidden:
-                    names = ", ".join(hidden)
-                    note = f"(hidden to fit {console.width} columns: {names}; --format markdown, csv or json shows all)"
-                    show(RichText(note, style="dim"))
-                continue
-            table = Table(header_style="bold cyan")
-            for i, name in enumerate(header):
-                if i == 0:  # the first column gives way first: it folds, so figures are never cut
-                    table.add_column(name, overflow="fold")
-                else:
-                    widest = max((len(row[i]) for row in rows), default=0)
-                    justify: Literal["left", "right"] = "left" if i < part.left else "right"
-                    table.add_column(name, justify=justify, no_wrap=True, min_width=widest)
-            for i, row in enumerate(rows):
-                style = "dim" if part.dim and part.dim[i] else None
-                table.add_row(*(RichText(cell) for cell in row), style=style)
-            show(table)
+            else:
+                table = Table(header_style="bold cyan")
+                for i, name in enumerate(header):
+                    if i == 0:  # the first column gives way first: it folds, so figures are never cut
+                        table.add_column(name, overflow="fold")
+                    else:
+                        widest = max((len(row[i]) for row in rows), default=0)
+                        justify: Literal["left", "right"] = "left" if i < left else "right"
+                        table.add_column(name, justify=justify, no_wrap=True, min_width=widest)
+                for i, row in enumerate(rows):
+                    style = "dim" if part.dim and part.dim[i] else None
+                    table.add_row(*(RichText(cell) for cell in row), style=style)
+                show(table)
+            if hidden:
+                names = ", ".join(hidden)
+                note = f"(hidden to fit {console.width} columns: {names}; --format markdown, csv or json shows all)"
+                show(RichText(note, style="dim"))
     return "".join(chunks)
 
 
@@ -259,8 +259,9 @@ def _fitted(
     part: Listing, header: list[str], rows: list[list[str]], width: int
 ) -> tuple[list[str], list[list[str]], int, list[str]]:
     """The table with the fewest of its hideable columns hidden (in their order) that fits in
-    `width`, its `left` count, and the names hidden; the whole table when it fits or hiding every
-    hideable column would not make it fit (rich folds the first column then)."""
+    `width`, its `left` count, and the names hidden; the whole table when it fits. When even
+    hiding every hideable column does not make it fit, every one is hidden and rich folds the
+    first column (the layer) into the width left: it is never squeezed out by figures."""
     widths = _widths(header, rows)
     total = sum(widths) + 3 * len(header) + 1
     hidden: list[int] = []
@@ -271,7 +272,7 @@ def _fitted(
             i = list(part.header).index(name)
             hidden.append(i)
             total -= widths[i] + 3
-    if not hidden or total > width:
+    if not hidden:
         return header, rows, part.left, []
     kept = [i for i in range(len(header)) if i not in hidden]
     left = sum(1 for i in kept if i < part.left)

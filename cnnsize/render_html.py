@@ -253,8 +253,8 @@ def _training(report: Report, leaves: Sequence[LayerRow]) -> list[str]:
         )
         x += w
     stacked = (
-        f'<svg class="chart" data-chart="footprint" xmlns="http://www.w3.org/2000/svg" width="{max(WIDTH, 150 * len(lines))}" '
-        f'height="80">{"".join(blocks)}</svg>'
+        f'<svg class="chart" data-chart="footprint" xmlns="http://www.w3.org/2000/svg" '
+        f'width="{max(WIDTH, 150 * len(lines))}" height="80">{"".join(blocks)}</svg>'
     )
     return [
         "<h2>A training step's memory over time</h2>",

@@ -159,3 +159,18 @@ def test_the_weights_column_names_each_parameter_tensor_and_they_add_up_to_the_p
         if weights:
             shapes = [[int(v) for v in part.split("[")[1].rstrip("]").split(", ")] for part in weights.split("], ")]
             assert sum(math.prod(shape) for shape in shapes) == int(params.replace(",", ""))
+
+
+@pytest.mark.parametrize("width", [30, 60])
+def test_long_layer_names_fold_rather_than_lose_the_layer_column(monkeypatch, width):
+    # resnet50's paths (`layers[4].layers[0].layers[0].body[0]`) are wider than the terminal with
+    # any figure beside them: every hideable column goes, the layer column folds, none is cut off
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = io.StringIO()
+    render([analyze(load("resnet50"))], "table", out)
+    text = out.getvalue()
+    table = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table[1].startswith("┃ Layer ") and table[1].rstrip("┃ ").endswith("Params")
+    assert all(len(line) <= width for line in table)
+    assert re.search(r"│\s+9,408 │", text)  # conv1's parameters, whole and right-aligned
+    assert "hidden to fit" in " ".join(text.split())
