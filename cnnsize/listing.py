@@ -128,13 +128,17 @@ def drawn(documents: Sequence[Document], fmt: str, out: IO[str]) -> str:
     being a terminal, and encoding, decide the table's styles and box characters)."""
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        plain = csv.writer(buffer, lineterminator="\n")
+        # a row with a `#` in a name is written with its text quoted: readers told to skip the
+        # stamp's comment lines (`pandas.read_csv(comment="#")`) would cut it there otherwise
+        quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
         for document in documents:
             buffer.writelines(f"# {escape(line)}\n" for line in document.csv_comments)
-        if documents:
-            writer.writerow([escape(name) for name in documents[0].csv_header])
+        rows = [[escape(name) for name in documents[0].csv_header]] if documents else []
         for document in documents:
-            writer.writerows([escape(v) if isinstance(v, str) else v for v in row] for row in document.csv_rows)
+            rows += [[escape(v) if isinstance(v, str) else v for v in row] for row in document.csv_rows]
+        for row in rows:
+            (quoted if any(isinstance(v, str) and "#" in v for v in row) else plain).writerow(row)
         return buffer.getvalue()
     if fmt == "markdown":
         return "\n".join(markdown(document) for document in documents)

@@ -100,3 +100,21 @@ def test_diff_with_a_convention_compares_its_figure_too() -> None:
     assert data["new"]["provenance"]["convention"] == "fvcore"
     # the headline names the figure as the tool does
     assert "flops (fvcore) +" in invoke("diff", "resnet18", "resnet34", "--convention", "fvcore")
+
+
+def test_a_hash_in_a_name_is_quoted_so_comment_skipping_readers_keep_the_row(tmp_path) -> None:
+    # pandas.read_csv(comment="#") cuts a line at a # outside quotes: every # of a data line must
+    # be inside a quoted field, while the stamp's line starts with one
+    path = tmp_path / "hash.yaml"
+    path.write_text(
+        'name: "net #1"\ninput: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 3, name: "c#2"}\n'
+    )
+    out = invoke("report", str(path), "--format", "csv")
+    lines = out.splitlines()
+    assert lines[0].startswith("# net #1: cnnsize")
+    for line in lines[1:]:
+        inside = False
+        for char in line:
+            inside = not inside if char == '"' else inside
+            assert char != "#" or inside, line
+    assert csv_dicts(out)[0]["name"] == "c#2"
