@@ -44,7 +44,7 @@ from cnnsize.commands.options import (
     input_shape,
 )
 from cnnsize.commands.several import results_of, say
-from cnnsize.errors import CnnsizeError, Problem, SpecError
+from cnnsize.errors import CnnsizeError, Problem, SpecError, UsageError
 
 app = typer.Typer(
     name="cnnsize",
@@ -146,6 +146,7 @@ def report(
     `--view sharing` and `--view paths` show the lecture's views instead (docs/views.md).
 
     SPEC is a file, or the name of a model of the zoo (see `cnnsize zoo`)."""
+    refuse_output_over_a_spec(output, specs)
     if view != View.table:
         from cnnsize.commands.views import report_view
 
@@ -179,6 +180,20 @@ def report(
     reports, code = results_of(specs, one, json=fmt == Format.json)  # the rule for several specs: commands/several.py
     single = len(specs) == 1
     deliver(lambda: write_file(output, lambda out: render(reports, fmt.value, out, one=single, columns=keys)), code)
+
+
+def refuse_output_over_a_spec(output: Optional[Path], specs: List[str]) -> None:
+    """`-o` naming one of the specs read would write over it: a usage error (exit 2), before any work."""
+    if output is None:
+        return
+    for spec in specs:
+        try:
+            same = spec != "-" and Path(spec).exists() and Path(spec).resolve() == output.resolve()
+        except OSError:
+            same = False
+        if same:
+            say(f"error: --output {output} is the spec {spec}: writing there would replace it; choose another file")
+            raise typer.Exit(UsageError.exit_code)
 
 
 def write_file(path: Optional[Path], draw: Callable[[IO[str]], None]) -> None:

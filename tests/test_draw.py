@@ -162,3 +162,13 @@ def test_control_characters_are_written_out_so_the_svg_stays_xml() -> None:
     root = parsed(text)  # XML 1.0 cannot hold \x01 or ESC: written out, it parses
     assert root.find("svg:title", NS).text == "t\\x1b[2Jt"  # type: ignore[union-attr]
     assert not [c for c in text if ord(c) < 32 and c != "\n"]
+
+
+@pytest.mark.parametrize("command", ["report", "draw"])
+def test_output_never_replaces_the_spec_it_reads(tmp_path: Path, command: str) -> None:
+    spec = tmp_path / "net.yaml"
+    text = (ROOT / "specs" / "toy.yaml").read_text(encoding="utf-8")
+    spec.write_text(text, encoding="utf-8")
+    done = CliRunner().invoke(app, [command, str(spec), "-o", str(tmp_path / "." / "net.yaml")])
+    assert done.exit_code == 2 and "would replace it" in done.output
+    assert spec.read_text(encoding="utf-8") == text

@@ -22,7 +22,7 @@ def draw(
     The same spec gives the same bytes, so drawings can be committed. Example:
     cnnsize draw resnet18 --depth 2 -o resnet18.svg
     """
-    from cnnsize.cli import deliver, exit_on_user_error, write_file
+    from cnnsize.cli import deliver, exit_on_user_error, refuse_output_over_a_spec, write_file
     from cnnsize.engine import analyze
     from cnnsize.errors import CnnsizeError
     from cnnsize.listing import emit
@@ -30,6 +30,7 @@ def draw(
     from cnnsize.picture import picture
     from cnnsize.render_svg import svg
 
+    refuse_output_over_a_spec(output, [spec])
     try:
         drawing = svg(picture(analyze(load_argument(spec, input_shape(input), assignments(overrides))), depth))
     except CnnsizeError as error:
