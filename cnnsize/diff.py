@@ -30,10 +30,20 @@ class Side:
 
     row: LayerRow
     saved: int
+    counted: int = 0  # the figure of another tool's convention (`--convention`), 0 without one
 
     def figures(self) -> tuple[Any, ...]:
         r = self.row
-        return (r.type, r.output_shapes, r.params, r.macs, r.activation_bytes, self.saved, receptive_text(r))
+        return (
+            r.type,
+            r.output_shapes,
+            r.params,
+            r.macs,
+            r.activation_bytes,
+            self.saved,
+            receptive_text(r),
+            self.counted,
+        )
 
 
 @dataclass(frozen=True)
@@ -62,14 +72,17 @@ class RowChange:
         return "same" if self.old.figures() == self.new.figures() else "changed"
 
     def delta(self, figure: str) -> int:
-        """new - old of `params`, `macs`, `activation_bytes` or `saved` (a missing side counts 0)."""
+        """new - old of `params`, `macs`, `activation_bytes`, `saved` or `counted` (a missing side
+        counts 0)."""
         return _figure(self.new, figure) - _figure(self.old, figure)
 
 
 def _figure(side: Optional[Side], figure: str) -> int:
     if side is None:
         return 0
-    return side.saved if figure == "saved" else int(getattr(side.row, figure))
+    if figure in ("saved", "counted"):
+        return int(getattr(side, figure))
+    return int(getattr(side.row, figure))
 
 
 @dataclass(frozen=True)
@@ -182,6 +195,7 @@ class Diff:
                 "macs": r.macs,
                 "activation_bytes": r.activation_bytes,
                 "saved_bytes": s.saved,
+                **({"counted": s.counted} if self.new.counted is not None else {}),
                 "receptive_field": receptive_text(r),
             }
 
@@ -238,7 +252,8 @@ def _keyed(report: Report) -> list[tuple[str, int, Side]]:
         counts[parent, what] = counts.get((parent, what), 0) + 1
         key = f"{parent}/{what}#{counts[parent, what]}"
         parents.append(key)
-        out.append((key, depth, Side(row, report.memory.saved_at(row.path))))
+        counted = report.counted.of(row) if report.counted is not None else 0
+        out.append((key, depth, Side(row, report.memory.saved_at(row.path), counted)))
     return out
 
 

@@ -79,6 +79,8 @@ HEADER = ["Layer", "Change", "Output shape", "Δ Params", "Δ MACs", "Δ Activat
 def document(diff: Diff) -> Document:
     changed = diff.changed()
     parts: list[Part] = [Text(headline(diff), bold=True), Text(compared(diff.old, diff.new), stamp=True)]
+    counted = diff.new.counted.convention.heading if diff.new.counted is not None else None
+    extra = [f"Δ {counted}"] if counted else []
     if changed:
         parts.append(
             Listing(
@@ -88,6 +90,7 @@ def document(diff: Diff) -> Document:
                     "Output shape",
                     "Δ Params",
                     "Δ MACs",
+                    *extra,
                     "Δ Activations",
                     "Δ Saved",
                     "Receptive field",
@@ -99,6 +102,7 @@ def document(diff: Diff) -> Document:
                         _shape(c),
                         signed(c.delta("params"), _count),
                         signed(c.delta("macs"), _count),
+                        *([signed(c.delta("counted"), _count)] if counted else []),
                         signed(c.delta("activation_bytes"), human_bytes),
                         signed(c.delta("saved"), human_bytes),
                         _receptive(c),
@@ -107,10 +111,12 @@ def document(diff: Diff) -> Document:
                 ],
                 left=3,
                 depths=[c.depth for c in changed],
-                hideable=("Receptive field", "Δ Saved", "Δ Activations", "Δ MACs", "Output shape"),
+                hideable=("Receptive field", "Δ Saved", "Δ Activations", *extra, "Δ MACs", "Output shape"),
             )
         )
-    return Document(parts, CSV_HEADER, [_csv_row(c) for c in changed], [compared(diff.old, diff.new)])
+    header = (*CSV_HEADER, "delta_counted") if counted else CSV_HEADER
+    rows = [_csv_row(c) + ([c.delta("counted")] if counted else []) for c in changed]
+    return Document(parts, header, rows, [compared(diff.old, diff.new)])
 
 
 CSV_HEADER = (

@@ -118,3 +118,21 @@ def test_a_hash_in_a_name_is_quoted_so_comment_skipping_readers_keep_the_row(tmp
             inside = not inside if char == '"' else inside
             assert char != "#" or inside, line
     assert csv_dicts(out)[0]["name"] == "c#2"
+
+
+def test_a_change_only_a_convention_sees_is_a_changed_layer(tmp_path) -> None:
+    # nearest to bilinear upsampling: the same shapes, parameters and MACs; fvcore counts 4 per
+    # output element instead of 1, so 3 x 4*12*12 = 1,728 more, and the layer is changed
+    old = tmp_path / "old.yaml"
+    old.write_text(
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv2d, out_channels: 4, kernel_size: 3}\n  - {type: upsample, scale_factor: 2}\n"
+    )
+    new = tmp_path / "new.yaml"
+    new.write_text(old.read_text().replace("scale_factor: 2}", "scale_factor: 2, mode: bilinear}"))
+    data = json.loads(invoke("diff", str(old), str(new), "--convention", "fvcore", "--format", "json"))
+    assert [(c["layer"], c["new"]["counted"] - c["old"]["counted"]) for c in data["layers"]] == [
+        ("layers[1]", 3 * 4 * 12 * 12)
+    ]
+    rows = csv_dicts(invoke("diff", str(old), str(new), "--convention", "fvcore", "--format", "csv"))
+    assert [row["delta_counted"] for row in rows] == ["1728"]
+    assert "no layer changed" in invoke("diff", str(old), str(new))  # without the convention: nothing to see
