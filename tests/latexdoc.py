@@ -1,5 +1,5 @@
 """Compiling cnnsize's `--format latex` as a paper would: the fragment `\\input` into a document
-that loads booktabs, by pdflatex (installed by .ci/run; tests skip without it)."""
+that loads booktabs and longtable, by pdflatex (installed by .ci/run; tests skip without it)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def compiles(body: str, folder: Path) -> subprocess.CompletedProcess[str]:
     """pdflatex's run on a paper that inputs `body` (returncode 0: it compiled)."""
     (folder / "body.tex").write_text(body, encoding="utf-8")
     (folder / "paper.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[a3paper,landscape,margin=1cm]{geometry}\n"
+        "\\documentclass{article}\n\\usepackage{booktabs,longtable}\n\\usepackage[a3paper,landscape,margin=1cm]{geometry}\n"
         "\\begin{document}\n\\input{body}\n\\end{document}\n",
         encoding="utf-8",
     )

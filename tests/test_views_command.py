@@ -62,7 +62,7 @@ def test_sharing_in_every_other_format():
     assert markdown.startswith(f"## small-resnet ({SMALL})")
     assert "| Total |  |  |  | 23,984 |" in markdown
     latex = invoke("report", SMALL, "--view", "sharing", "-f", "latex").stdout
-    assert latex.count("\\begin{tabular}") == 1 and "Total &" in latex
+    assert latex.count("\\begin{longtable}") == 1 and "Total &" in latex
 
 
 def test_paths_as_a_table():
@@ -88,7 +88,7 @@ def test_paths_in_every_other_format():
     markdown = invoke("report", SMALL, "--view", "paths", "-f", "markdown").stdout
     assert "| Paths | 8 (2^3) |" in markdown and "| 5 | 2 | 25.00% | 50.00% |" in markdown
     latex = invoke("report", SMALL, "--view", "paths", "-f", "latex").stdout
-    assert latex.count("\\begin{tabular}") == 3  # the panel, and a table for each measure
+    assert latex.count("\\begin{longtable}") == 3  # the panel, and a table for each measure
 
 
 def test_resnet152s_paths_are_exact():
