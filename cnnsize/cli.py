@@ -136,7 +136,7 @@ def report(
             "--columns",
             metavar="KEYS",
             help="The table's columns, in order: layer, type, from, output, weights, params, params%, macs, "
-            "macs%, activations, rf, saved (table and markdown).",
+            "macs%, counted (with --convention), activations, rf, saved (table, markdown, latex, html).",
         ),
     ] = None,
     view: ViewOption = View.table,
@@ -164,6 +164,8 @@ def report(
     if keys is not None:
         try:
             choose_columns(keys)
+            if "counted" in keys and convention is None:
+                raise UsageError("--columns: 'counted' is another tool's figure: choose it with --convention NAME")
         except CnnsizeError as error:
             exit_on_user_error(error)
 

@@ -208,6 +208,7 @@ class Convention:
     counts: str
     source: str
     rules: dict[str, Rule]
+    one_sample: bool = False  # the tool prints one sample's figure whatever the batch (ptflops)
 
     @property
     def heading(self) -> str:
@@ -261,7 +262,7 @@ CONVENTIONS: dict[str, Convention] = {
         ),
         Convention(
             "ptflops",
-            "ptflops 0.7.5 (its default pytorch backend)",
+            "ptflops 0.7.5, pytorch backend",
             "MACs",
             "MACs with biases, plus activations, norms, pooling and upsampling (some twice)",
             "ptflops/pytorch_ops.py: MODULES_MAPPING (exact module types), FUNCTIONAL_MAPPING, TENSOR_OPS_MAPPING",
@@ -284,14 +285,16 @@ CONVENTIONS: dict[str, Convention] = {
                 upsample=times(2, outputs),  # nn.Upsample's hook and the patched F.interpolate
                 # layernorm2d subclasses nn.LayerNorm, and ptflops matches exact types: not counted
             ),
+            one_sample=True,
         ),
         Convention(
             "ptflops-aten",
-            "ptflops 0.7.5 with backend='aten'",
+            "ptflops 0.7.5, aten backend",
             "MACs",
             "MACs of convolutions and matrix products with biases, nothing else",
             "ptflops/aten_ops.py: ATEN_OPS_MAPPING",
             _rules(dict.fromkeys(WEIGHTED, plus(macs, bias))),
+            one_sample=True,
         ),
         Convention(
             "thop",

@@ -88,12 +88,17 @@ def total_lines(report: Report) -> list[tuple[str, str]]:
 
 
 def _counted_line(report: Report) -> list[tuple[str, str]]:
-    """The figure another tool would print (`--convention`), with what it counts."""
+    """The figure another tool would print (`--convention`); where the tool prints one sample's
+    figure whatever the batch (ptflops), that figure too."""
     counted = report.counted
     if counted is None:
         return []
     c = counted.convention
-    return [(c.heading, f"{counted.total:,} ({human_count(counted.total)} {c.figure}: {c.counts})")]
+    text = f"{counted.total:,} ({human_count(counted.total)} {c.figure}; {c.tool})"
+    if c.one_sample and report.batch_size > 1:
+        one = counted.total // report.batch_size
+        text += f"; for batch {report.batch_size}: {c.name} itself prints one sample's, {one:,}"
+    return [(c.heading, text)]
 
 
 def _shapes_line(what: str, named: Sequence[tuple[str, Shape]]) -> tuple[str, str]:

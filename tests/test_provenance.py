@@ -136,3 +136,8 @@ def test_a_change_only_a_convention_sees_is_a_changed_layer(tmp_path) -> None:
     rows = csv_dicts(invoke("diff", str(old), str(new), "--convention", "fvcore", "--format", "csv"))
     assert [row["delta_counted"] for row in rows] == ["1728"]
     assert "no layer changed" in invoke("diff", str(old), str(new))  # without the convention: nothing to see
+
+
+def test_the_counted_column_needs_a_convention() -> None:
+    result = CliRunner().invoke(app, ["report", TOY, "--columns", "layer,counted"])
+    assert result.exit_code == 2 and "--convention" in result.output

@@ -119,8 +119,10 @@ def _flag_problem(
         return "--ceil-mode is for pooling windows: add --pool"
     if output_padding is not None and not transposed:
         return "--output-padding is for transposed convolutions: add --transposed"
-    if draw and (transposed or solve is not None):
-        return "--draw shows the windows of a convolution or pooling with every value given"
+    if draw and transposed:
+        return "--draw shows the windows a convolution or pooling reads; a transposed convolution scatters instead"
+    if draw and solve is not None:
+        return f"--draw needs every value given; draw the answer: give --{solve.value} one of the values --solve finds"
     if solve is None and output is not None:
         return "--output is the size that --solve aims at: add --solve padding|stride|kernel"
     if solve is not None and output is None:
