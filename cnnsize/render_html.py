@@ -49,7 +49,7 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
         var x = a.cells[column], y = b.cells[column];
         var u = x.dataset.value, v = y.dataset.value;
         var order = (u !== undefined && v !== undefined) ? Number(u) - Number(v)
-          : x.textContent.localeCompare(y.textContent);
+          : x.textContent.localeCompare(y.textContent, undefined, {numeric: true});  // layers[2] before layers[10]
         return down ? order : -order;
       });
       rows.forEach(function (row) { body.appendChild(row); });

@@ -140,3 +140,20 @@ def test_control_characters_are_written_out_not_sent_to_a_terminal() -> None:
     text = html(with_memory(spec, cnnsize.analyze(spec)))
     assert not [c for c in text if (ord(c) < 32 and c not in "\n\t") or c == "\u202e"]
     assert "t\\x1b[2Jt\\u202e" in text and "a\\x01b" in text
+
+
+@needs_browser
+def test_text_columns_sort_numbers_within_them_by_value(tmp_path: Path) -> None:
+    # clicking "Layer" puts layers[2] before layers[10], as a person reads them
+    click = (
+        "<script>var th = Array.prototype.find.call(document.querySelectorAll('th'), "
+        "function (h) { return h.textContent === 'Layer'; }); th.click();"
+        "document.body.dataset.order = Array.prototype.map.call("
+        "document.querySelectorAll('table.sortable tbody tr td:first-child'), "
+        "function (td) { return td.textContent.trim(); }).join('|');</script>"
+    )
+    dom = _browse("--dump-dom", page(tmp_path, extra=click).as_uri()).stdout
+    order = re.search(r'data-order="([^"]*)"', dom)
+    assert order is not None
+    names = order.group(1).split("|")
+    assert names.index("layers[2]") < names.index("layers[10]")
