@@ -95,20 +95,28 @@ def test_the_page_loads_without_error_and_draws_its_charts(tmp_path: Path) -> No
     assert 'class="peak"' in dom and dom.count('class="box"') == len(report().inputs) + len(list(report().leaves()))
 
 
+def _rows_after_clicking(tmp_path: Path, heading: str, clicks: int) -> tuple[list[str], str]:
+    """The layer column, top to bottom, after a reader clicks `heading` `clicks` times; and the DOM."""
+    script = (
+        "<script>var th = Array.prototype.find.call(document.querySelectorAll('th'), "
+        f"function (h) {{ return h.textContent === '{heading}'; }});"
+        + " th.click();"
+        * clicks
+        + "document.body.dataset.order = Array.prototype.map.call("
+        "document.querySelectorAll('table.sortable tbody tr td:first-child'), "
+        "function (td) { return td.textContent.trim(); }).join('|');</script>"
+    )
+    dom = _browse("--dump-dom", page(tmp_path, extra=script).as_uri()).stdout
+    order = re.search(r'data-order="([^"]*)"', dom)
+    assert order is not None, dom[-2000:]
+    return order.group(1).split("|"), dom
+
+
 @needs_browser
 def test_clicking_a_heading_sorts_the_layers(tmp_path: Path) -> None:
-    # the test clicks "Params" twice (largest first), as a reader would, then records the order
-    click = (
-        "<script>var th = Array.prototype.find.call(document.querySelectorAll('th'), "
-        "function (h) { return h.textContent === 'Params'; }); th.click(); th.click();"
-        "document.body.dataset.firstRow = document.querySelector('table.sortable tbody tr td').textContent;"
-        "</script>"
-    )
-    dom = _browse("--dump-dom", page(tmp_path, extra=click).as_uri()).stdout
-    first = re.search(r'data-first-row="([^"]*)"', dom)
-    assert first is not None
+    names, dom = _rows_after_clicking(tmp_path, "Params", 2)  # twice: the largest first
     biggest = max(report().walk(), key=lambda pair: pair[1].params)[1]
-    assert first.group(1).strip().startswith(cnnsize.errors.format_path(biggest.path))
+    assert names[0].startswith(cnnsize.errors.format_path(biggest.path))
     assert 'data-sorted-by="Params"' in dom and "data-errors" not in dom
 
 
@@ -144,16 +152,5 @@ def test_control_characters_are_written_out_not_sent_to_a_terminal() -> None:
 
 @needs_browser
 def test_text_columns_sort_numbers_within_them_by_value(tmp_path: Path) -> None:
-    # clicking "Layer" puts layers[2] before layers[10], as a person reads them
-    click = (
-        "<script>var th = Array.prototype.find.call(document.querySelectorAll('th'), "
-        "function (h) { return h.textContent === 'Layer'; }); th.click();"
-        "document.body.dataset.order = Array.prototype.map.call("
-        "document.querySelectorAll('table.sortable tbody tr td:first-child'), "
-        "function (td) { return td.textContent.trim(); }).join('|');</script>"
-    )
-    dom = _browse("--dump-dom", page(tmp_path, extra=click).as_uri()).stdout
-    order = re.search(r'data-order="([^"]*)"', dom)
-    assert order is not None
-    names = order.group(1).split("|")
+    names, _ = _rows_after_clicking(tmp_path, "Layer", 1)  # layers[2] before layers[10], as a person reads
     assert names.index("layers[2]") < names.index("layers[10]")
