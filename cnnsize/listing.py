@@ -2,7 +2,8 @@
 
 A command describes what it shows as `Listing`s and `Panel`s of text cells; this module draws them
 as a rich table (the only place besides the progress bar that imports rich), as Markdown, or as CSV
-(raw values, one header row). JSON stays each result object's own `to_dict()`.
+(raw values, one header row, after the stamp's `#` lines), and hands them to `cnnsize.latex` for
+LaTeX and `cnnsize.render_html` for a page. JSON stays each result object's own `to_dict()`.
 
 Text in a spec comes from anyone: every cell, title and CSV value passes through `escape`, so a
 layer name cannot move the cursor, clear the screen, ring the bell or reverse the text around it,
@@ -118,8 +119,8 @@ class Document:
 
 
 def write(documents: Sequence[Document], fmt: str, out: IO[str]) -> None:
-    """`documents` as `table`, `markdown`, `latex` or `csv` (one header for all, rows one after
-    another), drawn whole, then written (`emit`)."""
+    """`documents` as `table`, `markdown`, `latex`, `html` or `csv` (one header for all, rows one
+    after another), drawn whole, then written (`emit`)."""
     emit(drawn(documents, fmt, out), out)
 
 
