@@ -17,6 +17,7 @@ from cnnsize import __version__
 from cnnsize.commands import conv as conv_command
 from cnnsize.commands import diff as diff_command
 from cnnsize.commands import draw as draw_command
+from cnnsize.commands import export as export_command
 from cnnsize.commands import kinds as kinds_command
 from cnnsize.commands import plan as plan_command
 from cnnsize.commands import schema as schema_command
@@ -257,6 +258,7 @@ def check(
 app.command()(conv_command.conv)
 app.command()(diff_command.diff)
 app.command()(draw_command.draw)
+app.command()(export_command.export)
 app.command(name="kinds")(kinds_command.command)
 app.command()(plan_command.plan)
 app.command()(schema_command.schema)
