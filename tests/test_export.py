@@ -110,3 +110,16 @@ def test_the_command(tmp_path: Path) -> None:
     assert refused.exit_code == 2 and "--torch" in refused.output
     with_set = runner.invoke(app, ["export", "resnet18", "--torch", "--set", "num_classes=21"])
     assert "nn.Linear(in_features=512, out_features=21)" in with_set.stdout
+
+
+def test_names_that_python_or_nn_module_would_refuse_become_usable_names() -> None:
+    # a layer named as the code's own words, nn.Module's methods, a keyword, with odd characters
+    spec = cnnsize.load(
+        "name: t\ninput: [3, 8, 8]\nlayers:\n"
+        "  - {type: conv2d, out_channels: 4, kernel_size: 1, name: self}\n"
+        "  - {type: relu, name: forward}\n"
+        "  - {type: conv2d, out_channels: 4, kernel_size: 1, name: class}\n"
+        "  - {type: relu, name: 'a-b é'}\n"
+        "  - {type: add, from: [self, -1], name: torch}\n"
+    )
+    assert_same_network(spec)

@@ -41,9 +41,23 @@ _OWN: dict[type, Any] = {
 }
 
 
+_RESERVED = {"self", "torch", "nn", "F", "Literal", "super"}  # names the generated code itself uses
+
+
 def _identifier(text: str) -> str:
-    name = re.sub(r"\W", "_", text)
-    return name if name and not name[0].isdigit() and not keyword.iskeyword(name) else f"m_{name}"
+    """`text` as a Python name: other characters as `_`, and `m_` before a digit, a keyword or a
+    name the generated code uses."""
+    name = re.sub(r"\W", "_", text, flags=re.ASCII)
+    usable = name and not name[0].isdigit() and not keyword.iskeyword(name) and name not in _RESERVED
+    return name if usable else f"m_{name}"
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    """`name`, or with `_` added until no other value, submodule or nn.Module attribute has it."""
+    while name in taken or hasattr(nn.Module, name):
+        name += "_"
+    taken.add(name)
+    return name
 
 
 def _construction(module: nn.Module, where: str) -> tuple[str, set[type]]:
@@ -128,6 +142,7 @@ def export_torch(spec: Spec, class_name: str = "Net") -> str:
     inits, body = [], []
     value_name = {v: _identifier(name) for name, v in graph.inputs}
     taken = set(value_name.values())
+    attributes: set[str] = set()
     for node in graph.nodes:
         where = format_path(node.path)
         module = node.layer.node_module(node.in_shapes, KIT)
@@ -135,8 +150,9 @@ def export_torch(spec: Spec, class_name: str = "Net") -> str:
         expression = _operator(module)
         if expression is None:
             attribute = _identifier(names[node.path].replace(".", "_").removeprefix("layers_"))
-            if attribute.startswith("m_"):  # an unnamed layer at the top: its kind and place
+            if attribute.startswith("m_") and attribute[2:].isdigit():  # unnamed, at the top: kind and place
                 attribute = f"{node.layer.kind}_{attribute[2:]}"
+            attribute = _fresh(attribute, attributes)
             text, classes = _construction(module, where)
             used |= classes
             inits.append(f"        self.{attribute} = {text}  # {label}: {node.layer.kind}")
@@ -144,10 +160,7 @@ def export_torch(spec: Spec, class_name: str = "Net") -> str:
         for v in node.outputs:
             label_text = graph.values[v].label.replace(".", "_").replace("[", "_").replace("]", "")
             single = len(node.outputs) == 1 and expression is None and not node.layer.name
-            name = attribute if single else _identifier(label_text)
-            while name in taken:
-                name += "_"
-            taken.add(name)
+            name = _fresh(attribute if single else _identifier(label_text), taken)
             value_name[v] = name
             outs.append(name)
         args = [value_name[v] for v in node.inputs]
