@@ -18,6 +18,7 @@ from cnnsize.commands import conv as conv_command
 from cnnsize.commands import diff as diff_command
 from cnnsize.commands import draw as draw_command
 from cnnsize.commands import export as export_command
+from cnnsize.commands import importing as import_command
 from cnnsize.commands import kinds as kinds_command
 from cnnsize.commands import plan as plan_command
 from cnnsize.commands import schema as schema_command
@@ -259,6 +260,7 @@ app.command()(conv_command.conv)
 app.command()(diff_command.diff)
 app.command()(draw_command.draw)
 app.command()(export_command.export)
+app.command(name="import")(import_command.import_module)
 app.command(name="kinds")(kinds_command.command)
 app.command()(plan_command.plan)
 app.command()(schema_command.schema)

@@ -1,0 +1,57 @@
+"""`cnnsize import TARGET --input C,H,W`: a PyTorch module as a spec."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from cnnsize.commands.options import OutputOption, input_shape
+
+
+def import_module(
+    target: Annotated[
+        str, typer.Argument(metavar="TARGET", help="path/to/file.py:ClassName or package.module:factory.")
+    ],
+    input: Annotated[
+        str,
+        typer.Option("--input", "-i", metavar="C,H,W", help="The input of one sample (required: fx traces shapes)."),
+    ],
+    args: Annotated[
+        Optional[str], typer.Option("--args", metavar="JSON", help="Keyword arguments for the class or factory.")
+    ] = None,
+    output: OutputOption = None,
+) -> None:
+    """Trace a PyTorch module with torch.fx and write it as a spec (YAML): module paths as layer
+    names, `from:` where a layer does not read the one before. A node no kind stands for is listed
+    and the import fails; so does a spec whose parameters or FLOPs differ from the module's.
+
+    Example: cnnsize import mynet.py:Net --input 3,224,224 -o mynet.yaml
+    """
+    from cnnsize.cli import deliver, exit_on_user_error, write_file
+    from cnnsize.errors import CnnsizeError
+    from cnnsize.listing import emit
+
+    try:
+        from cnnsize.backend import require_torch
+
+        require_torch()
+        import yaml
+
+        from cnnsize.backend.importer import checked, load_target, to_spec
+
+        shape = input_shape(input)
+        assert shape is not None
+        model = load_target(target, args)
+        data = to_spec(model, shape, target.rpartition(":")[2])
+        checked(model, data)
+        text = f"# imported by cnnsize from {target}\n" + yaml.safe_dump(
+            data, sort_keys=False, default_flow_style=None, width=120
+        )
+    except CnnsizeError as error:
+        exit_on_user_error(error)
+        raise  # pragma: no cover - exit_on_user_error always exits
+    deliver(lambda: write_file(output, lambda out: emit(text, out)), 0)
+
+
+__all__ = ["import_module"]

@@ -1,0 +1,154 @@
+"""`cnnsize import TARGET --input C,H,W` (cnnsize/backend/importer.py): a PyTorch module traced
+with torch.fx into a spec whose report counts what the module counts; what it cannot map is listed
+and the import fails."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import cnnsize
+from cnnsize.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODULES = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def stack():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+
+
+class Residual(nn.Module):
+    def __init__(self, c=8):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.conv2(out) + x)
+
+
+class Skip(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(3, 4, 3, padding=1)
+        self.up = nn.Conv2d(4, 4, 1)
+        self.head = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        a = self.down(x)
+        return self.head(torch.cat([a, self.up(a)], dim=1))
+
+
+class SE(nn.Module):
+    def __init__(self, c=8):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(c, 2, 1)
+        self.fc2 = nn.Conv2d(2, c, 1)
+
+    def forward(self, x):
+        s = torch.sigmoid(self.fc2(F.relu(self.fc1(self.pool(x)))))
+        return x * s
+
+
+class Shared(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(self.conv(x))
+
+
+class Matmul(nn.Module):
+    def forward(self, x):
+        return torch.matmul(x, x)
+"""
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("models") / "models.py"
+    path.write_text(textwrap.dedent(MODULES), encoding="utf-8")
+    return path
+
+
+def imported(models: Path, name: str, shape: str) -> dict:
+    done = CliRunner().invoke(app, ["import", f"{models}:{name}", "--input", shape])
+    assert done.exit_code == 0, done.output
+    import yaml
+
+    return yaml.safe_load(done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "params"),
+    [
+        # conv 3*8*9 + 8 = 224; batch norm 16; linear 128*10 + 10 = 1,290
+        ("stack", "3,8,8", 224 + 16 + 1_290),
+        # two 3x3 convolutions without bias, 8*8*9 = 576 each; batch norm 16
+        ("Residual", "8,6,6", 2 * 576 + 16),
+        # 3*4*9 + 4 = 112; 4*4 + 4 = 20; 8*2 + 2 = 18
+        ("Skip", "3,6,6", 112 + 20 + 18),
+        # 8*2 + 2 = 18; 2*8 + 8 = 24
+        ("SE", "8,5,5", 18 + 24),
+    ],
+)
+def test_modules_as_people_write_them_import_to_the_same_counts(models: Path, name: str, shape: str, params: int):
+    data = imported(models, name, shape)
+    report = cnnsize.analyze(cnnsize.load(json.dumps(data)))
+    assert report.totals.params == params
+
+
+def test_module_paths_are_layer_names_and_joins_read_their_inputs(models: Path) -> None:
+    layers = imported(models, "Residual", "8,6,6")["layers"]
+    assert [layer["name"] for layer in layers][:3] == ["conv1", "bn1", "relu"]
+    add = next(layer for layer in layers if layer["type"] == "add")
+    assert add["from"] == ["conv2", "input"]
+
+
+def test_shared_weights_are_refused_not_miscounted(models: Path) -> None:
+    done = CliRunner().invoke(app, ["import", f"{models}:Shared", "--input", "4,6,6"])
+    # the module has 148 parameters used twice; a spec of two layers would count 296
+    assert done.exit_code == 1 and "parameters: the spec 296, the module 148" in done.output
+
+
+def test_an_unmapped_node_is_listed_and_the_import_fails(models: Path) -> None:
+    done = CliRunner().invoke(app, ["import", f"{models}:Matmul", "--input", "3,4,4"])
+    assert done.exit_code == 1 and "no cnnsize kind for 1 node(s): matmul: call_function matmul" in done.output
+
+
+@pytest.mark.parametrize("source", ["specs/toy.yaml", "specs/small-resnet.yaml", "specs/se-block.yaml", "resnet50"])
+def test_export_then_import_gives_the_same_report(tmp_path: Path, source: str) -> None:
+    runner = CliRunner()
+    path = tmp_path / "net.py"
+    assert runner.invoke(app, ["export", source, "--torch", "-o", str(path)]).exit_code == 0
+    spec = cnnsize.load(source)
+    done = runner.invoke(app, ["import", f"{path}:Net", "--input", ",".join(map(str, spec.input))])
+    assert done.exit_code == 0, done.output
+    again = cnnsize.analyze(cnnsize.load(done.stdout.split("\n", 1)[1]))
+    first = cnnsize.analyze(spec)
+    assert (again.totals.params, again.totals.macs, again.output_shape) == (
+        first.totals.params,
+        first.totals.macs,
+        first.output_shape,
+    )
+
+
+def test_bad_targets_are_one_message(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for target in ("nocolon", f"{tmp_path}/missing.py:Net", "json:loads"):
+        done = runner.invoke(app, ["import", target, "--input", "3,8,8"])
+        assert done.exit_code == 2 and "Traceback" not in done.output, done.output
