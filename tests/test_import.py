@@ -128,6 +128,7 @@ def test_shared_weights_are_refused_not_miscounted(models: Path) -> None:
 def test_an_unmapped_node_is_listed_and_the_import_fails(models: Path) -> None:
     done = CliRunner().invoke(app, ["import", f"{models}:Matmul", "--input", "3,4,4"])
     assert done.exit_code == 1 and "no cnnsize kind for 1 node(s): matmul: call_function matmul" in done.output
+    assert "at models.py:" in done.output and "return torch.matmul(x, x)" in done.output  # where it came from
 
 
 @pytest.mark.parametrize("source", ["specs/toy.yaml", "specs/small-resnet.yaml", "specs/se-block.yaml", "resnet50"])

@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import json
 import operator
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -164,6 +165,17 @@ FUNCTIONS: dict[Any, Callable[[fx.Node], dict[str, Any]]] = {
 }
 
 
+def _source_line(node: fx.Node) -> str:
+    """` at file.py:5: y = torch.matmul(x, x)`: where the traced code made the node, if fx kept it."""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in \w+\n\s*(.*)', node.meta.get("stack_trace") or "")
+    torch_dir = str(Path(torch.__file__).parent)
+    frames = [frame for frame in frames if not frame[0].startswith(torch_dir)]  # the user's code, not fx's
+    if not frames:
+        return ""
+    file, line, code = frames[-1]
+    return f" at {Path(file).name}:{line}: {code.strip()}"
+
+
 def _refuse(what: str) -> dict[str, Any]:
     raise ValueError(what)
 
@@ -180,7 +192,9 @@ def _inputs(node: fx.Node) -> list[fx.Node]:
 def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[str, Any]:
     """The spec (as data) of `model` traced with an input of `input_shape` (one sample)."""
     try:
-        traced = fx.symbolic_trace(model)
+        tracer = fx.Tracer()
+        tracer.record_stack_traces = True  # so that an unmapped node can name its source line
+        traced = fx.GraphModule(model, tracer.trace(model))
     except Exception as exc:  # fx raises many kinds on code it cannot trace
         raise UsageError(f"torch.fx cannot trace {name}: {type(exc).__name__}: {exc}") from None
     modules = dict(traced.named_modules())
@@ -209,9 +223,7 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
             else:
                 raise ValueError(f"{node.op} {getattr(node.target, '__name__', node.target)}")
         except (ValueError, KeyError) as exc:
-            trace = node.meta.get("stack_trace", "")
-            line = trace.strip().splitlines()[-2].strip() if trace else ""
-            unmapped.append(f"{node.name}: {exc}{f' ({line})' if line else ''}")
+            unmapped.append(f"{node.name}: {exc}{_source_line(node)}")
             continue
         reads = _inputs(node)
         layer["name"] = label
