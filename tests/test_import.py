@@ -131,7 +131,11 @@ def test_an_unmapped_node_is_listed_and_the_import_fails(models: Path) -> None:
     assert "at models.py:" in done.output and "return torch.matmul(x, x)" in done.output  # where it came from
 
 
-@pytest.mark.parametrize("source", ["specs/toy.yaml", "specs/small-resnet.yaml", "specs/se-block.yaml", "resnet50"])
+SOURCES = [f"specs/{p.name}" for p in sorted((ROOT / "specs").glob("*.yaml"))]
+SOURCES += ["resnet50", "mobilenet_v2", "vgg11_bn", "squeezenet1_1", "alexnet", "lenet5"]
+
+
+@pytest.mark.parametrize("source", SOURCES)
 def test_export_then_import_gives_the_same_report(tmp_path: Path, source: str) -> None:
     runner = CliRunner()
     path = tmp_path / "net.py"

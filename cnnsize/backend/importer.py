@@ -85,6 +85,41 @@ def _conv(m: nn.Conv2d) -> dict[str, Any]:
     return layer
 
 
+def _conv_transpose(m: nn.ConvTranspose2d) -> dict[str, Any]:
+    layer = {"type": "conv_transpose2d", "out_channels": m.out_channels, "kernel_size": _pair(m.kernel_size)}
+    for key, value, default in (
+        ("stride", m.stride, 1),
+        ("padding", m.padding, 0),
+        ("output_padding", m.output_padding, 0),
+        ("dilation", m.dilation, 1),
+    ):
+        if _pair(value) != default:
+            layer[key] = _pair(value)
+    if m.groups != 1:
+        layer["groups"] = m.groups
+    if m.bias is None:
+        layer["bias"] = False
+    return layer
+
+
+def _upsample(m: nn.Upsample) -> dict[str, Any]:
+    scale = m.scale_factor
+    factors = scale if isinstance(scale, tuple) else (scale, scale)
+    if m.size is not None or any(f is None or float(f) != int(f) for f in factors):
+        raise ValueError("Upsample by a size or a fractional factor")
+    layer: dict[str, Any] = {"type": "upsample", "scale_factor": _pair(tuple(int(f or 0) for f in factors))}
+    if m.mode != "nearest":
+        layer["mode"] = m.mode
+    if m.align_corners:
+        layer["align_corners"] = True
+    return layer
+
+
+def _zeropad(m: nn.ZeroPad2d) -> dict[str, Any]:
+    left, right, top, bottom = m.padding  # torch's order; cnnsize's is [top, bottom, left, right]
+    return {"type": "zeropad2d", "padding": [top, bottom, left, right]}
+
+
 def _norm(m: nn.modules.batchnorm._BatchNorm, kind: str) -> dict[str, Any]:
     layer: dict[str, Any] = {"type": kind}
     if m.eps != 1e-5:
@@ -147,6 +182,16 @@ MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.Dropout: lambda m: {"type": "dropout", "p": m.p, **({"inplace": True} if m.inplace else {})},
     nn.Identity: lambda m: {"type": "identity"},
     nn.Softmax: lambda m: {"type": "softmax", "dim": m.dim},
+    nn.ConvTranspose2d: _conv_transpose,
+    nn.Upsample: _upsample,
+    nn.ZeroPad2d: _zeropad,
+    nn.Unflatten: lambda m: {"type": "unflatten", "dim": m.dim, "sizes": list(m.unflattened_size)},
+    nn.GroupNorm: lambda m: {"type": "groupnorm", "num_groups": m.num_groups, "eps": m.eps, "affine": m.affine},
+    nn.PixelShuffle: lambda m: {"type": "pixel_shuffle", "upscale_factor": m.upscale_factor},
+    nn.PixelUnshuffle: lambda m: {"type": "pixel_unshuffle", "downscale_factor": m.downscale_factor},
+    nn.ChannelShuffle: lambda m: {"type": "channel_shuffle", "groups": m.groups},
+    nn.Dropout2d: lambda m: {"type": "dropout2d", "p": m.p, **({"inplace": True} if m.inplace else {})},
+    nn.ELU: lambda m: {"type": "elu", "alpha": m.alpha, **({"inplace": True} if m.inplace else {})},
 }
 FUNCTIONS: dict[Any, Callable[[fx.Node], dict[str, Any]]] = {
     operator.add: lambda n: {"type": "add"},
