@@ -178,7 +178,7 @@ def report(
             spec, report, amp=amp.value if amp else None, device=device.value, optimizer=optimizer.value
         )
         if convention is not None:
-            report = with_convention(report, convention.value)
+            report = with_convention(report, convention)
         return report.truncated(depth)
 
     reports, code = results_of(specs, one, json=fmt == Format.json)  # the rule for several specs: commands/several.py

@@ -4,6 +4,8 @@ JSON's `provenance`, Markdown's footnote, CSV's comment line; and `--convention`
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from csvtext import csv_dicts
@@ -141,3 +143,17 @@ def test_a_change_only_a_convention_sees_is_a_changed_layer(tmp_path) -> None:
 def test_the_counted_column_needs_a_convention() -> None:
     result = CliRunner().invoke(app, ["report", TOY, "--columns", "layer,counted"])
     assert result.exit_code == 2 and "--convention" in result.output
+
+
+def test_the_help_names_every_convention_and_check_loads_none() -> None:
+    from cnnsize.commands.options import CONVENTION_NAMES
+    from cnnsize.conventions import CONVENTIONS
+
+    assert CONVENTION_NAMES == ", ".join(CONVENTIONS)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, cnnsize.cli; print('cnnsize.conventions' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"  # the rule tables load only when --convention is given

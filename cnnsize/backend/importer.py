@@ -71,28 +71,17 @@ def _pair(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _conv(m: nn.Conv2d) -> dict[str, Any]:
+def _convolution(m: Any) -> dict[str, Any]:
+    """`nn.Conv2d` or `nn.ConvTranspose2d` as its kind: every setting that differs from the default."""
     if isinstance(m.padding, str) or m.padding_mode != "zeros":
         raise ValueError(f"padding {m.padding!r} ({m.padding_mode})")
-    layer = {"type": "conv2d", "out_channels": m.out_channels, "kernel_size": _pair(m.kernel_size)}
-    for key, value, default in (("stride", m.stride, 1), ("padding", m.padding, 0), ("dilation", m.dilation, 1)):
-        if _pair(value) != default:
-            layer[key] = _pair(value)
-    if m.groups != 1:
-        layer["groups"] = m.groups
-    if m.bias is None:
-        layer["bias"] = False
-    return layer
-
-
-def _conv_transpose(m: nn.ConvTranspose2d) -> dict[str, Any]:
-    layer = {"type": "conv_transpose2d", "out_channels": m.out_channels, "kernel_size": _pair(m.kernel_size)}
-    for key, value, default in (
-        ("stride", m.stride, 1),
-        ("padding", m.padding, 0),
-        ("output_padding", m.output_padding, 0),
-        ("dilation", m.dilation, 1),
-    ):
+    transposed = isinstance(m, nn.ConvTranspose2d)
+    kind = "conv_transpose2d" if transposed else "conv2d"
+    layer = {"type": kind, "out_channels": m.out_channels, "kernel_size": _pair(m.kernel_size)}
+    settings = [("stride", m.stride, 1), ("padding", m.padding, 0), ("dilation", m.dilation, 1)]
+    if transposed:
+        settings.insert(2, ("output_padding", m.output_padding, 0))
+    for key, value, default in settings:
         if _pair(value) != default:
             layer[key] = _pair(value)
     if m.groups != 1:
@@ -157,7 +146,7 @@ def _pool(kind: str) -> Callable[[Any], dict[str, Any]]:
 
 
 MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
-    nn.Conv2d: _conv,
+    nn.Conv2d: _convolution,
     nn.BatchNorm2d: lambda m: _norm(m, "batchnorm2d"),
     nn.BatchNorm1d: lambda m: _norm(m, "batchnorm1d"),
     nn.ReLU: _inplace("relu"),
@@ -182,7 +171,7 @@ MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.Dropout: lambda m: {"type": "dropout", "p": m.p, **({"inplace": True} if m.inplace else {})},
     nn.Identity: lambda m: {"type": "identity"},
     nn.Softmax: lambda m: {"type": "softmax", "dim": m.dim},
-    nn.ConvTranspose2d: _conv_transpose,
+    nn.ConvTranspose2d: _convolution,
     nn.Upsample: _upsample,
     nn.ZeroPad2d: _zeropad,
     nn.Unflatten: lambda m: {"type": "unflatten", "dim": m.dim, "sizes": list(m.unflattened_size)},

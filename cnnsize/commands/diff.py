@@ -122,7 +122,7 @@ def diff(
         }
         reports = [with_memory(s, analyze(s, batch_size, dtype.value if dtype else None), **settings) for s in specs]
         if convention is not None:
-            reports = [with_convention(report, convention.value) for report in reports]
+            reports = [with_convention(report, convention) for report in reports]
         batches: list[Optional[int]] = [None, None]
         if limit is not None:
             for i, spec in enumerate(specs):

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Callable, List, Optional
 
 import typer
 
-from cnnsize.conventions import CONVENTIONS
 from cnnsize.units import DTYPE_BYTES
 
 
@@ -134,13 +133,29 @@ BatchOption = Annotated[
 DType = Enum("DType", {name: name for name in DTYPE_BYTES}, type=str)  # type: ignore[misc]  # one list of dtypes
 
 
-Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # type: ignore[misc]
+CONVENTION_NAMES = "pytorch, torchinfo, fvcore, ptflops, ptflops-aten, thop, deepspeed"  # tested against the rules
+
+
+def convention_name(text: Optional[str]) -> Optional[str]:
+    """`--convention`'s value, checked against `cnnsize.conventions`, which is loaded only when one
+    is given: every command's start-up (`check`'s in pre-commit) stays without the rule tables."""
+    if text is None:
+        return None
+    from cnnsize.conventions import CONVENTIONS
+
+    if text not in CONVENTIONS:
+        raise typer.BadParameter(f"unknown convention {text!r}; choose one of {', '.join(CONVENTIONS)}")
+    return text
+
+
 ConventionOption = Annotated[
-    Optional[Convention],
+    Optional[str],
     typer.Option(
         "--convention",
-        help="Also count as this tool does, to compare with a paper's or the tool's own figure "
-        "(default pytorch: FlopCounterMode's FLOPs, 2 x MACs). See docs/counting.md.",
+        metavar="NAME",
+        callback=convention_name,
+        help=f"Also count as this tool does ({CONVENTION_NAMES}), to compare with a paper's or the tool's "
+        "own figure (cnnsize's FLOPs are pytorch's: FlopCounterMode, 2 x MACs). See docs/counting.md.",
     ),
 ]
 
