@@ -8,7 +8,7 @@ from math import prod
 from typing import Optional, Sequence
 
 from cnnsize import receptive
-from cnnsize.errors import UsageError
+from cnnsize.errors import UsageError, format_path
 from cnnsize.graph import Graph, Group, Member, resolve
 from cnnsize.kinds.base import positions
 from cnnsize.receptive import Fields, Unknown
@@ -89,19 +89,24 @@ class _Rows:
         # a split's outputs see, together, what its input saw
         seen = node.outputs if len(node.outputs) == 1 else node.inputs[:1]
         field, unknown = self.field(seen)
+        # weights shared with an earlier node are that node's, counted there once (torchinfo's
+        # "(recursive)"); the work is done again at every call
+        owner = self.graph.nodes[node.shares] if node.shares is not None else None
+        own = owner is None
         return LayerRow(
             path=node.path,
             name=layer.name,
             type=layer.kind,
             input_shapes=ins,
             output_shapes=outs,
-            params=layer.node_params(ins),
-            non_trainable_params=layer.node_non_trainable_params(ins),
+            params=layer.node_params(ins) if own else 0,
+            non_trainable_params=layer.node_non_trainable_params(ins) if own else 0,
             macs=self.batch_size * layer.node_macs(ins, outs),
             activation_bytes=sum(self.activation_bytes(shape) for shape in outs),
             receptive_field=field,
             receptive_field_unknown=unknown,
             inputs=tuple(self.graph.values[v].label for v in node.inputs),
+            shares=None if owner is None else owner.layer.name or format_path(owner.path),
         )
 
     def group(self, group: Group) -> LayerRow:
@@ -121,6 +126,7 @@ class _Rows:
             children=children,
             receptive_field_unknown=unknown,
             inputs=(self.graph.values[group.input].label,),
+            shares=group.layer.shares,
         )
 
     def field(self, values: Sequence[int]) -> tuple[Optional[ReceptiveField], Optional[str]]:

@@ -28,7 +28,8 @@ from cnnsize.errors import LayerRuleError, Location, Problem, SpecError, SpecPat
 from cnnsize.kinds import Composite, Join, LayerKind, Split
 from cnnsize.kinds.base import Reference, Shapes
 from cnnsize.kinds.joins import join_of
-from cnnsize.shapes import Shape
+from cnnsize.kinds.shared import SharedLayer, differences
+from cnnsize.shapes import Shape, shape_text
 from cnnsize.spelling import suggest
 from cnnsize.values import lookup
 
@@ -62,7 +63,9 @@ class Value:
 
 @dataclass(frozen=True)
 class Node:
-    """One leaf, join or split layer: where it is written, the kind, and the values it reads and makes."""
+    """One leaf, join or split layer: where it is written, the kind, and the values it reads and makes.
+    `shares`: the node whose weights it uses (the same module called again: its parameters are that
+    node's, counted there once), or None for a node with weights of its own."""
 
     path: SpecPath
     layer: LayerKind
@@ -70,6 +73,7 @@ class Node:
     outputs: tuple[int, ...]
     in_shapes: Shapes
     out_shapes: Shapes
+    shares: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -131,11 +135,14 @@ def resolve(spec: "Spec") -> Graph:
 
 @dataclass
 class _Entry:
-    """A layer of a list, once resolved: its position and the values it gives."""
+    """A layer of a list, once resolved: its position, the values it gives, the layer it is (a
+    `{shares: ...}` entry resolved to the layer it repeats) and the nodes it made, in order."""
 
     position: int
     outputs: tuple[int, ...]
     names: tuple[str, ...] = ()  # a split's `names`, one per output
+    layer: Optional[LayerKind] = None
+    nodes: tuple[int, ...] = ()
 
 
 @dataclass
@@ -223,6 +230,10 @@ class _Resolver:
         multi: Optional[int] = None  # position of a previous layer with several outputs
         for i, layer in enumerate(scope.layers):
             path = scope.path + (i,)
+            owner: Optional[_Entry] = None
+            if layer.shares is not None:
+                layer, owner = self.shared(layer, scope, i, path)
+            first = len(self.nodes)
             inputs = self.inputs_of(layer, scope, i, previous, multi, path)
             if isinstance(layer, Composite):
                 group = self.composite(layer, inputs[0], scope, i, path)
@@ -232,7 +243,11 @@ class _Resolver:
                 index = self.node(layer, inputs, path)
                 members.append(index)
                 outputs = self.nodes[index].outputs
-            scope.entries.append(_Entry(i, outputs, tuple(layer.names or ()) if isinstance(layer, Split) else ()))
+            made = tuple(range(first, len(self.nodes)))
+            if owner is not None:
+                self.share(made, owner, path, str(layer.shares))
+            names = tuple(layer.names or ()) if isinstance(layer, Split) else ()
+            scope.entries.append(_Entry(i, outputs, names, layer, made))
             previous, multi = (outputs[0], None) if len(outputs) == 1 else (None, i)
         return members, previous, multi
 
@@ -302,6 +317,89 @@ class _Resolver:
             return layer.names[port]
         base = layer.name or format_path(path)
         return f"{base}.{port}" if count > 1 else base
+
+    # shared weights
+
+    def shared(self, layer: LayerKind, scope: _Scope, i: int, path: SpecPath) -> tuple[LayerKind, _Entry]:
+        """The layer a `shares:` entry stands for, and the entry of the layer it shares: `{shares: x}`
+        is x again (with its own `name` and `from`); a layer written out must be x's kind and fields."""
+        ref = layer.shares
+        assert ref is not None
+        where = path + ("shares",)
+        owner = self.sharing_owner(ref, scope, i, where)
+        shared = owner.layer
+        assert shared is not None
+        if isinstance(layer, SharedLayer):
+            return shared.model_copy(update={"name": layer.name, "from_": layer.from_, "shares": ref}), owner
+        differ = differences(layer, shared)
+        if differ:
+            raise self.fail(
+                where,
+                f"shares the weights of '{ref}', so it is that module called again, but {'; '.join(differ)}: "
+                f"write the same kind and fields, or `{{shares: {ref}}}` alone",
+            )
+        return layer, owner
+
+    def sharing_owner(self, ref: str, scope: _Scope, i: int, where: SpecPath) -> _Entry:
+        """The entry of the earlier layer named `ref`, looked up as `from:` looks up names."""
+        chain: list[tuple[_Scope, int]] = []
+        s: Optional[_Scope] = scope
+        at = i
+        while s is not None:
+            chain.append((s, at))
+            at, s = s.parent_position, s.parent
+        for s, at in chain:
+            earlier = [p for p in s.named(ref) if p < at]
+            if len(earlier) > 1:
+                places = " and ".join(format_path(s.path + (p,)) for p in earlier[-2:])
+                raise self.fail(where, f"'{ref}' is ambiguous: {places} are both named so; rename one")
+            if earlier:
+                return s.entries[earlier[0]]
+        for s, at in chain:
+            later = [p for p in s.named(ref) if p >= at]
+            if later:
+                if s is scope and later[0] == i:
+                    raise self.fail(where, f"a layer cannot share its own weights ('{ref}' is this layer)")
+                place = format_path(s.path + (later[0],))
+                if s is not scope and later[0] == at:
+                    raise self.fail(where, f"'{ref}' is {place}, which holds this layer: a layer cannot share the "
+                                           "weights of the composite it is in")  # fmt: skip
+                raise self.fail(where, f"'{ref}' is {place}, which comes later: a layer can only share the weights "
+                                       "of an earlier one")  # fmt: skip
+        visible: list[str] = []
+        for s, at in chain:
+            visible += [n for layer in s.layers[:at] for n in _names_of(layer)]
+        known = f"; names in reach: {', '.join(dict.fromkeys(visible))}" if visible else ""
+        raise self.fail(where, f"no layer named '{ref}' before this one to share weights with"
+                               f"{suggest(ref, visible)}{known}")  # fmt: skip
+
+    def share(self, made: tuple[int, ...], owner: _Entry, path: SpecPath, ref: str) -> None:
+        """Mark the nodes a `shares:` entry made as using the weights of the shared layer's nodes,
+        one for one; the weights must fit their inputs here (a convolution's input channels...)."""
+        where = path + ("shares",)
+        if len(made) != len(owner.nodes):
+            raise self.fail(
+                where,
+                f"shares the weights of '{ref}', which is {len(owner.nodes)} layers there but {len(made)} here "
+                "(`shortcut: auto` follows the input's shape): give it an input of the same shape",
+            )
+        for mine, theirs in zip(made, owner.nodes):
+            node, other = self.nodes[mine], self.nodes[theirs]
+            here = {**node.layer.node_weights(node.in_shapes), **node.layer.node_buffers(node.in_shapes)}
+            there = {**other.layer.node_weights(other.in_shapes), **other.layer.node_buffers(other.in_shapes)}
+            if here != there:
+                tensor = next(k for k in dict.fromkeys([*there, *here]) if here.get(k) != there.get(k))
+                inputs = ", ".join(shape_text(shape) for shape in node.in_shapes)
+                theirs_in = ", ".join(shape_text(shape) for shape in other.in_shapes)
+                which = "" if mine == made[0] and len(made) == 1 else f" (at {format_path(node.path)})"
+                raise self.fail(
+                    where,
+                    f"shares the weights of '{ref}', but they do not fit the input here{which}: its {tensor} is "
+                    f"{_tensor_text(there.get(tensor))} for an input of {theirs_in}; an input of {inputs} needs "
+                    f"{_tensor_text(here.get(tensor))}",
+                )
+            root = other.shares if other.shares is not None else theirs
+            self.nodes[mine] = replace(node, shares=root)
 
     # what a layer reads
 
@@ -473,6 +571,10 @@ class _Resolver:
         return found
 
 
+def _tensor_text(shape: Optional[Shape]) -> str:
+    return shape_text(shape) if shape is not None else "none"
+
+
 def _splits(ref: str) -> list[tuple[str, Optional[str]]]:
     """How `ref` may read: a whole name, or `name.port`."""
     readings: list[tuple[str, Optional[str]]] = [(ref, None)]
@@ -566,6 +668,7 @@ def _prune(
         elif old in group_inputs:
             value_index[old] = len(new_values)
             new_values.append(Value(value.shape, LEFT_OUT, value.port, value.label))
+    owners = _kept_owners(nodes, live, node_index)
     new_nodes = [
         Node(
             n.path,
@@ -574,6 +677,7 @@ def _prune(
             tuple(value_index[v] for v in n.outputs),
             n.in_shapes,
             n.out_shapes,
+            owners.get(i),
         )
         for i, n in enumerate(nodes)
         if live[i]
@@ -591,6 +695,23 @@ def _prune(
         consumers=tuple(tuple(c) for c in consumers),
     )
     return replace(graph, warnings=tuple(warnings + _overwritten(spec, graph)))
+
+
+def _kept_owners(nodes: list[Node], live: list[bool], node_index: dict[int, int]) -> dict[int, int]:
+    """For each kept node that shares weights, the new index of the node that holds them: the shared
+    node where it is kept, else the first kept node that shares them (which then counts them)."""
+    owners: dict[int, int] = {}
+    promoted: dict[int, int] = {}  # a left-out holder -> the first kept node sharing its weights
+    for i, node in enumerate(nodes):
+        if not live[i] or node.shares is None:
+            continue
+        if live[node.shares]:
+            owners[i] = node_index[node.shares]
+        elif node.shares in promoted:
+            owners[i] = promoted[node.shares]
+        else:
+            promoted[node.shares] = node_index[i]
+    return owners
 
 
 def _members(member: Member) -> list[Member]:

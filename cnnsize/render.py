@@ -22,7 +22,7 @@ COLUMNS: tuple[tuple[str, Callable[[LayerRow], str]], ...] = (
     ("Layer", lambda row: _label(row)),
     ("Type", lambda row: row.type),
     ("Output shape", lambda row: shapes_text(row.output_shapes)),
-    ("Params", lambda row: f"{row.params:,}"),
+    ("Params", lambda row: _params_cell(row)),
     ("MACs", lambda row: f"{row.macs:,}"),
     ("Activations", lambda row: human_bytes(row.activation_bytes)),
 )
@@ -30,8 +30,14 @@ RECEPTIVE_FIELD = "Receptive field"
 
 CSV_HEADER = (
     "network", "path", "name", "type", "input_shape", "output_shape", "params", "non_trainable_params",
-    "macs", "flops", "activation_bytes", "rf_size_h", "rf_size_w", "rf_unknown",
+    "macs", "flops", "activation_bytes", "rf_size_h", "rf_size_w", "rf_unknown", "shares",
 )  # fmt: skip
+
+
+def _params_cell(row: LayerRow) -> str:
+    """`2,320`; `0 (shares stem)` for a layer that calls another's module again, whose parameters
+    are counted at that layer (torchinfo writes `(recursive)`)."""
+    return f"{row.params:,} (shares {row.shares})" if row.shares is not None else f"{row.params:,}"
 
 
 def _label(row: LayerRow) -> str:
@@ -225,7 +231,7 @@ def _csv_row(report: Report, leaf: LayerRow) -> list[Any]:
     return [
         report.name, format_path(leaf.path), leaf.name or "", leaf.type, shapes_text(leaf.input_shapes),
         shapes_text(leaf.output_shapes), leaf.params, leaf.non_trainable_params, leaf.macs, leaf.flops,
-        leaf.activation_bytes, *size, leaf.receptive_field_unknown or "",
+        leaf.activation_bytes, *size, leaf.receptive_field_unknown or "", leaf.shares or "",
     ]  # fmt: skip
 
 

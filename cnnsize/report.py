@@ -53,7 +53,9 @@ class LayerRow:
     Most layers read one input and give one output (`input_shape`, `output_shape`); a join reads
     several (`input_shapes`, in `from:`'s order, from the values named `inputs`) and a split gives
     several. `receptive_field` is None for a network without a volume input, or, with
-    `receptive_field_unknown` saying why, where no (size, jump, start) describes the field."""
+    `receptive_field_unknown` saying why, where no (size, jump, start) describes the field.
+    `shares` names the layer whose weights this one uses (the same module called again): its
+    parameters are counted there, once, and are 0 here; its MACs are its own call's."""
 
     path: SpecPath
     name: Optional[str]
@@ -68,6 +70,7 @@ class LayerRow:
     children: tuple["LayerRow", ...] = field(default=())
     receptive_field_unknown: Optional[str] = None
     inputs: tuple[str, ...] = ()
+    shares: Optional[str] = None
 
     @property
     def input_shape(self) -> Shape:
@@ -120,6 +123,7 @@ class LayerRow:
             "activation_bytes": self.activation_bytes,
             "receptive_field": self.receptive_field.to_dict() if self.receptive_field else None,
             "receptive_field_unknown": self.receptive_field_unknown,
+            "shares": self.shares,
         }
 
 

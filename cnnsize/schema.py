@@ -27,6 +27,7 @@ from cnnsize.fields import InputShape, Size
 from cnnsize.kinds import KINDS, Composite, LayerKind
 from cnnsize.kinds.base import LayerList, OneReference
 from cnnsize.kinds.meanings import FIELD_MEANINGS, KIND_MEANINGS
+from cnnsize.kinds.shared import SHORT_FORM_KEYS, SharedLayer
 from cnnsize.spelling import closest, suggest
 from cnnsize.units import DType, parse_bytes, parse_count
 from cnnsize.values import show
@@ -266,6 +267,8 @@ def _parse_layer(raw: Any, path: SpecPath, document: Document, problems: list[Pr
         )
         return None
     kind = fields.get("type")
+    if kind is None and "shares" in fields:
+        return _parse_shared(fields, path, document, problems)
     if kind is None:
         problems.append(Problem(document.locate(path), "a layer needs a `type` (for example `type: conv2d`)"))
         return None
@@ -283,6 +286,31 @@ def _parse_layer(raw: Any, path: SpecPath, document: Document, problems: list[Pr
         return cls.model_validate(fields)
     except ValidationError as exc:
         problems.extend(_translate(exc, path, cls, document))
+        return None
+
+
+def _parse_shared(
+    fields: dict[str, Any], path: SpecPath, document: Document, problems: list[Problem]
+) -> Optional[LayerKind]:
+    """`{shares: <name>}`: the named layer called again, with an optional `name` and `from`; its
+    kind and fields are the named layer's (the graph puts it in place)."""
+    extra = [key for key in fields if key not in SHORT_FORM_KEYS]
+    for key in extra:
+        where = document.locate(path + (key,), key=True)
+        problems.append(
+            Problem(
+                replace(where, path=where.path[:-1]),
+                f"unknown field '{key}' for a layer that shares weights: `{{shares: {show(fields['shares'])}}}` "
+                "takes that layer's kind and fields, and may give only `name` and `from`; to write them out, "
+                "give `type` and every field",
+            )
+        )
+    if extra:
+        return None
+    try:
+        return SharedLayer.model_validate(fields)
+    except ValidationError as exc:
+        problems.extend(_translate(exc, path, SharedLayer, document))
         return None
 
 

@@ -86,6 +86,19 @@ ANNOTATIONS = ("title", "description", "default")
 NOT_REFERENCES = ("type", "layers", "blocks", "params")  # fields a `${...}` never stands for (and layer lists)
 
 
+SHARED_LAYER = {
+    "type": "object",
+    "description": "An earlier layer called again, its weights shared: `{shares: <name>}` takes that layer's kind and "
+    "fields (docs/spec.md#shared-weights).",
+    "properties": {
+        "shares": {"type": "string", "minLength": 1, "description": "The name of the earlier layer called again."},
+        "name": {"type": "string", "description": "Your name for this call."},
+        "if": {"type": "boolean", "description": IF_DESCRIPTION},
+    },
+    "required": ["shares"],
+    "additionalProperties": False,
+}
+
 BLOCK_NAME = {
     "type": "string",
     "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
@@ -124,7 +137,12 @@ def json_schema() -> dict[str, Any]:
     definitions["Reference"] = REFERENCE
     # A block's name is never a kind's (blocks.py refuses that), so a bare kind name is never one.
     definitions["BlockName"] = {**BLOCK_NAME, "not": {"enum": list(KINDS)}}
-    definitions["Layer"]["anyOf"] += [{"$ref": "#/$defs/BlockUse"}, {"$ref": "#/$defs/BlockName"}]
+    definitions["SharedLayer"] = json.loads(json.dumps(SHARED_LAYER))
+    definitions["Layer"]["anyOf"] += [
+        {"$ref": "#/$defs/SharedLayer"},
+        {"$ref": "#/$defs/BlockUse"},
+        {"$ref": "#/$defs/BlockName"},
+    ]
     for ref in _kind_refs(definitions["Layer"]):
         # A layer written as a mapping must say its `type`: the parser needs it to pick the kind.
         kind = definitions[ref.rsplit("/", 1)[-1]]
@@ -132,6 +150,8 @@ def json_schema() -> dict[str, Any]:
         kind["properties"]["if"] = {"type": "boolean", "description": IF_DESCRIPTION}
     for name in ("Spec", "Budgets", "BlockUse", *(ref.rsplit("/", 1)[-1] for ref in _kind_refs(definitions["Layer"]))):
         _accept_references(definitions[name])
+    kinds = [definitions[ref.rsplit("/", 1)[-1]] for ref in _kind_refs(definitions["Layer"])]
+    definitions["SharedLayer"]["properties"]["from"] = kinds[0]["properties"]["from"]  # as every kind's
     root = definitions.pop("Spec")
     _add_plain_layers(definitions)
     # Without `blocks`, a layer cannot be a block's use: a bare name that is no kind is a typo.

@@ -113,10 +113,11 @@ def test_a_good_inline_spec_is_accepted_by_both(validator: jsonschema.protocols.
     load(text)
 
 
-def test_layer_is_every_kind_by_type_a_bare_name_or_a_block_use() -> None:
+def test_layer_is_every_kind_by_type_a_bare_name_a_shared_layer_or_a_block_use() -> None:
     schema = json_schema()
     layer = schema["$defs"]["Layer"]
-    names, kinds, use, bare_use = layer["anyOf"]
+    names, kinds, shared, use, bare_use = layer["anyOf"]
+    assert shared == {"$ref": "#/$defs/SharedLayer"} and schema["$defs"]["SharedLayer"]["required"] == ["shares"]
     assert use == {"$ref": "#/$defs/BlockUse"} and schema["$defs"]["BlockUse"]["required"] == ["block"]
     assert bare_use == {"$ref": "#/$defs/BlockName"}
     assert schema["$defs"]["BlockName"]["not"] == {"enum": list(KINDS)}

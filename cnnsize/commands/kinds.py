@@ -9,7 +9,7 @@ from typing import IO, Any
 
 from cnnsize.commands.options import Format, FormatOption
 
-COMMON = ("type", "name", "from_")  # every kind has these: said once, under the table
+COMMON = ("type", "name", "from_", "shares")  # every kind has these: said once, under the table
 
 
 def description(cls: Any) -> str:
@@ -52,7 +52,7 @@ def show(fmt: Format, out: IO[str]) -> None:
         return
     rows = [[name, ", ".join(field_text(f) for f in fields(cls)), description(cls)] for name, cls in kinds]
     listing = Listing(("Kind", "Fields", "What it is"), rows, left=3, hideable=("What it is",))
-    note = "* required. Every kind also takes `name` and `from` (see docs/spec.md)."
+    note = "* required. Every kind also takes `name`, `from` and `shares` (see docs/spec.md)."
     csv_rows = [[name, " ".join(field_text(f) for f in fields(cls)), description(cls)] for name, cls in kinds]
     write([Document([listing, Text(note)], ("kind", "fields", "description"), csv_rows)], fmt.value, out)
 

@@ -124,6 +124,12 @@ class LayerKind(BaseModel):
         description="Its input when not the previous layer's output: a name, `input`, `name.0`, -1 (the layer "
         "before)...; a join lists its inputs (docs/spec.md#graphs).",
     )
+    shares: Optional[str] = Field(
+        None,
+        description="The name of an earlier layer whose weights this one uses: the same module called again "
+        "(parameters counted once, MACs per call). `{shares: <name>}` alone repeats that layer's kind and fields; "
+        "written out, they must equal its (docs/spec.md#shared-weights).",
+    )
 
     # -- a leaf's rules ---------------------------------------------------------------------------
 
