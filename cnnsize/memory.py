@@ -202,6 +202,7 @@ class _Tracer:
     live: Bytes = Bytes()
     saved: dict[int, SpecPath] = field(default_factory=dict)
     saved_copies: dict[SpecPath, Bytes] = field(default_factory=dict)
+    copies_saved: set[SpecPath] = field(default_factory=set)  # whose weight copies are saved (shared: once)
     copies: Bytes = Bytes()
     moments: list[Bytes] = field(default_factory=list)
 
@@ -288,8 +289,8 @@ class _Tracer:
             temporaries.append(source)
         if policy == PROMOTE:  # autocast casts the narrower inputs to the widest before joining
             temporaries += [self.alloc(shape, compute) for v, shape in zip(xs, ins) if v.dtype != compute]
-        if policy == LOWER:  # autocast's weight copies stay cached until the pass ends
-            self.copies += Bytes(params * BYTES[compute], 0)
+        if policy == LOWER and node.shares is None:  # autocast's weight copies stay cached until the pass
+            self.copies += Bytes(params * BYTES[compute], 0)  # ends: a shared layer's call reuses them
         recorded = self.training and (any(v.grad for v in xs) or params > 0)
         ys = []
         for view, shape in zip(layer.node_views(self.training, len(outs)), outs):
@@ -327,7 +328,9 @@ class _Tracer:
             self.save(self.alloc(tensor.shape, self.dtype_of(tensor, layer, inp, compute), tensor.per_sample), path)
         # a float32 weight saved is the parameter itself; autocast's half copy of it is a new storage
         weight_saved = saved.weight == WEIGHT_ALWAYS or (saved.weight == WEIGHT_FOR_INPUT_GRAD and xs[0].grad)
-        if lowered and weight_saved:
+        holder = self.graph.nodes[node.shares].path if node.shares is not None else path  # whose weights
+        if lowered and weight_saved and holder not in self.copies_saved:  # one cached copy, saved once
+            self.copies_saved.add(holder)
             self.saved_copies[path] = Bytes(prod(layer.node_weights(node.in_shapes)["weight"]) * BYTES[compute], 0)
 
     def dtype_of(self, tensor: Tensor, layer: LayerKind, inp: Shape, compute: str) -> str:

@@ -120,12 +120,14 @@ class Measurement:
     """What the backend measured in one forward pass at the verified batch size.
 
     `shapes` is keyed by module name, `layer_counts` by spec path (leaf layers), `totals` by
-    quantity (see `QUANTITIES`).
+    quantity (see `QUANTITIES`); `call_shapes`, by spec path, the output shape of each call of a
+    module called at several layers (shared weights), where one shape per module would not do.
     """
 
     shapes: dict[str, Shape]
     layer_counts: dict[SpecPath, dict[str, int]]
     totals: dict[str, int]
+    call_shapes: dict[SpecPath, Shape] = field(default_factory=dict)
 
 
 def compare(
@@ -146,7 +148,7 @@ def compare(
                 type=row.type,
                 module=module,
                 engine_shape=batched(report.batch_size, row.output_shapes),
-                measured_shape=measured.shapes.get(module),
+                measured_shape=measured.call_shapes.get(row.path, measured.shapes.get(module)),
                 figures=figures,
             )
         )

@@ -47,11 +47,14 @@ def build_network(spec: Spec, report: Optional[Report] = None) -> blocks.Network
     graph = report.graph if report is not None and report.graph is not None else resolve(spec)
     names = qualified_names(graph)
     root = blocks.Layers()
-    steps = []
+    steps: list[blocks.Step] = []
     frees = graph.frees()
     for node, free in zip(graph.nodes, frees):
-        module = node.layer.node_module(node.in_shapes, KIT)
-        _insert(root, names[node.path], module)
+        if node.shares is not None:  # the shared layer's module, called again
+            module = steps[node.shares].module
+        else:
+            module = node.layer.node_module(node.in_shapes, KIT)
+            _insert(root, names[node.path], module)
         steps.append(blocks.Step(module, node.inputs, node.outputs, tuple(free)))
     return blocks.Network(
         root,
@@ -107,7 +110,38 @@ def qualified_names(graph: Graph) -> dict[SpecPath, str]:
             listed = keys.get(path[: end - 1])
             parts.append(listed[key] if isinstance(key, int) and listed and key in listed else str(key))
         names[path] = ".".join(parts)
+    _name_shared(graph, names)
     return names
+
+
+def _name_shared(graph: Graph, names: dict[SpecPath, str]) -> None:
+    """A layer that shares another's weights is that layer's module, called again: its path (and a
+    shared composite's, and the paths inside it) maps to that module's name."""
+    for index, node in enumerate(graph.nodes):
+        if node.shares is not None:
+            names[node.path] = names[graph.nodes[node.shares].path]
+    stack: list[Member] = list(graph.tree)
+    while stack:
+        member = stack.pop()
+        if not isinstance(member, Group):
+            continue
+        stack.extend(member.members)
+        first = next((m for m in _walk(member) if isinstance(m, int)), None)
+        if member.layer.shares is None or first is None or graph.nodes[first].shares is None:
+            continue
+        inner = graph.nodes[first].path[len(member.path) :]  # the same place inside the shared composite
+        owner = graph.nodes[graph.nodes[first].shares].path  # type: ignore[index]
+        names[member.path] = names.get(owner[: len(owner) - len(inner)], names[member.path])
+
+
+def _walk(group: Group) -> list[Member]:
+    """The members of `group` and below, in execution order."""
+    found: list[Member] = []
+    for member in group.members:
+        found.append(member)
+        if isinstance(member, Group):
+            found += _walk(member)
+    return found
 
 
 def _node(graph: Graph, index: int) -> tuple[SpecPath, LayerKind]:

@@ -143,12 +143,16 @@ def export_torch(spec: Spec, class_name: str = "Net") -> str:
     value_name = {v: _identifier(name) for name, v in graph.inputs}
     taken = set(value_name.values())
     attributes: set[str] = set()
-    for node in graph.nodes:
+    attribute_of: dict[int, str] = {}  # node -> its submodule's attribute
+    for index, node in enumerate(graph.nodes):
         where = format_path(node.path)
         module = node.layer.node_module(node.in_shapes, KIT)
         label = node.layer.name or where
         expression = _operator(module)
-        if expression is None:
+        if expression is None and node.shares is not None:  # the shared layer's submodule, called again
+            attribute = attribute_of[node.shares]
+            label += f" (shares {attribute})"
+        elif expression is None:
             attribute = _identifier(names[node.path].replace(".", "_").removeprefix("layers_"))
             if attribute.startswith("m_") and attribute[2:].isdigit():  # unnamed, at the top: kind and place
                 attribute = f"{node.layer.kind}_{attribute[2:]}"
@@ -156,6 +160,8 @@ def export_torch(spec: Spec, class_name: str = "Net") -> str:
             text, classes = _construction(module, where)
             used |= classes
             inits.append(f"        self.{attribute} = {text}  # {label}: {node.layer.kind}")
+        if expression is None:
+            attribute_of[index] = attribute
         outs = []
         for v in node.outputs:
             label_text = graph.values[v].label.replace(".", "_").replace("[", "_").replace("]", "")

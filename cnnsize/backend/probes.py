@@ -109,6 +109,47 @@ class FlopCount:
         return sum(self.counter.get_flop_counts().get(key, {}).values())
 
 
+class Calls(_Hooks):
+    """For each of `root`'s submodules `names` (modules called more than once: shared weights),
+    each call in order: its output shape and the FLOPs `flops` counted while it ran, so that every
+    call is measured apart (`FlopCounterMode` sums a module's calls under its one name)."""
+
+    def __init__(self, root: nn.Module, names: Iterable[str], flops: FlopCount):
+        super().__init__()
+        self.root = root
+        self.names = sorted(set(names))
+        self.flops = flops
+        self.calls: dict[str, list[tuple[Any, int]]] = defaultdict(list)
+        self._started: dict[str, list[int]] = defaultdict(list)
+
+    def __enter__(self) -> "Calls":
+        for name in self.names:
+            module = self.root.get_submodule(name)
+            self.handles.append(module.register_forward_pre_hook(self._starter(name)))
+            self.handles.append(module.register_forward_hook(self._recorder(name)))
+        return self
+
+    def _starter(self, name: str) -> Any:
+        def start(module: nn.Module, args: Any) -> None:
+            self._started[name].append(self.flops.counter.get_total_flops())
+
+        return start
+
+    def _recorder(self, name: str) -> Any:
+        def record(module: nn.Module, args: Any, output: Any) -> None:
+            flops = self.flops.counter.get_total_flops() - self._started[name].pop()
+            if isinstance(output, torch.Tensor):
+                shape: Any = tuple(output.shape)
+            else:
+                shape = tuple(tuple(o.shape) for o in output)
+            self.calls[name].append((shape, flops))
+
+        return record
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
 class SavedTensors(_Hooks):
     """Bytes of the tensors autograd saves for backward during the `with` block.
 

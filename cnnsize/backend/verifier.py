@@ -9,6 +9,7 @@ message.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -25,7 +26,7 @@ from cnnsize.backend.device import (
     resolve_dtype,
     synchronize,
 )
-from cnnsize.backend.probes import FlopCount, OutputShapes, SavedTensors, running_stats, trainable_params
+from cnnsize.backend.probes import Calls, FlopCount, OutputShapes, SavedTensors, running_stats, trainable_params
 from cnnsize.backend.timing import Progress, time_steps
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, UsageError
@@ -125,26 +126,35 @@ def measure(network: Network, xs: tuple[torch.Tensor, ...], report: Report) -> t
     """One forward pass in training mode with autograd on: every built module's output shape, the
     counts per leaf layer and in all, and what autograd saves for backward."""
     names = set(network.module_names.values())
+    leaves = list(report.leaves())
+    uses = Counter(network.module_names[row.path] for row in leaves)
+    shared = [name for name, count in uses.items() if count > 1]  # a module called again: shared weights
     network.train()
     with torch.enable_grad():
         with OutputShapes(network, names) as shapes, FlopCount(network) as flops, SavedTensors(network) as saved:
-            network(*xs)
+            with Calls(network, shared, flops) as calls:
+                network(*xs)
     layer_counts = {}
-    for row in report.leaves():
+    call_shapes = {}
+    for row in leaves:
+        name = network.module_names[row.path]
+        call: Optional[tuple[Any, int]] = calls.calls[name].pop(0) if name in calls.calls else None
+        if call is not None:
+            call_shapes[row.path] = call[0]
         if isinstance(row.path[-1], int):  # a layer (a composite's join row's path ends in `add`/`cat`)
-            name = network.module_names[row.path]
             module = network.get_submodule(name)
+            own = row.shares is None  # a module's weights count at its first call, as torchinfo counts them
             layer_counts[row.path] = {
-                "params": trainable_params(module),
-                "non_trainable_params": running_stats(module),
-                "flops": flops.of(name),
+                "params": trainable_params(module) if own else 0,
+                "non_trainable_params": running_stats(module) if own else 0,
+                "flops": flops.of(name) if call is None else call[1],
             }
     totals = {
         "params": trainable_params(network),
         "non_trainable_params": running_stats(network),
         "flops": flops.total,
     }
-    return Measurement(shapes.shapes, layer_counts, totals), saved
+    return Measurement(shapes.shapes, layer_counts, totals, call_shapes), saved
 
 
 def run_pieces(model: MemoryModel, options: VerifyOptions) -> list[Bytes]:
