@@ -223,6 +223,25 @@ def _inputs(node: fx.Node) -> list[fx.Node]:
     return found
 
 
+def _called_again(
+    target: str, layer: dict[str, Any], module: nn.Module, calls: dict[str, list[str]], modules: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The name of this call of the module at `target`, and its layer: the module's path at its
+    first call; at the next ones, `target_2`, `target_3`... and, for a module with parameters or
+    buffers, `{shares: <first call>}` (the same weights, counted once; a module without any is
+    written as its kind again, which counts the same)."""
+    made = calls.setdefault(target, [])
+    if not made:
+        made.append(target)
+        return target, layer
+    label = f"{target}_{len(made) + 1}"
+    while label in modules or any(label in names for names in calls.values()):
+        label += "_"
+    made.append(label)
+    has_state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+    return label, ({"shares": target} if has_state else layer)
+
+
 def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[str, Any]:
     """The spec (as data) of `model` traced with an input of `input_shape` (one sample)."""
     try:
@@ -237,6 +256,7 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
     previous: Optional[fx.Node] = None
     unmapped: list[str] = []
     outputs: list[fx.Node] = []
+    calls: dict[str, list[str]] = {}  # a module's target -> the layer names of its calls so far
     for node in traced.graph.nodes:
         if node.op == "placeholder":
             names[node] = "input"
@@ -250,7 +270,7 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
                 module = modules[str(node.target)]
                 rule = MODULES.get(type(module))
                 layer = rule(module) if rule else _refuse(type(module).__name__)
-                label = str(node.target)
+                label, layer = _called_again(str(node.target), layer, module, calls, modules)
             elif node.op == "call_function" and node.target in FUNCTIONS:
                 layer = FUNCTIONS[node.target](node)
                 label = node.name
@@ -261,7 +281,7 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
             continue
         reads = _inputs(node)
         layer["name"] = label
-        if layer["type"] in ("add", "mul", "cat"):
+        if layer.get("type") in ("add", "mul", "cat"):
             layer["from"] = [names[r] for r in reads]
         elif reads and reads[0] is not previous:
             layer["from"] = names[reads[0]]
@@ -294,7 +314,7 @@ def checked(model: nn.Module, data: dict[str, Any]) -> None:
     model.train(was)
     problems = []
     if report.totals.params != params:
-        problems.append(f"parameters: the spec {report.totals.params:,}, the module {params:,} (weights shared?)")
+        problems.append(f"parameters: the spec {report.totals.params:,}, the module {params:,}")
     if report.totals.flops != counter.get_total_flops():
         problems.append(f"FLOPs: the spec {report.totals.flops:,}, the module {counter.get_total_flops():,}")
     if problems:
