@@ -53,7 +53,14 @@ def differences(layer: LayerKind, shared: LayerKind) -> list[str]:
 
 
 def _text(value: Any) -> str:
-    return "unset" if value is None else str(value).replace("'", "")
+    """As a spec writes it: `3` for a size of (3, 3), `[1, 2]` for (1, 2)."""
+    if value is None:
+        return "unset"
+    if isinstance(value, (tuple, list)):
+        if len(value) == 2 and value[0] == value[1] and not isinstance(value[0], (tuple, list)):
+            return _text(value[0])
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    return str(value)
 
 
 __all__ = ["INFERRED", "OWN_FIELDS", "SHORT_FORM_KEYS", "SharedLayer", "differences", "settings"]
