@@ -150,7 +150,8 @@ def _row(node: "Node") -> SharingRow:
     layer = node.layer
     inp, out = node.in_shapes[0], node.out_shapes[0]
     weights = layer.weight_shapes(inp)
-    params = sum(prod(shape) for shape in weights.values())
+    # a convolution called again (`shares:`) has its weights at its first call, counted there once
+    params = sum(prod(shape) for shape in weights.values()) if node.shares is None else 0
     units = prod(out)
     if layer.kind == "conv2d":
         # weight [C_out, C_in/groups, kH, kW]: each output unit reads C_in/groups * kH * kW inputs

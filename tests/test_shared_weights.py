@@ -377,3 +377,11 @@ def test_what_autograd_saves_and_the_peak_are_what_pytorch_measures(name: str, a
     assert estimated_saved(spec, 2, amp=amp)[0] == measured_saved(spec, 2, amp=amp)[0]
     for training in (False, True):
         assert estimated_peak(spec, 2, training, amp) == measured_peak(spec, 2, training, amp)
+
+
+def test_the_sharing_view_counts_a_shared_convolutions_weights_once() -> None:
+    from cnnsize.sharing import sharing
+
+    view = sharing(cnnsize.analyze(load(TWICE)))
+    assert [row.params for row in view.rows] == [CONV_PARAMS, 0]  # 2,320 at c, none again
+    assert view.params == 2_320
