@@ -36,7 +36,9 @@ def build(spec: "Spec", report: Optional["Report"] = None) -> "Network":
 
     Submodules follow the spec: the layer at `layers[3].body[0]` is `model.layers[3].body[0]`
     (`model.module_names` maps every spec path to its module's qualified name; a layer with a
-    `name` that is a Python identifier is reached by that name instead of its index).
+    `name` that is a Python identifier is reached by that name instead of its index). A layer that
+    shares another's weights (`shares:`) is that layer's module, called again: its path maps to the
+    same name.
     """
     from cnnsize.schema import require_spec
 
