@@ -142,7 +142,7 @@ class _Entry:
     outputs: tuple[int, ...]
     names: tuple[str, ...] = ()  # a split's `names`, one per output
     layer: Optional[LayerKind] = None
-    nodes: tuple[int, ...] = ()
+    nodes: range = range(0)  # a range: O(1) however many nodes a composite holds
 
 
 @dataclass
@@ -243,7 +243,7 @@ class _Resolver:
                 index = self.node(layer, inputs, path)
                 members.append(index)
                 outputs = self.nodes[index].outputs
-            made = tuple(range(first, len(self.nodes)))
+            made = range(first, len(self.nodes))
             if owner is not None:
                 self.share(made, owner, path, str(layer.shares))
             names = tuple(layer.names or ()) if isinstance(layer, Split) else ()
@@ -373,7 +373,7 @@ class _Resolver:
         raise self.fail(where, f"no layer named '{ref}' before this one to share weights with"
                                f"{suggest(ref, visible)}{known}")  # fmt: skip
 
-    def share(self, made: tuple[int, ...], owner: _Entry, path: SpecPath, ref: str) -> None:
+    def share(self, made: range, owner: _Entry, path: SpecPath, ref: str) -> None:
         """Mark the nodes a `shares:` entry made as using the weights of the shared layer's nodes,
         one for one; the weights must fit their inputs here (a convolution's input channels...)."""
         where = path + ("shares",)
