@@ -122,3 +122,21 @@ def test_the_moment_a_block_runs_again(measured):
             assert held == figure, block.label
         else:  # the skips' gradients are alive too: the model's figure is below
             assert held >= figure, block.label
+
+
+def test_verify_times_the_checkpointed_step_against_the_checkpointed_footprint():
+    from cnnsize.backend.verifier import VerifyOptions, verify
+    from cnnsize.errors import UsageError
+    from cnnsize.planner import model_memory
+
+    spec = cnnsize.load("specs/small-resnet.yaml")
+    options = VerifyOptions(device="cpu", batch_size=2, mode="training", warmup=0, iterations=1, checkpoint="all")
+    result = verify(spec, options)
+    report = analyze(spec, 2)
+    segments = [b.segment() for b in blocks(resolve(spec), report)]
+    checked = model_memory(spec, Precision(device="cpu"), report, segments).footprint("training", "sgd", 2)
+    assert result.passed and result.options["checkpoint"] == "all"
+    assert result.memory.engine_estimate_bytes == checked.total_bytes
+    assert result.memory.saved_matches  # the measured forward pass is the plain network's
+    with pytest.raises(UsageError, match="use --mode training"):
+        verify(spec, VerifyOptions(device="cpu", checkpoint="all"))
