@@ -13,10 +13,15 @@ The step's footprint is the most of these (with the parameters, gradients and op
 the largest batch is still solved exactly: every piece is `fixed + per_sample * batch`.
 
 Checkpointable blocks are the top-level composites of a spec (residual units, sequential blocks,
-block uses such as a zoo ResNet's stages or a U-Net's encoder and decoder steps), named by their
-spec path as reports name them. The work paid is each checkpointed block's forward FLOPs, once more
-per step; the step's FLOPs are taken as 3 x the forward's (forward, then backward's gradients with
-respect to the inputs and to the weights, each about a forward).
+block uses such as a U-Net's encoder and decoder steps), a `sequential` holding two or more
+composites opened into them (a zoo ResNet's stages into their residual units, MobileNet's
+`features` into its blocks), named by their spec path as reports name them. The work paid is each
+checkpointed block's forward FLOPs, once more per step; the step's FLOPs are taken as 3 x the
+forward's (forward, then backward's gradients with respect to the inputs and to the weights, each
+about a forward). PyTorch's recomputation stops once the last tensor backward needs is made again,
+so the operations after a block's last saving one (a residual's add, a mean) are not run again:
+they count no FLOPs in FlopCounterMode's convention (cnnsize's), in which a convolution or linear
+layer, which saves its input, always runs again.
 
 `auto` picks blocks greedily, cheapest recompute per byte saved first (FLOPs per sample over the
 bytes per sample the block alone frees at the forward's end), until a wanted batch fits, or keeps
@@ -30,7 +35,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, SpecPath, UsageError, format_path
-from cnnsize.graph import Graph, Group, resolve
+from cnnsize.graph import Graph, Group, Member, resolve
 from cnnsize.memory import Precision, Segment
 from cnnsize.planner import MemoryModel, NoBatchFits, Plan, check_optimizer, model_memory
 from cnnsize.report import Report
@@ -68,9 +73,7 @@ def blocks(graph: Graph, report: Report) -> list[Block]:
     `report` (the engine's analysis at batch size 1)."""
     flops = {row.path: row.flops for _, row in report.walk()}
     found = []
-    for member in graph.tree:
-        if not isinstance(member, Group):
-            continue
+    for member in _opened(graph.tree):
         nodes = _nodes(member)
         if not nodes:
             continue
@@ -79,6 +82,22 @@ def blocks(graph: Graph, report: Report) -> list[Block]:
         reads = [v for n in range(first, last + 1) for v in graph.nodes[n].inputs if v not in made]
         found.append(Block(member.path, member.layer.name, first, last, tuple(dict.fromkeys(reads)),
                            member.output, flops.get(member.path, 0)))  # fmt: skip
+    return found
+
+
+def _opened(members: Sequence[Member]) -> list[Group]:
+    """The composites among `members`, a `sequential` that holds two or more composites opened into
+    them, recursively (a ResNet stage into its residual units, MobileNet's `features` into its
+    blocks); the leaves beside them are not checkpointed."""
+    found: list[Group] = []
+    for member in members:
+        if not isinstance(member, Group):
+            continue
+        inner = [m for m in member.members if isinstance(m, Group)]
+        if member.layer.kind == "sequential" and len(inner) >= 2:
+            found += _opened(member.members)
+        else:
+            found.append(member)
     return found
 
 
