@@ -191,7 +191,7 @@ def choose(
         for count in range(len(order) + 1):
             if largest(order[:count]) >= batch_size:
                 chosen = order[:count]
-                return _in_order(chosen), f"the fewest blocks, cheapest first, for batch size {batch_size} to fit"
+                return _in_order(chosen), f"cheapest recompute per byte first, until batch size {batch_size} fits"
         raise CannotFit(
             f"batch size {batch_size} does not fit even with every block that frees memory checkpointed "
             f"({len(order)} of {len(found)}): the largest that fits then is {largest(order)}"
@@ -201,7 +201,7 @@ def choose(
         fits = largest(order[:count])
         if fits > best:
             best, best_count = fits, count
-    return _in_order(order[:best_count]), "the blocks, cheapest first, that fit the largest batch"
+    return _in_order(order[:best_count]), "cheapest recompute per byte first, for the largest batch"
 
 
 def _in_order(chosen: Sequence[Block]) -> list[Block]:
