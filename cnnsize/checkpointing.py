@@ -30,13 +30,13 @@ the prefix of that order that fits the largest batch: one trace per block and on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Sequence
 
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, SpecPath, UsageError, format_path
 from cnnsize.graph import Graph, Group, Member, resolve
-from cnnsize.memory import Precision, Segment
+from cnnsize.memory import Precision, Segment, trace
 from cnnsize.planner import MemoryModel, NoBatchFits, Plan, check_optimizer, model_memory
 from cnnsize.report import Report
 from cnnsize.schema import Spec
@@ -257,11 +257,12 @@ def plan_checkpointed(
     if not precision.trainable:
         raise UsageError(f"{report.name}: {precision.untrainable_reason}; checkpointing is for training")
     graph = resolve(spec)
-    cache: dict[tuple[Segment, ...], MemoryModel] = {}
+    plain = model_memory(spec, precision, report)
+    cache: dict[tuple[Segment, ...], MemoryModel] = {(): plain}
 
-    def model(segments: tuple[Segment, ...]) -> MemoryModel:
+    def model(segments: tuple[Segment, ...]) -> MemoryModel:  # one training trace per set of blocks
         if segments not in cache:
-            cache[segments] = model_memory(spec, precision, report, segments)
+            cache[segments] = replace(plain, training=trace(graph, precision, True, segments))
         return cache[segments]
 
     try:
