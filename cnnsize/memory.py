@@ -172,7 +172,8 @@ class Trace:
     `input`: the input batch, and `input_saved` whether autograd saves that very storage;
     `recomputed`: with checkpointed segments, for each, the bytes saved for backward while backward
     runs it again: all that was saved before it (its inputs included), and what it saves when run
-    again (the nodes after it have released theirs by then).
+    again (the nodes after it have released theirs by then), autocast's weight copies saved before
+    it left out (they are among `weight_copies`), those it saves when run again counted.
     """
 
     training: bool

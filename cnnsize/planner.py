@@ -72,8 +72,9 @@ class MemoryModel:
         if mode == "inference":
             lines["activation_peak_bytes"] = self.inference.peak(batch_size)
         elif self.training.recomputed:  # checkpointing: a block run again in backward may hold more
-            saved = self.training.saved.at(batch_size)
-            lines["recompute_bytes"] = max(0, *(r.at(batch_size) - saved for r in self.training.recomputed))
+            t = self.training
+            saved = (t.saved - t.saved_weight_copies).at(batch_size)  # the weight copies have their line
+            lines["recompute_bytes"] = max(0, *(r.at(batch_size) - saved for r in t.recomputed))
         return Footprint(mode, optimizer if mode == "training" else None, batch_size, lines)
 
     def pieces(self, mode: str, optimizer: str) -> list[Bytes]:
@@ -85,7 +86,8 @@ class MemoryModel:
             return [base + moment for moment in self.training.moments]
         base = total(self.lines(mode, optimizer).values())
         if mode == "training":  # with checkpointing, also each moment a block is run again in backward
-            return [base] + [base - self.training.saved + r for r in self.training.recomputed]
+            t = self.training
+            return [base] + [base - (t.saved - t.saved_weight_copies) + r for r in t.recomputed]
         return [base + moment for moment in self.inference.moments]
 
     def largest_batch(self, limit: int, mode: str, optimizer: str) -> int:

@@ -158,3 +158,17 @@ def test_checkpointing_every_zoo_resnet_block_never_holds_more():
     assert checked.batch_size > plain.batch_size
     assert checked.footprint.total_bytes <= 8 * 2**30 < checked.next_total
     assert len(checked.checkpointing.blocks) == checked.checkpointing.candidates
+
+
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_the_footprint_total_is_the_worst_piece_at_every_batch(amp):
+    # the lines sum to the worst moment (forward end, or a block run again), the pieces the solver
+    # uses: under autocast the weight copies are one line, never also in a recompute moment
+    spec = cnnsize.load("resnet18")
+    report = analyze(spec, 1)
+    chosen = [b.segment() for b in blocks(resolve(spec), report)]
+    model = model_memory(spec, Precision(amp=amp), report, chosen)
+    for batch in (1, 7, 64):
+        footprint = model.footprint("training", "adam", batch)
+        assert footprint.total_bytes == max(p.at(batch) for p in model.pieces("training", "adam"))
+        assert footprint.lines["recompute_bytes"] > 0  # ResNet-18's first unit run again is the peak
