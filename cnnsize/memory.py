@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from math import prod
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from cnnsize.errors import SpecPath, UsageError
 from cnnsize.graph import Graph, Node
@@ -148,6 +148,19 @@ class Precision:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """Nodes `first` to `last` (indices, in execution order) run under activation checkpointing
+    (`torch.utils.checkpoint`, non-reentrant): they save nothing for backward; the values they read
+    from outside (`inputs`) are kept instead, attributed to the block at `path`, and backward runs
+    them again (`cnnsize.checkpointing`)."""
+
+    path: SpecPath
+    first: int
+    last: int
+    inputs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Trace:
     """One forward pass, followed tensor by tensor.
 
@@ -156,7 +169,11 @@ class Trace:
     `weight_copies`: autocast's half-precision copies of convolution and linear weights (and biases),
     cached for the whole pass (of which `saved_weight_copies` are saved for backward too);
     `moments`: the bytes alive while each layer runs, the input batch and weight copies included;
-    `input`: the input batch, and `input_saved` whether autograd saves that very storage.
+    `input`: the input batch, and `input_saved` whether autograd saves that very storage;
+    `recomputed`: with checkpointed segments, for each, the bytes saved for backward while backward
+    runs it again: all that was saved before it (its inputs included), and what it saves when run
+    again (the nodes after it have released theirs by then), autocast's weight copies saved before
+    it left out (they are among `weight_copies`), those it saves when run again counted.
     """
 
     training: bool
@@ -166,6 +183,7 @@ class Trace:
     moments: tuple[Bytes, ...]
     input: Bytes
     input_saved: bool
+    recomputed: tuple[Bytes, ...] = ()
 
     @property
     def saved(self) -> Bytes:
@@ -184,12 +202,12 @@ class _Value:
     grad: bool  # requires grad
 
 
-def trace(graph: Graph, precision: Precision, training: bool) -> Trace:
+def trace(graph: Graph, precision: Precision, training: bool, checkpointed: Sequence[Segment] = ()) -> Trace:
     """Follow `graph` (a resolved spec) through one forward pass, in training mode with autograd
     (`training`) or in eval mode without it, as the module cnnsize builds runs it: node by node, each
     value released once its last reader has run (the network's inputs are held by the caller, its
-    outputs returned)."""
-    return _Tracer(graph, precision, training).run()
+    outputs returned). `checkpointed`: segments run under activation checkpointing (training only)."""
+    return _Tracer(graph, precision, training, tuple(checkpointed)).run()
 
 
 @dataclass
@@ -197,6 +215,7 @@ class _Tracer:
     graph: Graph
     precision: Precision
     training: bool
+    checkpointed: tuple[Segment, ...] = ()
     sizes: list[Bytes] = field(default_factory=list)
     refs: Counter = field(default_factory=Counter)
     live: Bytes = Bytes()
@@ -205,6 +224,11 @@ class _Tracer:
     copies_saved: set[SpecPath] = field(default_factory=set)  # whose weight copies are saved (shared: once)
     copies: Bytes = Bytes()
     moments: list[Bytes] = field(default_factory=list)
+    saved_total: Bytes = Bytes()  # the bytes of `saved`, as it grows
+    segment: Optional[Segment] = None  # the checkpointed segment running, if any
+    shadow: dict[int, None] = field(default_factory=dict)  # what it would save, each storage once
+    shadow_copies: Bytes = Bytes()
+    recomputed: list[Bytes] = field(default_factory=list)
 
     def run(self) -> Trace:
         graph = self.graph
@@ -218,10 +242,20 @@ class _Tracer:
             values[v] = x
             inputs.append(x)
         self.moment()
-        for node, frees in zip(graph.nodes, graph.frees()):
+        starts = {s.first: s for s in self.checkpointed} if self.training else {}
+        for index, (node, frees) in enumerate(zip(graph.nodes, graph.frees())):
+            if index in starts:  # checkpoint keeps the segment's inputs, to run it again in backward
+                self.segment = starts[index]
+                for v in self.segment.inputs:
+                    self.save(values[v].storage, self.segment.path)  # type: ignore[union-attr]
+                before = self.saved_total
             made = self.node(node, [values[v] for v in node.inputs])  # type: ignore[misc]
             for v, value in zip(node.outputs, made):
                 values[v] = value
+            if self.segment is not None and index == self.segment.last:
+                again = total(self.sizes[s] for s in self.shadow if s not in self.saved)
+                self.recomputed.append(before + again + self.shadow_copies)
+                self.segment, self.shadow, self.shadow_copies = None, {}, Bytes()
             for v in frees:
                 self.drop(values[v].storage)  # type: ignore[union-attr]
                 values[v] = None
@@ -238,6 +272,7 @@ class _Tracer:
             moments=tuple(self.moments),
             input=total(self.sizes[x.storage] for x in inputs),
             input_saved=any(x.storage in self.saved for x in inputs),
+            recomputed=tuple(self.recomputed),
         )
 
     # storages: allocated, held by references, alive while any reference remains
@@ -258,9 +293,13 @@ class _Tracer:
             self.live -= self.sizes[storage]
 
     def save(self, storage: int, path: SpecPath) -> None:
-        """Autograd keeps `storage` for backward (alive to the end of the pass)."""
-        if storage not in self.saved:
+        """Autograd keeps `storage` for backward (alive to the end of the pass); inside a checkpointed
+        segment it keeps nothing, and the storage only counts for when the segment runs again."""
+        if self.segment is not None and path != self.segment.path:
+            self.shadow[storage] = None
+        elif storage not in self.saved:
             self.saved[storage] = path
+            self.saved_total += self.sizes[storage]
             self.hold(storage)
 
     def moment(self) -> None:
@@ -329,7 +368,9 @@ class _Tracer:
         # a float32 weight saved is the parameter itself; autocast's half copy of it is a new storage
         weight_saved = saved.weight == WEIGHT_ALWAYS or (saved.weight == WEIGHT_FOR_INPUT_GRAD and xs[0].grad)
         holder = self.graph.nodes[node.shares].path if node.shares is not None else path  # whose weights
-        if lowered and weight_saved and holder not in self.copies_saved:  # one cached copy, saved once
+        if lowered and weight_saved and self.segment is not None:
+            self.shadow_copies += Bytes(prod(layer.node_weights(node.in_shapes)["weight"]) * BYTES[compute], 0)
+        elif lowered and weight_saved and holder not in self.copies_saved:  # one cached copy, saved once
             self.copies_saved.add(holder)
             self.saved_copies[path] = Bytes(prod(layer.node_weights(node.in_shapes)["weight"]) * BYTES[compute], 0)
 

@@ -17,6 +17,7 @@ TRAINING_LINES = (
     ("weight_copy_bytes", "Weight copies (autocast)"),
     ("saved_activation_bytes", "Saved activations"),
     ("input_bytes", "Input batch"),
+    ("recompute_bytes", "Recomputed block (backward)"),
 )
 INFERENCE_LINES = (
     ("parameter_bytes", "Parameters"),

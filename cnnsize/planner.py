@@ -12,12 +12,12 @@ solved exactly: `floor((limit - fixed) / per_sample)`, over each moment of the p
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, SpecPath, UsageError
 from cnnsize.graph import resolve
-from cnnsize.memory import Bytes, Precision, Trace, total, trace
+from cnnsize.memory import Bytes, Precision, Segment, Trace, total, trace
 from cnnsize.memory_report import Footprint, MemoryReport
 from cnnsize.provenance import Stamp, made_at
 from cnnsize.report import LayerRow, Report
@@ -71,6 +71,10 @@ class MemoryModel:
         lines = {key: size.at(batch_size) for key, size in self.lines(mode, optimizer).items()}
         if mode == "inference":
             lines["activation_peak_bytes"] = self.inference.peak(batch_size)
+        elif self.training.recomputed:  # checkpointing: a block run again in backward may hold more
+            t = self.training
+            saved = (t.saved - t.saved_weight_copies).at(batch_size)  # the weight copies have their line
+            lines["recompute_bytes"] = max(0, *(r.at(batch_size) - saved for r in t.recomputed))
         return Footprint(mode, optimizer if mode == "training" else None, batch_size, lines)
 
     def pieces(self, mode: str, optimizer: str) -> list[Bytes]:
@@ -81,8 +85,9 @@ class MemoryModel:
             base = total(self.lines("inference").values())
             return [base + moment for moment in self.training.moments]
         base = total(self.lines(mode, optimizer).values())
-        if mode == "training":
-            return [base]
+        if mode == "training":  # with checkpointing, also each moment a block is run again in backward
+            t = self.training
+            return [base] + [base - (t.saved - t.saved_weight_copies) + r for r in t.recomputed]
         return [base + moment for moment in self.inference.moments]
 
     def largest_batch(self, limit: int, mode: str, optimizer: str) -> int:
@@ -116,16 +121,22 @@ def fitting_batch(pieces: list[Bytes], limit: int) -> int:
     return min((limit - p.fixed) // p.per_sample for p in pieces if p.per_sample > 0)
 
 
-def model_memory(spec: Spec, precision: Precision = Precision(), report: Optional[Report] = None) -> MemoryModel:
+def model_memory(
+    spec: Spec,
+    precision: Precision = Precision(),
+    report: Optional[Report] = None,
+    checkpointed: Sequence[Segment] = (),
+) -> MemoryModel:
     """Trace `spec` in training and in inference at `precision` (`report`: the engine's analysis at
-    any batch size, for its shapes; computed when not given)."""
+    any batch size, for its shapes; computed when not given), with `checkpointed` segments run under
+    activation checkpointing in training (`cnnsize.checkpointing`)."""
     report = report or analyze(spec, 1, precision.dtype)
     graph = resolve(spec)
     return MemoryModel(
         precision=precision,
         params=report.totals.params,
         running_stats=report.totals.non_trainable_params,
-        training=trace(graph, precision, training=True),
+        training=trace(graph, precision, training=True, checkpointed=checkpointed),
         inference=trace(graph, precision, training=False),
     )
 
@@ -180,6 +191,7 @@ class Plan:
     footprint: Footprint
     next_total: int
     inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (name, shape), as the report's
+    checkpointing: Any = None  # a `cnnsize.checkpointing.Checkpointing`, when blocks are checkpointed
 
     @property
     def batch_size(self) -> int:
@@ -206,6 +218,7 @@ class Plan:
             "footprint": f.to_dict(),
             "next_batch_total_bytes": self.next_total,
             "provenance": self.stamp().to_dict(),
+            **({"checkpointing": self.checkpointing.to_dict()} if self.checkpointing is not None else {}),
         }
 
 

@@ -72,6 +72,8 @@ def test_every_reporting_command_offers_every_format() -> None:
     assert "report" in commands
     for name in commands:
         specs = (TOY, TOY) if name == "diff" else (TOY,)  # diff compares two
+        if name == "plan":  # plan's --batch-size is the batch to fit; it needs --memory
+            specs = (*specs, "--memory", "1GiB")
         for fmt in FORMATS:
             code, out, err = invoke(name, "--format", fmt, *specs)
             assert code == 0 and out.strip(), (name, fmt, err)

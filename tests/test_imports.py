@@ -25,6 +25,8 @@ LAYERS = {
         "memory_report",
         "report",
         "planner",
+        "checkpointing",
+        "resolution",
         "budgets",
         "depth",
         "verification",

@@ -41,6 +41,8 @@ sys.exit(code)
         ["draw", "resnet50"],
         ["conv", "--input", "5", "--kernel", "3", "--padding", "1", "--draw"],
         ["plan", "resnet50", "--memory", "24GiB", "--optimizer", "adam", "--amp", "bf16"],
+        ["plan", "resnet18", "--memory", "8GiB", "--checkpoint", "auto", "--batch-size", "500", "--format", "csv"],
+        ["plan", "specs/small-resnet.yaml", "--memory", "64MiB", "--solve", "resolution", "-b", "8"],
         ["zoo"],
         ["schema"],
         ["conv", "--input", "32", "--kernel", "5", "--solve", "padding", "--output", "32"],

@@ -51,6 +51,7 @@ class VerifyOptions:
     channels_last: bool = False
     compile: bool = False
     timed: bool = True  # False: shapes, counts and saved tensors only
+    checkpoint: str = "none"  # "all": the timed training step runs every top-level block under checkpointing
 
     def check(self) -> None:
         """Each bad option is a `UsageError` that names it."""
@@ -63,6 +64,10 @@ class VerifyOptions:
                 raise UsageError(f"{flag} must be an integer of at least {low}, got {value!r}")
         if self.mode not in MODES:
             raise UsageError(f"unknown mode '{self.mode}'; choose one of {', '.join(MODES)}")
+        if self.checkpoint not in ("none", "all"):
+            raise UsageError(f"unknown checkpointing '{self.checkpoint}' for verify; choose none or all")
+        if self.checkpoint != "none" and self.mode != "training":
+            raise UsageError("--checkpoint all checkpoints the blocks of a training step: use --mode training")
         resolve_dtype(self.dtype)
 
 
@@ -78,8 +83,11 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
     if options.channels_last and flat:
         raise UsageError(f"--channels-last needs (C, H, W) inputs; this spec's input '{flat[0]}' is a flat vector")
     report = analyze(spec, options.batch_size, options.dtype)
-    model = model_memory(spec, Precision(options.dtype, None, "cuda" if device.type == "cuda" else "cpu"), report)
-    refuse_if_too_large(model, report, options, device)
+    precision = Precision(options.dtype, None, "cuda" if device.type == "cuda" else "cpu")
+    model = model_memory(spec, precision, report)
+    checkpointed = checkpointable(spec, options)
+    timed_model = model_memory(spec, precision, report, [b.segment() for b in checkpointed]) if checkpointed else model
+    refuse_if_too_large(model, report, options, device, timed_model)
     phase = "building the network"
     try:
         torch.manual_seed(0)
@@ -94,6 +102,10 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
         throughput, peak = None, None
         if options.timed:
             phase = "timing"
+            if checkpointed:  # the same blocks the planner checkpoints, under torch.utils.checkpoint
+                from cnnsize.backend.checkpointing import checkpoint_blocks
+
+                checkpoint_blocks(network, checkpointed)
             throughput, peak = _time(network, xs, report, options, device, progress)
     except Exception as exc:
         raise _explain(exc, phase, options, device) from None
@@ -103,7 +115,7 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
         saved_parameter_bytes=saved.parameter_bytes,
         engine_activation_bytes=report.totals.activation_bytes,
         model_saved_bytes=model.training.saved.at(batch),
-        engine_estimate_bytes=model.footprint(options.mode, "sgd", batch).total_bytes,
+        engine_estimate_bytes=timed_model.footprint(options.mode, "sgd", batch).total_bytes,
         peak_allocated_bytes=peak,
     )
     return Verification(
@@ -118,7 +130,11 @@ def verify(spec: Spec, options: VerifyOptions = VerifyOptions(), progress: Optio
         totals=totals,
         memory=memory,
         throughput=throughput,
-        options={name: getattr(options, name) for name in ("warmup", "iterations", "channels_last", "compile")},
+        options={
+            name: getattr(options, name)
+            for name in ("warmup", "iterations", "channels_last", "compile", "checkpoint")
+            if name != "checkpoint" or options.checkpoint != "none"
+        },
     )
 
 
@@ -157,19 +173,35 @@ def measure(network: Network, xs: tuple[torch.Tensor, ...], report: Report) -> t
     return Measurement(shapes.shapes, layer_counts, totals, call_shapes), saved
 
 
-def run_pieces(model: MemoryModel, options: VerifyOptions) -> list[Bytes]:
+def checkpointable(spec: Spec, options: VerifyOptions) -> list[Any]:
+    """The blocks `--checkpoint all` wraps in the timed training step (none without it)."""
+    if options.checkpoint == "none":
+        return []
+    from cnnsize.checkpointing import blocks
+    from cnnsize.graph import resolve
+
+    return blocks(resolve(spec), analyze(spec, 1, options.dtype))
+
+
+def run_pieces(model: MemoryModel, options: VerifyOptions, timed_model: Optional[MemoryModel] = None) -> list[Bytes]:
     """What a verify run holds at its worst, linear in the batch: the measured training-mode forward
     pass (autograd keeps what backward would need), then, when timed, the mode's own steps (for
-    training, SGD: parameters, gradients and what autograd saves)."""
+    training, SGD: parameters, gradients and what autograd saves; `timed_model` with checkpointing)."""
     pieces = model.pieces("forward", "sgd")
-    return pieces + model.pieces(options.mode, "sgd") if options.timed else pieces
+    return pieces + (timed_model or model).pieces(options.mode, "sgd") if options.timed else pieces
 
 
-def refuse_if_too_large(model: MemoryModel, report: Report, options: VerifyOptions, device: torch.device) -> None:
+def refuse_if_too_large(
+    model: MemoryModel,
+    report: Report,
+    options: VerifyOptions,
+    device: torch.device,
+    timed_model: Optional[MemoryModel] = None,
+) -> None:
     """`OutOfMemory` before anything is allocated when the memory planner's estimate of the run
     exceeds free memory, with the largest batch size that would fit."""
     free = free_bytes(device)
-    pieces = run_pieces(model, options)
+    pieces = run_pieces(model, options, timed_model)
     need = max(piece.at(report.batch_size) for piece in pieces)
     if free is None or need <= free:
         return

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import IO, Annotated, Any, Sequence
+from typing import IO, Annotated, Any, Optional, Sequence
 
 import typer
 
 from cnnsize.commands.options import (
+    MAX_BATCH_SIZE,
     MAX_BYTES,
     AmpOption,
     DTypeOption,
@@ -23,6 +24,7 @@ from cnnsize.commands.options import (
     SetOption,
     SpecArgs,
     assignments,
+    bounded,
     input_shape,
 )
 from cnnsize.errors import CnnsizeError, UsageError
@@ -43,6 +45,44 @@ ModeOption = Annotated[
     Mode, typer.Option("--mode", help="A training step (forward, backward, optimizer), or inference.")
 ]
 
+
+class Checkpoint(str, Enum):
+    none = "none"
+    all = "all"
+    auto = "auto"
+
+
+class Solve(str, Enum):
+    batch = "batch"
+    resolution = "resolution"
+
+
+CheckpointOption = Annotated[
+    Checkpoint,
+    typer.Option(
+        "--checkpoint",
+        help="Activation checkpointing of the top-level blocks (torch.utils.checkpoint, non-reentrant): none, all, "
+        "or auto (cheapest recompute per byte first, until --batch-size fits, else for the largest batch).",
+    ),
+]
+SolveOption = Annotated[
+    Solve,
+    typer.Option(
+        "--solve",
+        help="What to solve for: the largest batch, or the largest square input (H = W) at --batch-size (default 1).",
+    ),
+]
+WantedBatchOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--batch-size",
+        "-b",
+        callback=bounded(1, MAX_BATCH_SIZE),
+        metavar="N",
+        help="The batch to fit: for --checkpoint auto, and for --solve resolution (default 1).",
+    ),
+]
+
 CSV_LINES = (
     "parameter_bytes", "running_stat_bytes", "gradient_bytes", "optimizer_state_bytes", "weight_copy_bytes",
     "saved_activation_bytes", "input_bytes", "activation_peak_bytes",
@@ -50,6 +90,14 @@ CSV_LINES = (
 CSV_HEADER = (
     "network", "mode", "optimizer", "dtype", "amp", "device", "memory_limit_bytes", "batch_size", "total_bytes",
     *CSV_LINES, "next_batch_total_bytes",
+)  # fmt: skip
+CHECKPOINT_CSV = (
+    "recompute_bytes", "checkpoint", "checkpointed_blocks", "checkpoint_saved_bytes", "extra_flops",
+    "extra_flops_percent",
+)  # fmt: skip
+RESOLUTION_CSV_HEADER = (
+    "network", "mode", "optimizer", "dtype", "amp", "device", "checkpoint", "memory_limit_bytes", "batch_size",
+    "resolution", "total_bytes", *CSV_LINES, "recompute_bytes", "next_resolution", "next_resolution_total_bytes",
 )  # fmt: skip
 
 
@@ -81,26 +129,60 @@ def plan(
     fmt: FormatOption = Format.table,
     input: InputOption = None,
     overrides: SetOption = None,
+    checkpoint: CheckpointOption = Checkpoint.none,
+    solve: SolveOption = Solve.batch,
+    batch_size: WantedBatchOption = None,
 ) -> None:
     """The largest batch size that fits in --memory, with the memory it takes, line by line.
 
     Training counts parameters, gradients, optimizer state, autocast's weight copies (--amp), the
     activations saved for backward and the input batch; inference counts parameters and the most
-    tensors alive at once. Exits 1 when not even batch size 1 fits, 2 on a usage error.
+    tensors alive at once. --checkpoint runs top-level blocks again in backward instead of keeping
+    what they save; --solve resolution finds the largest square input instead of the largest batch.
+    Exits 1 when not even batch size 1 fits, 2 on a usage error.
     """
     from cnnsize.cli import deliver, exit_on_user_error
     from cnnsize.commands.several import each
     from cnnsize.loader import load_argument  # a command-line argument is a path, never YAML text
-    from cnnsize.planner import plan as solve
+    from cnnsize.planner import plan as largest_batch
 
     shape, params = input_shape(input), assignments(overrides)
 
     try:
         limit = parse_limit(memory)
+        check_combination(checkpoint.value, solve.value, mode.value, batch_size)
 
         def one(path: str) -> Any:
-            return solve(
-                load_argument(path, shape, params),
+            spec = load_argument(path, shape, params)
+            if solve == Solve.resolution:
+                from cnnsize.resolution import solve_resolution
+
+                return solve_resolution(
+                    spec,
+                    limit,
+                    batch_size=batch_size or 1,
+                    mode=mode.value,
+                    optimizer=optimizer.value,
+                    dtype=dtype.value if dtype else None,
+                    amp=amp.value if amp else None,
+                    device=device.value,
+                    checkpoint=checkpoint.value,
+                )
+            if checkpoint != Checkpoint.none:
+                from cnnsize.checkpointing import plan_checkpointed
+
+                return plan_checkpointed(
+                    spec,
+                    limit,
+                    checkpoint=checkpoint.value,
+                    batch_size=batch_size,
+                    optimizer=optimizer.value,
+                    dtype=dtype.value if dtype else None,
+                    amp=amp.value if amp else None,
+                    device=device.value,
+                )
+            return largest_batch(
+                spec,
                 limit,
                 mode=mode.value,
                 optimizer=optimizer.value,
@@ -118,6 +200,19 @@ def plan(
     deliver(lambda: show(plans, fmt.value, sys.stdout, one=len(specs) == 1), code)
 
 
+def check_combination(checkpoint: str, solve: str, mode: str, batch_size: Optional[int]) -> None:
+    """Refuse options that do not go together, before any spec is read (exit 2)."""
+    if checkpoint != "none" and mode != "training":
+        raise UsageError(f"--checkpoint {checkpoint} is for training: inference saves nothing for backward")
+    if solve == "resolution" and checkpoint == "auto":
+        raise UsageError("--checkpoint auto picks blocks for a batch; with --solve resolution use none or all")
+    if batch_size is not None and solve == "batch" and checkpoint != "auto":
+        raise UsageError(
+            "--batch-size is the batch to fit with --checkpoint auto or --solve resolution; "
+            "plain plan solves for the largest batch"
+        )
+
+
 def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) -> None:
     """The plans in `fmt`, drawn whole, then written to `out`; JSON as `render.write_json` (`one`)."""
     from cnnsize.listing import Document, Panel, Part, Text, write
@@ -127,6 +222,9 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
 
     if fmt == "json":
         write_json([p.to_dict() for p in plans], out, one)
+        return
+    if plans and getattr(plans[0], "resolution", None) is not None:
+        write([resolution_document(p) for p in plans], fmt, out)
         return
     documents = []
     for p in plans:
@@ -148,8 +246,66 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
             Text(stamp, stamp=True),
             Panel(f"At batch size {f.batch_size}", lines),
         ]
-        documents.append(Document(parts, CSV_HEADER, [settings + figures], [f"{p.name}: {stamp}"]))
+        c = p.checkpointing
+        if c is not None:
+            parts.append(Panel(f"Checkpointing ({c.choice})", checkpoint_lines(c)))
+        extra = [
+            f.lines.get("recompute_bytes", ""),
+            c.choice if c else "none",
+            "; ".join(c.blocks) if c else "",
+            c.saved_bytes if c else "",
+            c.extra_flops if c else "",
+            round(c.extra_percent, 2) if c else "",
+        ]
+        row = settings + figures + extra
+        documents.append(Document(parts, CSV_HEADER + CHECKPOINT_CSV, [row], [f"{p.name}: {stamp}"]))
     write(documents, fmt, out)
+
+
+def checkpoint_lines(c: Any) -> list[tuple[str, str]]:
+    """The checkpointing panel: blocks, bytes saved against none, FLOPs paid."""
+    from cnnsize.render_memory import bytes_text
+
+    blocks = ", ".join(c.blocks) if c.blocks else "none"
+    lines = [
+        ("Blocks", f"{len(c.blocks)} of {c.candidates}: {blocks}"),
+        ("Memory saved", f"{bytes_text(c.saved_bytes)} against no checkpointing ({bytes_text(c.unchecked_total)})"),
+        ("Extra FLOPs", f"{c.extra_flops:,}: {c.extra_percent:.1f}% of a step's {c.step_flops:,} (3 x forward)"),
+    ]
+    if c.note:
+        lines.append(("Chosen", c.note))
+    return lines
+
+
+def resolution_document(p: Any) -> Any:
+    """`--solve resolution`'s answer for one spec."""
+    from cnnsize.listing import Document, Panel, Part, Text
+    from cnnsize.render_memory import DEVICE_NAMES, breakdown_lines, bytes_text
+    from cnnsize.units import human_bytes
+
+    f = p.footprint
+    how = f"{f.mode} with {f.optimizer}" if f.optimizer else f.mode
+    side = p.resolution
+    heading = (
+        f"{p.name}: input {p.channels}x{side}x{side} fits in {human_bytes(p.limit)} at batch size {f.batch_size}: "
+        f"{how}, {p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
+        + (f", checkpointing {p.checkpoint}" if p.checkpoint != "none" else "")
+    )
+    spare = f"{bytes_text(f.total_bytes)}, {bytes_text(p.limit - f.total_bytes)} to spare"
+    lines = breakdown_lines(f) + [("Total", spare)]
+    if p.next_resolution is not None:
+        lines.append((f"Side {p.next_resolution}", f"would take {bytes_text(p.next_total)}"))
+    else:
+        lines.append(("Next side", p.next_note))
+    lines.append(("Search", f"{p.analyses} analyses (doubling, then bisection)"))
+    stamp = p.stamp().text()
+    parts: list[Part] = [Text(heading, bold=True), Text(stamp, stamp=True), Panel(f"At {side}x{side}", lines)]
+    parts += [Text(f"Note: {note}") for note in p.notes]
+    settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device,
+                p.checkpoint]  # fmt: skip
+    figures = [p.limit, f.batch_size, side, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES),
+               f.lines.get("recompute_bytes", ""), p.next_resolution or "", p.next_total or ""]  # fmt: skip
+    return Document(parts, RESOLUTION_CSV_HEADER, [settings + figures], [f"{p.name}: {stamp}"])
 
 
 __all__ = ["plan"]

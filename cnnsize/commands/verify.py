@@ -41,6 +41,11 @@ class Mode(str, Enum):
     training = "training"
 
 
+class VerifyCheckpoint(str, Enum):
+    none = "none"
+    all = "all"
+
+
 def verify(
     specs: SpecArgs,
     device: Annotated[Device, typer.Option("--device", help="Where to run (auto: CUDA, else MPS, else CPU).")] = (
@@ -66,6 +71,14 @@ def verify(
     fmt: FormatOption = Format.table,
     input: InputOption = None,
     overrides: SetOption = None,
+    checkpoint: Annotated[
+        VerifyCheckpoint,
+        typer.Option(
+            "--checkpoint",
+            help="With --mode training: time the step with every top-level block under torch.utils.checkpoint "
+            "(non-reentrant), as plan --checkpoint all counts it.",
+        ),
+    ] = VerifyCheckpoint.none,
 ) -> None:
     """Build each SPEC in PyTorch; check every layer's shape and the counts against the engine; time it.
 
@@ -93,6 +106,7 @@ def verify(
             iterations=iterations,
             channels_last=channels_last,
             compile=compile,
+            checkpoint=checkpoint.value,
         )
 
         shape, params = input_shape(input), assignments(overrides)

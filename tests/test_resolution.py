@@ -1,0 +1,112 @@
+"""`--solve resolution`: the largest square input whose footprint fits, found by doubling then
+bisection, worked by hand on a tiny spec; sizes a spec refuses are skipped and said; a spec that
+admits one size only, a flat input and bad arguments are clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import cnnsize
+from cnnsize.errors import UsageError
+from cnnsize.planner import NoBatchFits
+from cnnsize.resolution import solve_resolution
+
+# One 1x1 convolution (1 weight) then a ReLU, on a 1-channel s x s input. Training with sgd at
+# batch B: parameters and gradients 2 * 4 B; the convolution saves its input (the batch itself,
+# 4 s^2 B a sample) and the ReLU its output (4 s^2 B): 8 + 8 B s^2.
+TINY = """
+name: tiny
+input: [1, 4, 4]
+layers:
+  - {type: conv2d, out_channels: 1, kernel_size: 1, bias: false}
+  - relu
+"""
+
+
+def footprint(side, batch=1):
+    return 2 * 4 + batch * 8 * side * side
+
+
+def test_the_largest_side_that_fits_worked_by_hand():
+    limit = 900  # side 10: 8 + 800 = 808 fits; side 11: 8 + 968 = 976 does not
+    assert footprint(10) <= limit < footprint(11)
+    answer = solve_resolution(cnnsize.load(TINY), limit, device="cpu")
+    assert answer.resolution == 10 and answer.channels == 1
+    assert answer.footprint.total_bytes == footprint(10) == 808
+    assert answer.next_resolution == 11 and answer.next_total == footprint(11) == 976
+    assert answer.notes == ()
+    data = answer.to_dict()
+    assert data["input"] == [1, 10, 10] and data["solve"] == "resolution"
+    assert answer.analyses <= 2 * 11  # doubling, then bisection: a few analyses, not one per side
+
+
+def test_the_batch_size_scales_the_per_sample_part():
+    # batch 4: 8 + 32 s^2 <= 900 up to s = 5 (808); s = 6 takes 8 + 1,152 = 1,160
+    answer = solve_resolution(cnnsize.load(TINY), 900, batch_size=4, device="cpu")
+    assert answer.resolution == 5 and answer.footprint.total_bytes == footprint(5, 4) == 808
+    assert answer.next_total == footprint(6, 4)
+
+
+def test_below_the_specs_own_side_and_nothing_at_all():
+    # the spec's own side, 4, takes 8 + 128 = 136 B: over a limit of 80, side 3 takes 8 + 72 = 80
+    answer = solve_resolution(cnnsize.load(TINY), 80, device="cpu")
+    assert answer.resolution == 3 and answer.footprint.total_bytes == footprint(3) == 80
+    with pytest.raises(NoBatchFits, match="no square input fits in 15 B .* 1x1, takes 16 B"):
+        solve_resolution(cnnsize.load(TINY), 15, device="cpu")  # side 1: 8 + 8 = 16
+
+
+def test_sides_the_spec_refuses_are_skipped_and_said():
+    # the concat needs a 2x2 pool's output to match the input upsampled back: even sides only
+    spec = cnnsize.load(
+        """
+name: even
+input: [1, 4, 4]
+layers:
+  - {type: conv2d, name: c, out_channels: 1, kernel_size: 1, bias: false}
+  - {type: maxpool2d, kernel_size: 2}
+  - {type: upsample, scale_factor: 2}
+  - {type: cat, from: [c, -1]}
+"""
+    )
+    answer = solve_resolution(spec, 4000, device="cpu")
+    assert answer.resolution % 2 == 0 and answer.next_resolution == answer.resolution + 2
+    assert answer.footprint.total_bytes <= 4000 < answer.next_total
+    assert any(f"sides {answer.resolution + 1} to {answer.resolution + 1} are not valid" in n for n in answer.notes)
+
+
+def test_a_spec_that_fixes_its_input_admits_one_side():
+    spec = cnnsize.load(
+        """
+name: fixed
+input: [1, 4, 4]
+layers:
+  - {type: reshape, shape: [2, 2, 4]}
+  - {type: conv2d, out_channels: 1, kernel_size: 1}
+"""
+    )
+    answer = solve_resolution(spec, 10**6, device="cpu")
+    assert answer.resolution == 4 and answer.next_resolution is None
+    assert "only the spec's own side, 4, is valid" in answer.notes[0]
+
+
+@pytest.mark.parametrize(
+    "source, kwargs, message",
+    [
+        ("name: flat\ninput: [12]\nlayers:\n  - {type: linear, out_features: 2}\n", {}, "needs an image input"),
+        (TINY, {"batch_size": 0}, "the batch size must be a positive integer, got 0"),
+        (TINY, {"checkpoint": "auto"}, "--solve resolution takes --checkpoint none or all"),
+        (TINY, {"mode": "eval"}, "unknown mode 'eval'"),
+    ],
+)
+def test_usage_errors(source, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        solve_resolution(cnnsize.load(source), 10**6, **kwargs)
+
+
+def test_checkpointing_all_lets_a_larger_input_fit():
+    spec = cnnsize.load("specs/small-resnet.yaml")
+    plain = solve_resolution(spec, 64 * 2**20, batch_size=8)
+    checked = solve_resolution(spec, 64 * 2**20, batch_size=8, checkpoint="all")
+    assert checked.resolution > plain.resolution
+    for answer in (plain, checked):
+        assert answer.footprint.total_bytes <= 64 * 2**20 < answer.next_total
