@@ -25,7 +25,9 @@ layer, which saves its input, always runs again.
 
 `auto` picks blocks greedily, cheapest recompute per byte saved first (FLOPs per sample over the
 bytes per sample the block alone frees at the forward's end), until a wanted batch fits, or keeps
-the prefix of that order that fits the largest batch: one trace per block and one per prefix.
+the prefix of that order that fits the largest batch. It traces the network once, recording who
+saves what, and works out each block's saving and each prefix's footprint from that
+(`cnnsize.checkpoint_search`): the same figures as a trace per block and per prefix, without them.
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Sequence
 
+from cnnsize.checkpoint_search import Savings
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, SpecPath, UsageError, format_path
 from cnnsize.graph import Graph, Group, Member, resolve
-from cnnsize.memory import Precision, Segment, trace
+from cnnsize.memory import Precision, Segment, total, trace
 from cnnsize.planner import MemoryModel, NoBatchFits, Plan, check_optimizer, model_memory
 from cnnsize.report import Report
 from cnnsize.schema import Spec
@@ -172,36 +175,37 @@ def choose(
         return [], ""
     if choice == "all":
         return found, ""
-    base = model(()).training.saved.per_sample
+    plain = model(())
+    lines = plain.lines("training", optimizer)
+    fixed = total(size for key, size in lines.items() if key not in ("saved_activation_bytes", "input_bytes"))
+    recorded = trace(graph, plain.precision, True, record=True)  # who saves what: one trace for every set
+    savings = Savings(recorded, [(b.first, b.last, b.inputs) for b in found], fixed)
     ranked = []
-    for block in found:  # what each alone frees at the forward's end, per sample
-        freed = base - model((block.segment(),)).training.saved.per_sample
-        if freed > 0:
-            ranked.append((block.flops / freed, block))
+    for k, freed in enumerate(savings.freed()):  # what each alone frees at the forward's end, per sample
+        if freed.per_sample > 0:
+            ranked.append((found[k].flops / freed.per_sample, k))
     ranked.sort(key=lambda pair: pair[0])
-    order = [block for _, block in ranked]
-
-    def largest(prefix: Sequence[Block]) -> int:
-        try:
-            return model(tuple(b.segment() for b in prefix)).largest_batch(limit, "training", optimizer)
-        except NoBatchFits:
-            return 0
-
+    order = [k for _, k in ranked]
+    prefix = savings.prefixes()
     if batch_size is not None:
         for count in range(len(order) + 1):
-            if largest(order[:count]) >= batch_size:
-                chosen = order[:count]
+            if count:
+                prefix.add(order[count - 1])
+            if prefix.largest(limit) >= batch_size:
+                chosen = [found[k] for k in order[:count]]
                 return _in_order(chosen), f"cheapest recompute per byte first, until batch size {batch_size} fits"
         raise CannotFit(
             f"batch size {batch_size} does not fit even with every block that frees memory checkpointed "
-            f"({len(order)} of {len(found)}): the largest that fits then is {largest(order)}"
+            f"({len(order)} of {len(found)}): the largest that fits then is {prefix.largest(limit)}"
         )
-    best, best_count = -1, 0
-    for count in range(len(order) + 1):
-        fits = largest(order[:count])
-        if fits > best:
-            best, best_count = fits, count
-    return _in_order(order[:best_count]), "cheapest recompute per byte first, for the largest batch"
+    best, best_count = prefix.largest(limit), 0
+    for count in range(1, len(order) + 1):
+        prefix.add(order[count - 1])
+        if prefix.end_bound(limit) > best:  # else the forward's end alone holds it to no more than the best
+            fits = prefix.largest(limit)
+            if fits > best:
+                best, best_count = fits, count
+    return _in_order([found[k] for k in order[:best_count]]), "cheapest recompute per byte first, for the largest batch"
 
 
 def _in_order(chosen: Sequence[Block]) -> list[Block]:

@@ -25,6 +25,7 @@ LAYERS = {
         "memory_report",
         "report",
         "planner",
+        "checkpoint_search",
         "checkpointing",
         "resolution",
         "budgets",
