@@ -33,6 +33,7 @@ LAYERS = {
         "provenance",
         "sharing",
         "paths",
+        "folding",
     ],  # fmt: skip
     "backend": ["backend"],
     "views": [
