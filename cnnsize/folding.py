@@ -95,7 +95,7 @@ def folded(data: dict[str, Any]) -> tuple[dict[str, Any], Optional[str]]:
         flat, blocks = (analyze(load(json.dumps(d))) for d in (data, result))
     except CnnsizeError as error:  # pragma: no cover - a folding bug; the flat spec stands
         return data, f"the folded spec is refused: {error}"
-    figures = [(r.totals.to_dict(), r.output_shape, list(r.outputs)) for r in (flat, blocks)]
+    figures = [(r.totals.to_dict(), [shape for _, shape in r.outputs]) for r in (flat, blocks)]  # names differ
     if figures[0] != figures[1]:  # pragma: no cover - a folding bug; the flat spec stands
         return data, "the folded spec would report otherwise than the flat one"
     return result, None
@@ -210,25 +210,52 @@ def _local(name: str, prefix: str) -> str:
 
 
 def _choose(groups: list[_Group]) -> list[list[_Group]]:
-    """Classes of matching groups to fold, from the outside in; each class's groups in order."""
+    """Classes of matching groups to fold, each class's groups in order. Greedy: the class whose
+    groups (those still free) save the most entries, then the next... Greedy alone folds ResNet-18's
+    stages 2 to 4 first (3 uses of 16 layers: 29 entries saved), leaving stage 1's two blocks (5);
+    starting from the plain block (5 uses of 7 layers: 23), then the strided one (3 uses of 9: 15)
+    saves more. So the greedy choice is also tried starting from each of the classes that save
+    most, and the choice that saves most is taken."""
     classes: dict[tuple[Any, ...], list[_Group]] = {}
     for group in sorted(groups, key=lambda g: g.start):
         classes.setdefault(group.signature, []).append(group)
-    taken: list[tuple[int, int]] = []
+    candidates = [members for members in classes.values() if len(members) > 1 and _compatible(members)]
+    size = max((g.stop for g in groups), default=0)
+    seeds = sorted(candidates, key=_saved, reverse=True)[:SEEDS]
+    choices = [_greedy(candidates, size, first) for first in [None, *seeds]]
+    return max(choices, key=lambda chosen: sum(_saved(members) for members in chosen))  # the first best
 
-    def free(g: _Group) -> bool:
-        return all(g.stop <= start or g.start >= stop for start, stop in taken)
 
-    chosen = []
-    for group in sorted(groups, key=lambda g: (g.start - g.stop, g.start)):  # the largest first
-        if not free(group):
-            continue
-        members = [g for g in classes[group.signature] if free(g)]
-        if len(members) < 2 or not _compatible(members):
-            continue
-        taken += [(g.start, g.stop) for g in members]
-        chosen.append(members)
-    return sorted(chosen, key=lambda members: members[0].start)
+SEEDS = 12
+"""How many classes the greedy choice is tried starting from (those that save most alone)."""
+
+
+def _greedy(candidates: list[list[_Group]], size: int, first: Optional[list[_Group]]) -> list[list[_Group]]:
+    used = [0] * (size + 1)  # used[i]: how many of the first i layers are folded already
+    chosen: list[list[_Group]] = []
+    while True:
+        best, most = None, 0
+        for members in [first] if first is not None and not chosen else candidates:
+            free = [g for g in members if used[g.stop] == used[g.start]]
+            saved = _saved(free) if len(free) > 1 else 0
+            if saved > most:
+                best, most = free, saved
+        if best is None:
+            return sorted(chosen, key=lambda members: members[0].start)
+        chosen.append(best)
+        taken = [False] * size
+        for members in chosen:
+            for g in members:
+                taken[g.start : g.stop] = [True] * (g.stop - g.start)
+        for i in range(size):
+            used[i + 1] = used[i] + taken[i]
+
+
+def _saved(members: list[_Group]) -> int:
+    """How many entries folding `members` saves writing: their layers are written once, in the
+    block, and each is one use."""
+    size = members[0].stop - members[0].start
+    return len(members) * (size - 1) - size
 
 
 def _compatible(members: list[_Group]) -> bool:
@@ -284,6 +311,8 @@ def _definition(members: list[_Group], layers: list[Layer]) -> tuple[dict[str, A
         layer: Layer = {"type": original["type"]}
         keys = [key for key in original if key not in ("type", "name", "from")]
         keys += [key for key in first.fields[k] if key not in keys and any(key in layers[m.start + k] for m in members)]
+        order = list(getattr(KINDS.get(original["type"]), "model_fields", {}))
+        keys.sort(key=lambda key: order.index(key) if key in order else len(order))  # the kind's own order
         for key in keys:
             values = [m.fields[k][key] for m in members]
             if len({json.dumps(v) for v in values}) == 1:  # (1 == True in Python: compared as written)
