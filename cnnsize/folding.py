@@ -20,6 +20,7 @@ flat spec, saying why, when it would not).
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
@@ -93,10 +94,10 @@ def folded(data: dict[str, Any]) -> tuple[dict[str, Any], Optional[str]]:
         return data, None
     try:
         flat, blocks = (analyze(load(json.dumps(d))) for d in (data, result))
-    except CnnsizeError as error:  # pragma: no cover - a folding bug; the flat spec stands
+    except CnnsizeError as error:  # a folding bug; the flat spec stands
         return data, f"the folded spec is refused: {error}"
     figures = [(r.totals.to_dict(), [shape for _, shape in r.outputs]) for r in (flat, blocks)]  # names differ
-    if figures[0] != figures[1]:  # pragma: no cover - a folding bug; the flat spec stands
+    if figures[0] != figures[1]:  # a folding bug; the flat spec stands
         return data, "the folded spec would report otherwise than the flat one"
     return result, None
 
@@ -321,7 +322,8 @@ def _definition(members: list[_Group], layers: list[Layer]) -> tuple[dict[str, A
                 continue
             vector = json.dumps(values)
             if vector not in params:
-                params[vector] = _param_name(key, set(params.values()))
+                local = _local(original["name"], first.prefix)
+                params[vector] = _param_name(key, local, set(params.values()))
                 for args, value in zip(arguments, values):
                     args[params[vector]] = value
             defaults.setdefault(params[vector], []).append(_defaults(original["type"]).get(key, _NONE))
@@ -355,13 +357,17 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a) == json.dumps(b)
 
 
-def _param_name(key: str, taken: set[str]) -> str:
-    base = key if key.isidentifier() and key not in _RESERVED else f"{key}_"
-    name, n = base, 1
-    while name in taken:
+def _param_name(key: str, layer: str, taken: set[str]) -> str:
+    """`key` (`out_channels`); where that is taken, the layer's name before it when short
+    (`conv3_out_channels`), else numbered (`out_channels_2`)."""
+    prefixed = f"{re.sub(r'[^A-Za-z0-9_]', '_', layer)}_{key}"
+    for name in (key, prefixed if len(layer) <= 12 else None):
+        if name is not None and name.isidentifier() and name not in _RESERVED and name not in taken:
+            return name
+    n = 2
+    while f"{key}_{n}" in taken:
         n += 1
-        name = f"{base}_{n}"
-    return name
+    return f"{key}_{n}"
 
 
 def _local_refs(refs: Union[str, list[Any]], prefix: str) -> Union[str, list[Any]]:

@@ -179,9 +179,11 @@ def test_resnet50_folds_its_bottlenecks_with_and_without_downsample(models: Path
     assert len(data["layers"]) == 4 + 16 + 3  # stem (conv, bn, relu, maxpool), bottlenecks, head
     bottleneck = data["blocks"]["block2"]
     assert [layer["name"] for layer in bottleneck["layers"]][:3] == ["conv1", "bn1", "relu"]
-    # layer1.1 takes 32 channels (8 * 4) to width 8 and back to 32
+    # layer1.1 takes 32 channels (8 * 4) to width 8 and back to 32: the second parameter is named
+    # after the layer that first reads it
     first = next(layer for layer in data["layers"] if layer.get("name") == "layer1.1")
-    assert (first["out_channels"], first["out_channels_2"]) == (8, 32)
+    assert bottleneck["params"] == ["out_channels", "conv3_out_channels"]
+    assert (first["out_channels"], first["conv3_out_channels"]) == (8, 32)
 
 
 def test_three_identical_blocks_are_one_block_used_three_times(models: Path) -> None:
@@ -287,3 +289,19 @@ def test_the_worked_example_in_the_docs_is_what_import_writes(tmp_path: Path) ->
     target = command.group(1).replace("models.py", str(tmp_path / "models.py"))
     text, _ = imported(target, command.group(2))
     assert text.split("\n", 1)[1] == written.group(1).split("\n", 1)[1]  # the first line names the file
+
+
+def test_a_fold_that_would_report_otherwise_is_not_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cnnsize.folding as folding
+
+    data = {
+        "name": "n",
+        "input": [4, 8, 8],
+        "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 1, "name": "a"}],
+    }
+    wrong = {**data, "blocks": {"b": {"layers": ["relu"]}}, "layers": [{"block": "b"}]}  # no convolution
+    monkeypatch.setattr(folding, "fold", lambda d: wrong)
+    assert folded(data) == (data, "the folded spec would report otherwise than the flat one")
+    monkeypatch.setattr(folding, "fold", lambda d: {**wrong, "layers": [{"block": "missing"}]})
+    kept, why = folded(data)
+    assert kept is data and why is not None and "refused" in why and "unknown block 'missing'" in why

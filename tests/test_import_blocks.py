@@ -6,15 +6,19 @@ imported spec counts what the built module counts (its own `sum(p.numel())`, buf
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+import yaml
 from torch.utils.flop_counter import FlopCounterMode
+from typer.testing import CliRunner
 
 import cnnsize
 from cnnsize import zoo
 from cnnsize.backend.importer import to_spec
+from cnnsize.cli import app
 from cnnsize.folding import fold
 from cnnsize.loader import with_input
 
@@ -132,3 +136,16 @@ def test_verify_passes_on_imported_zoo_networks(one_torch_thread: None) -> None:
         data = fold(to_spec(cnnsize.build(spec), (3, 32, 32), name))
         result = verify(cnnsize.load(json.dumps(data)), options)
         assert result.passed, result.failures()
+
+
+def test_the_command_imports_a_built_network_and_folds_it(tmp_path: Path) -> None:
+    path = tmp_path / "built.py"
+    path.write_text("import cnnsize\n\n\ndef net():\n    return cnnsize.build(cnnsize.load('squeezenet1_1'))\n")
+    done = CliRunner().invoke(app, ["import", f"{path}:net", "--input", "3,64,64"])
+    assert done.exit_code == 0, done.output
+    data = yaml.safe_load(done.stdout)
+    # squeezenet1_1's eight Fire modules: squeeze, then two expands joined by a cat, one structure
+    fires = [layer["name"] for layer in data["layers"] if "block" in layer]
+    assert len(fires) == 8 and len(data["blocks"]) == 1
+    spec = with_input(cnnsize.load("squeezenet1_1"), (3, 64, 64))
+    assert report_figures(data) == report_figures(spec)
