@@ -149,3 +149,26 @@ def test_the_command_imports_a_built_network_and_folds_it(tmp_path: Path) -> Non
     assert len(fires) == 8 and len(data["blocks"]) == 1
     spec = with_input(cnnsize.load("squeezenet1_1"), (3, 64, 64))
     assert report_figures(data) == report_figures(spec)
+
+
+def test_function_calls_are_named_below_the_module_that_makes_them_never_as_a_module() -> None:
+    from torch import nn
+
+    class Pair(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.conv(x) + x)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.relu = nn.Sequential(Pair(), Pair())  # a container named like the call below
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.relu(x))
+
+    names = [layer["name"] for layer in to_spec(Net(), (4, 3, 3), "net")["layers"]]
+    assert names == ["relu.0.conv", "relu.0.add", "relu.0.relu", "relu.1.conv", "relu.1.add", "relu.1.relu", "relu_1"]

@@ -158,11 +158,10 @@ class FunctionLabels:
     whose `forward` made the call, then the function's name, numbered within that module from the
     second on (`layer1.0.add`, `layer1.0.relu`, `layer1.0.relu_1`; at the top, `add`, `relu_1`), so
     that the calls of every `layer1.N` have the same names below it (what folding compares) and
-    never a module's."""
+    never a module's (a container's either: its path is the name of a folded block's use)."""
 
-    def __init__(self, graph: fx.Graph, prefix: str):
-        modules = [layer_name(str(n.target), prefix) for n in graph.nodes if n.op == "call_module"]
-        self.taken = {"input", *modules}
+    def __init__(self, root: nn.Module, prefix: str):
+        self.taken = {"input", *(layer_name(name, prefix) for name, _ in root.named_modules() if name)}
         self.prefix = prefix
 
     def __call__(self, node: fx.Node) -> str:

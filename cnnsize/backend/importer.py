@@ -233,7 +233,7 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
     except Exception as exc:  # fx raises many kinds on code it cannot trace
         raise UsageError(f"torch.fx cannot trace {name}: {type(exc).__name__}: {exc}") from None
     modules = dict(traced.named_modules())
-    function_label = import_blocks.FunctionLabels(traced.graph, prefix)
+    function_label = import_blocks.FunctionLabels(root, prefix)
     layers: list[dict[str, Any]] = []
     names: dict[fx.Node, str] = {}
     previous: Optional[fx.Node] = None
