@@ -23,7 +23,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError
@@ -66,9 +66,11 @@ class _Group:
     fields: list[dict[str, Any]] = field(default_factory=list)  # each layer's fields, defaults filled
 
 
-def fold(data: dict[str, Any]) -> dict[str, Any]:
+def fold(data: dict[str, Any], classes: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """`data` with repeated groups of layers written as uses of blocks (a new dict; `data` is kept).
-    A spec with nothing to fold comes back equal to `data`."""
+    A spec with nothing to fold comes back equal to `data`. `classes` (a module path -> the class
+    of the module there) names each block after the class of its groups where they share one
+    (`Bottleneck`: `bottleneck`), else `block1`, `block2`..."""
     layers: list[Layer] = data["layers"]
     names = [layer.get("name") for layer in layers]
     if "blocks" in data or any(not isinstance(n, str) for n in names) or len(set(names)) != len(names):
@@ -83,13 +85,13 @@ def fold(data: dict[str, Any]) -> dict[str, Any]:
     chosen = _choose(_groups(flat))
     if not chosen:
         return dict(data)
-    return _write(data, layers, chosen)
+    return _write(data, layers, chosen, classes or {})
 
 
-def folded(data: dict[str, Any]) -> tuple[dict[str, Any], Optional[str]]:
+def folded(data: dict[str, Any], classes: Optional[Mapping[str, str]] = None) -> tuple[dict[str, Any], Optional[str]]:
     """`fold(data)` where its report equals the flat spec's (parameters, running statistics, MACs,
     activation bytes, output shapes), else `data` itself and why it was kept flat."""
-    result = fold(data)
+    result = fold(data, classes)
     if "blocks" not in result:
         return data, None
     try:
@@ -264,12 +266,14 @@ def _compatible(members: list[_Group]) -> bool:
     return all(len({frozenset(m.fields[k]) for m in members}) == 1 for k in range(len(members[0].fields)))
 
 
-def _write(data: dict[str, Any], layers: list[Layer], chosen: list[list[_Group]]) -> dict[str, Any]:
+def _write(
+    data: dict[str, Any], layers: list[Layer], chosen: list[list[_Group]], classes: Mapping[str, str]
+) -> dict[str, Any]:
     blocks: dict[str, Any] = {}
     uses: dict[int, tuple[_Group, dict[str, Any]]] = {}
     renamed: dict[str, str] = {}
     for number, members in enumerate(chosen, 1):
-        name = f"block{number}"
+        name = _block_name(members, classes, number, blocks)
         blocks[name], arguments = _definition(members, layers)
         for member, args in zip(members, arguments):
             uses[member.start] = (member, {"block": name, "name": member.prefix, **args})
@@ -351,6 +355,27 @@ def _definition(members: list[_Group], layers: list[Layer]) -> tuple[dict[str, A
                     del args[p]
     definition["layers"] = template
     return definition, arguments
+
+
+def _block_name(members: list[_Group], classes: Mapping[str, str], number: int, taken: Mapping[str, Any]) -> str:
+    """The class its groups' modules share, in snake case (`BasicBlock`: `basic_block`, numbered from
+    the second block of that class: `basic_block_2`), where it is a usable block name; else `block<number>`."""
+    found = {classes.get(m.prefix) for m in members}
+    cls = found.pop() if len(found) == 1 else None
+    words = cls.replace("ReLU", "Relu") if cls else ""  # ConvBNReLU: conv_bn_relu
+    base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", words).lower()
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", base) or base in KINDS or base in _RESERVED or base in _GENERIC:
+        return f"block{number}"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+_GENERIC = {"sequential", "layers", "module_list", "module", "network", "graph_module"}
+"""Container classes whose name says nothing of what a block holds (`nn.Sequential`, the `Layers`
+of a built network)."""
 
 
 def _same(a: Any, b: Any) -> bool:

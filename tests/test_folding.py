@@ -146,17 +146,18 @@ def test_resnet18_folds_its_basic_blocks_with_and_without_downsample(models: Pat
     # five plain blocks (7 layers: conv1 bn1 relu1 conv2 bn2 add relu) save 5 * 6 - 7 = 23 entries and
     # the three strided ones with a downsample (9 layers) 3 * 8 - 9 = 15: 38 in all, more than
     # stages 2 to 4 as one block (3 * 15 - 16 = 29) and stage 1's two blocks (2 * 6 - 7 = 5)
+    # named after the modules' class, BasicBlock, the second one numbered
     assert uses(data) == [
-        ("block1", "layer1.0"),
-        ("block1", "layer1.1"),
-        ("block2", "layer2.0"),
-        ("block1", "layer2.1"),
-        ("block2", "layer3.0"),
-        ("block1", "layer3.1"),
-        ("block2", "layer4.0"),
-        ("block1", "layer4.1"),
+        ("basic_block", "layer1.0"),
+        ("basic_block", "layer1.1"),
+        ("basic_block_2", "layer2.0"),
+        ("basic_block", "layer2.1"),
+        ("basic_block_2", "layer3.0"),
+        ("basic_block", "layer3.1"),
+        ("basic_block_2", "layer4.0"),
+        ("basic_block", "layer4.1"),
     ]
-    plain, strided = data["blocks"]["block1"], data["blocks"]["block2"]
+    plain, strided = data["blocks"]["basic_block"], data["blocks"]["basic_block_2"]
     assert [layer["name"] for layer in plain["layers"]] == ["conv1", "bn1", "relu1", "conv2", "bn2", "add", "relu"]
     assert len(strided["layers"]) == 9 and strided["layers"][2]["stride"] == 2  # each stage's first block strides
     assert strided["layers"][2]["from"] == "input"  # conv1 reads the block's input, after the downsample
@@ -172,12 +173,12 @@ def test_resnet50_folds_its_bottlenecks_with_and_without_downsample(models: Path
     found = uses(data)
     # stages of 3, 4, 6 and 3 bottlenecks: no two stages alike; the first bottleneck of each has a
     # downsample (layer1's widens 8 -> 32), the other 3 + 5 + 2 + 2 = 12 do not
-    down = [name for block, name in found if block == "block1"]
-    plain = [name for block, name in found if block == "block2"]
+    down = [name for block, name in found if block == "bottleneck"]
+    plain = [name for block, name in found if block == "bottleneck_2"]
     assert down == ["layer1.0", "layer2.0", "layer3.0", "layer4.0"]
     assert len(plain) == 12 and "layer3.5" in plain
     assert len(data["layers"]) == 4 + 16 + 3  # stem (conv, bn, relu, maxpool), bottlenecks, head
-    bottleneck = data["blocks"]["block2"]
+    bottleneck = data["blocks"]["bottleneck_2"]
     assert [layer["name"] for layer in bottleneck["layers"]][:3] == ["conv1", "bn1", "relu"]
     # layer1.1 takes 32 channels (8 * 4) to width 8 and back to 32: the second parameter is named
     # after the layer that first reads it
@@ -191,7 +192,7 @@ def test_three_identical_blocks_are_one_block_used_three_times(models: Path) -> 
     _, flat = imported(f"{models}:three_blocks", "3,8,8", "--no-fold")
     assert figures(data) == figures(flat)
     assert data["blocks"] == {
-        "block1": {
+        "conv_bn_relu": {  # the modules' class, ConvBNReLU
             "description": "3 layers (conv2d, batchnorm2d, relu), used 3 times",
             "layers": [
                 {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1, "bias": False, "name": "0"},
@@ -200,7 +201,7 @@ def test_three_identical_blocks_are_one_block_used_three_times(models: Path) -> 
             ],
         }
     }
-    assert uses(data) == [("block1", "1"), ("block1", "2"), ("block1", "3")]
+    assert uses(data) == [("conv_bn_relu", "1"), ("conv_bn_relu", "2"), ("conv_bn_relu", "3")]
     assert "# not folded" not in text
 
 
@@ -300,8 +301,28 @@ def test_a_fold_that_would_report_otherwise_is_not_written(monkeypatch: pytest.M
         "layers": [{"type": "conv2d", "out_channels": 4, "kernel_size": 1, "name": "a"}],
     }
     wrong = {**data, "blocks": {"b": {"layers": ["relu"]}}, "layers": [{"block": "b"}]}  # no convolution
-    monkeypatch.setattr(folding, "fold", lambda d: wrong)
+    monkeypatch.setattr(folding, "fold", lambda d, classes: wrong)
     assert folded(data) == (data, "the folded spec would report otherwise than the flat one")
-    monkeypatch.setattr(folding, "fold", lambda d: {**wrong, "layers": [{"block": "missing"}]})
+    monkeypatch.setattr(folding, "fold", lambda d, classes: {**wrong, "layers": [{"block": "missing"}]})
     kept, why = folded(data)
     assert kept is data and why is not None and "refused" in why and "unknown block 'missing'" in why
+
+
+@pytest.mark.parametrize(
+    ("classes", "name"),
+    [
+        ({"a": "ConvBNReLU", "b": "ConvBNReLU"}, "conv_bn_relu"),
+        ({"a": "InvertedResidual", "b": "InvertedResidual"}, "inverted_residual"),
+        ({"a": "Down", "b": "Up"}, "block1"),  # no class in common
+        ({"a": "Sequential", "b": "Sequential"}, "block1"),  # a container's says nothing
+        ({"a": "Conv2d", "b": "Conv2d"}, "block1"),  # conv2d is a kind
+        ({}, "block1"),
+    ],
+)
+def test_a_block_is_named_after_the_class_its_modules_share(classes: dict[str, str], name: str) -> None:
+    layers = [
+        {"type": "conv2d", "out_channels": 4, "kernel_size": 1, "name": f"{group}.{layer}"}
+        for group in "ab"
+        for layer in ("c1", "c2", "c3")
+    ]
+    assert list(fold({"input": [4, 4, 4], "layers": layers}, classes)["blocks"]) == [name]

@@ -176,3 +176,10 @@ class FunctionLabels:
             label = f"{where}.{base}_{number}" if where else f"{base}_{number}"
         self.taken.add(label)
         return label
+
+
+def module_classes(model: nn.Module) -> dict[str, str]:
+    """The class of each module of `model` by its path as the importer names layers (what folding
+    names a block after: `layer1.0` -> `Bottleneck`)."""
+    root, prefix = traceable(model)
+    return {layer_name(name, prefix): type(m).__name__ for name, m in root.named_modules() if name}

@@ -53,9 +53,10 @@ def import_module(
         checked(model, data)
         header = f"# imported by cnnsize from {target}\n"
         if not no_fold:
+            from cnnsize.backend.import_blocks import module_classes
             from cnnsize.folding import folded
 
-            data, why = folded(data)
+            data, why = folded(data, module_classes(model))
             header += f"# not folded into blocks: {why}\n" if why else ""
         text = header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
     except CnnsizeError as error:
