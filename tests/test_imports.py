@@ -35,6 +35,7 @@ LAYERS = {
         "provenance",
         "sharing",
         "paths",
+        "folding",
     ],  # fmt: skip
     "backend": ["backend"],
     "views": [
