@@ -299,11 +299,12 @@ class ShardedPeak:
 
 
 def sharded_peak(model: Layout, parallel: Parallel) -> ShardedPeak:
-    """Backward runs the units last to first, the root (which holds the stem) finishing last. At the
-    reduce-scatter of unit i: its gradients and their padded copy; the shards of the gradients of
-    the units after it; gathered, under `zero2` every unit (each is resharded when its backward
-    ends: the units after i are, the root and units before i are not), under `fsdp` the root, unit
-    i and unit i - 1 (prefetched; before the first unit, the root, gathered already)."""
+    """The reduce-scatter holding the most. Backward runs the units last to first, the root (which
+    holds the stem) finishing last. At the reduce-scatter of unit i: its gradients and their padded
+    copy, and the gradient shards of the units after it (done already); gathered, under `zero2` the
+    root and units up to i (a unit stays gathered from its forward until its own backward ends),
+    under `fsdp` the root, unit i and unit i - 1 (prefetched; for the first unit, the root, which is
+    gathered already). At the root's: the root gathered, its buffers, every unit's shards."""
     n = parallel.shard_ranks
     root, units = model.units[0], model.units[1:]
     shards = [sum(t.padded_shard(n) for t in u.tensors) for u in units]
