@@ -71,6 +71,8 @@ def test_the_layout_is_the_parameter_tensors_and_the_units(tiny):
     assert [u.name for u in model.units] == ["root", "layers[1]", "layers[2]", "layers[3]"]
     assert [u.numel for u in model.units] == [108 + 4 + 12 + 2, 24 + 6, 324 + 6, 324 + 6]
     assert [u.padded(4) for u in model.units] == [ROOT, B1, B2, B2] == [140, 40, 440, 440]
+    assert model.units[0].layer_paths == (("layers", 0), ("layers", 6))  # the stem and fc
+    assert model.units[2].layer_paths == (("layers", 2, "layers", 0),)
     assert sum(t.padded_shard(4) for t in model.tensors) == SHARD == 265
     assert [sum(t.local(4, r) for t in model.tensors) for r in range(4)] == [
         265,  # full rows of every tensor
