@@ -24,6 +24,8 @@ LAYERS = {
         "memory",
         "memory_report",
         "report",
+        "parallel",
+        "headroom",
         "planner",
         "checkpoint_search",
         "checkpointing",
@@ -36,6 +38,7 @@ LAYERS = {
         "provenance",
         "sharing",
         "paths",
+        "folding",
     ],  # fmt: skip
     "backend": ["backend"],
     "views": [

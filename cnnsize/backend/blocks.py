@@ -130,6 +130,7 @@ class LayerScale(nn.Module):
 
     def __init__(self, shape: tuple[int, ...], init_value: float):
         super().__init__()
+        self.init_value = init_value  # kept for `cnnsize import`: training changes gamma itself
         self.gamma = nn.Parameter(torch.full(shape, float(init_value)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -256,9 +257,9 @@ class Network(nn.Module):
             result = step.module(*[values[v] for v in step.inputs])
             if len(step.outputs) == 1:
                 values[step.outputs[0]] = result
-            else:
-                for v, tensor in zip(step.outputs, result):
-                    values[v] = tensor
+            else:  # indexed, not iterated, so that torch.fx can trace the network (`cnnsize import`)
+                for i, v in enumerate(step.outputs):
+                    values[v] = result[i]
             del result
             for v in step.frees:
                 values[v] = None

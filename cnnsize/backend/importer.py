@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from cnnsize.backend import import_blocks
 from cnnsize.errors import UsageError
 
 
@@ -182,6 +183,7 @@ MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.Dropout2d: lambda m: {"type": "dropout2d", "p": m.p, **({"inplace": True} if m.inplace else {})},
     nn.ELU: lambda m: {"type": "elu", "alpha": m.alpha, **({"inplace": True} if m.inplace else {})},
 }
+MODULES.update(import_blocks.executor_modules(_convolution))  # what `cnnsize.build` makes
 FUNCTIONS: dict[Any, Callable[[fx.Node], dict[str, Any]]] = {
     operator.add: lambda n: {"type": "add"},
     torch.add: lambda n: {"type": "add"},
@@ -245,16 +247,17 @@ def _called_again(
 def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[str, Any]:
     """The spec (as data) of `model` traced with an input of `input_shape` (one sample)."""
     try:
-        tracer = fx.Tracer()
-        tracer.record_stack_traces = True  # so that an unmapped node can name its source line
-        traced = fx.GraphModule(model, tracer.trace(model))
+        root, prefix = import_blocks.traceable(model)
+        traced = fx.GraphModule(root, import_blocks.MappedTracer(MODULES).trace(root))
     except Exception as exc:  # fx raises many kinds on code it cannot trace
         raise UsageError(f"torch.fx cannot trace {name}: {type(exc).__name__}: {exc}") from None
     modules = dict(traced.named_modules())
+    function_label = import_blocks.FunctionLabels(root, prefix)
     layers: list[dict[str, Any]] = []
     names: dict[fx.Node, str] = {}
     previous: Optional[fx.Node] = None
     unmapped: list[str] = []
+    layers_of: dict[fx.Node, dict[str, Any]] = {}
     outputs: list[fx.Node] = []
     calls: dict[str, list[str]] = {}  # a module's target -> the layer names of its calls so far
     for node in traced.graph.nodes:
@@ -265,15 +268,20 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
         if node.op == "output":
             outputs = _inputs(node)
             continue
+        if import_blocks.is_output_of_split(node, layers_of):
+            names[node] = f"{names[node.args[0]]}.{node.args[1]}"  # as `from:` reads a split's outputs
+            continue
         try:
             if node.op == "call_module":
                 module = modules[str(node.target)]
                 rule = MODULES.get(type(module))
                 layer = rule(module) if rule else _refuse(type(module).__name__)
-                label, layer = _called_again(str(node.target), layer, module, calls, modules)
+                label, layer = _called_again(
+                    import_blocks.layer_name(str(node.target), prefix), layer, module, calls, modules
+                )
             elif node.op == "call_function" and node.target in FUNCTIONS:
                 layer = FUNCTIONS[node.target](node)
-                label = node.name
+                label = function_label(node)
             else:
                 raise ValueError(f"{node.op} {getattr(node.target, '__name__', node.target)}")
         except (ValueError, KeyError) as exc:
@@ -286,6 +294,7 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
         elif reads and reads[0] is not previous:
             layer["from"] = names[reads[0]]
         names[node] = label
+        layers_of[node] = layer
         layers.append(layer)
         previous = node
     if unmapped:

@@ -20,11 +20,17 @@ def import_module(
     args: Annotated[
         Optional[str], typer.Option("--args", metavar="JSON", help="Keyword arguments for the class or factory.")
     ] = None,
+    no_fold: Annotated[
+        bool,
+        typer.Option("--no-fold", help="Write every layer flat: no repeated structures folded into `blocks:`."),
+    ] = False,
     output: OutputOption = None,
 ) -> None:
     """Trace a PyTorch module with torch.fx and write it as a spec (YAML): module paths as layer
-    names, `from:` where a layer does not read the one before. A node no kind stands for is listed
-    and the import fails; so does a spec whose parameters or FLOPs differ from the module's.
+    names, `from:` where a layer does not read the one before; submodules of the same structure
+    (up to channel counts, strides and other values) written once as a block and used with
+    arguments, unless --no-fold. A node no kind stands for is listed and the import fails; so does
+    a spec whose parameters or FLOPs differ from the module's.
 
     Example: cnnsize import mynet.py:Net --input 3,224,224 -o mynet.yaml
     """
@@ -45,9 +51,14 @@ def import_module(
         model = load_target(target, args)
         data = to_spec(model, shape, target.rpartition(":")[2])
         checked(model, data)
-        text = f"# imported by cnnsize from {target}\n" + yaml.safe_dump(
-            data, sort_keys=False, default_flow_style=None, width=120
-        )
+        header = f"# imported by cnnsize from {target}\n"
+        if not no_fold:
+            from cnnsize.backend.import_blocks import module_classes
+            from cnnsize.folding import folded
+
+            data, why = folded(data, module_classes(model))
+            header += f"# not folded into blocks: {why}\n" if why else ""
+        text = header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
     except CnnsizeError as error:
         exit_on_user_error(error)
         raise  # pragma: no cover - exit_on_user_error always exits

@@ -27,6 +27,14 @@ from cnnsize.commands.options import (
     bounded,
     input_shape,
 )
+from cnnsize.commands.parallel_options import (
+    AccumulateOption,
+    GpusOption,
+    NodesOption,
+    ReserveOption,
+    StrategyOption,
+    parallel_of,
+)
 from cnnsize.errors import CnnsizeError, UsageError
 
 
@@ -90,6 +98,9 @@ CSV_LINES = (
 CSV_HEADER = (
     "network", "mode", "optimizer", "dtype", "amp", "device", "memory_limit_bytes", "batch_size", "total_bytes",
     *CSV_LINES, "next_batch_total_bytes",
+    "reserve_bytes", "usable_bytes", "strategy", "gpus", "nodes", "world_size", "accumulate", "rank",
+    "global_batch_size", "gradient_bucket_bytes", "unsharded_parameter_bytes", "communication_buffer_bytes",
+    "not_counted",
 )  # fmt: skip
 CHECKPOINT_CSV = (
     "recompute_bytes", "checkpoint", "checkpointed_blocks", "checkpoint_saved_bytes", "extra_flops",
@@ -132,6 +143,11 @@ def plan(
     checkpoint: CheckpointOption = Checkpoint.none,
     solve: SolveOption = Solve.batch,
     batch_size: WantedBatchOption = None,
+    gpus: GpusOption = None,
+    strategy: StrategyOption = None,
+    nodes: NodesOption = None,
+    accumulate: AccumulateOption = None,
+    reserve: ReserveOption = None,
 ) -> None:
     """The largest batch size that fits in --memory, with the memory it takes, line by line.
 
@@ -139,7 +155,8 @@ def plan(
     activations saved for backward and the input batch; inference counts parameters and the most
     tensors alive at once. --checkpoint runs top-level blocks again in backward instead of keeping
     what they save; --solve resolution finds the largest square input instead of the largest batch.
-    Exits 1 when not even batch size 1 fits, 2 on a usage error.
+    With --gpus (and --strategy, --nodes, --accumulate), what one rank holds. --reserve (default on
+    CUDA: 512MiB + 5%) is held back first. Exits 1 when not even batch size 1 fits, 2 on a usage error.
     """
     from cnnsize.cli import deliver, exit_on_user_error
     from cnnsize.commands.several import each
@@ -151,6 +168,7 @@ def plan(
     try:
         limit = parse_limit(memory)
         check_combination(checkpoint.value, solve.value, mode.value, batch_size)
+        parallel = parallel_of(gpus, strategy, nodes, accumulate)
 
         def one(path: str) -> Any:
             spec = load_argument(path, shape, params)
@@ -189,6 +207,8 @@ def plan(
                 dtype=dtype.value if dtype else None,
                 amp=amp.value if amp else None,
                 device=device.value,
+                parallel=parallel,
+                reserve=reserve,
             )
 
         plans, _, code = each(specs, one)  # the rule for several specs: see commands/several.py
@@ -215,9 +235,11 @@ def check_combination(checkpoint: str, solve: str, mode: str, batch_size: Option
 
 def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) -> None:
     """The plans in `fmt`, drawn whole, then written to `out`; JSON as `render.write_json` (`one`)."""
+    from cnnsize.headroom import NOT_COUNTED
     from cnnsize.listing import Document, Panel, Part, Text, write
+    from cnnsize.parallel import PARALLEL_LINES
     from cnnsize.render import write_json
-    from cnnsize.render_memory import DEVICE_NAMES, breakdown_lines, bytes_text
+    from cnnsize.render_memory import DEVICE_NAMES, bytes_text, rank_lines
     from cnnsize.units import human_bytes
 
     if fmt == "json":
@@ -228,28 +250,47 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
         return
     documents = []
     for p in plans:
-        f = p.footprint
+        f, par = p.footprint, p.parallel
         how = f"{f.mode} with {f.optimizer}" if f.optimizer else f.mode
-        heading = (
-            f"{p.name}: batch size {f.batch_size} fits in {human_bytes(p.limit)}: "
-            f"{how}, {p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
-        )
-        lines = breakdown_lines(f) + [
-            ("Total", f"{bytes_text(f.total_bytes)}, {bytes_text(p.limit - f.total_bytes)} to spare"),
+        rules = f"{p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
+        if par is None:
+            heading = f"{p.name}: batch size {f.batch_size} fits in {human_bytes(p.limit)}: {how}, {rules}"
+        else:
+            heading = (
+                f"{p.name}: batch size {f.batch_size} per GPU fits in {human_bytes(p.limit)} on each GPU, global batch "
+                f"{p.global_batch:,}: {how} on {par.describe()}, {rules}"
+            )
+        lines = rank_lines(f, par) + [
+            ("Total", f"{bytes_text(f.total_bytes)}, {bytes_text(p.usable - f.total_bytes)} to spare"),
+            ("Reserve", f"{bytes_text(p.reserve.bytes)}: {p.reserve.why}"),
+            ("Usable memory", f"{bytes_text(p.usable)} of {bytes_text(p.limit)}"),
             (f"Batch size {f.batch_size + 1}", f"would take {bytes_text(p.next_total)}"),
         ]
+        if p.peak is not None:
+            lines.insert(0, ("Peak", p.peak))
+        if par is not None:
+            steps = f" x {par.accumulate} steps" if par.accumulate > 1 else ""
+            lines.append(("Global batch", f"{f.batch_size:,} x {par.world:,} ranks{steps} = {p.global_batch:,}"))
         settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device]
         figures = [p.limit, f.batch_size, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES), p.next_total]
+        spread = [
+            par.strategy if par else "", par.gpus if par else 1, par.nodes if par else 1, par.world if par else 1,
+            par.accumulate if par else 1, "" if f.rank is None else f.rank, p.global_batch,
+        ]  # fmt: skip
+        extra = [f.lines.get(key, "") for key in PARALLEL_LINES]
+        row = settings + figures + [p.reserve.bytes, p.usable, *spread, *extra, "; ".join(NOT_COUNTED)]
         stamp = p.stamp().text()
+        title = f"At batch size {f.batch_size}" if par is None else f"Rank {f.rank} at batch size {f.batch_size}"
         parts: list[Part] = [
             Text(heading, bold=True),
             Text(stamp, stamp=True),
-            Panel(f"At batch size {f.batch_size}", lines),
+            Panel(title, lines),
+            Text(f"Not counted in the lines (the reserve is for them): {', '.join(NOT_COUNTED)}."),
         ]
         c = p.checkpointing
         if c is not None:
             parts.append(Panel(f"Checkpointing ({c.choice})", checkpoint_lines(c)))
-        extra = [
+        ckpt = [
             f.lines.get("recompute_bytes", ""),
             c.choice if c else "none",
             "; ".join(c.blocks) if c else "",
@@ -257,7 +298,7 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
             c.extra_flops if c else "",
             round(c.extra_percent, 2) if c else "",
         ]
-        row = settings + figures + extra
+        row += ckpt
         documents.append(Document(parts, CSV_HEADER + CHECKPOINT_CSV, [row], [f"{p.name}: {stamp}"]))
     write(documents, fmt, out)
 
