@@ -114,7 +114,8 @@ class MemoryModel:
         base = total(self.lines(mode, optimizer, parallel).values())
         if mode == "training":  # with checkpointing, also each moment a block is run again in backward
             t = self.training
-            return [base] + [base - (t.saved - t.saved_weight_copies) + r for r in t.recomputed]
+            kept = base - (t.saved - t.saved_weight_copies)  # once: `saved` sums every layer's
+            return [base] + [kept + r for r in t.recomputed]
         return [base + moment for moment in self.inference.moments]
 
     def largest_batch(self, limit: int, mode: str, optimizer: str, parallel: Optional[Parallel] = None) -> int:
