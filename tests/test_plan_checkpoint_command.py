@@ -84,3 +84,40 @@ def test_solve_resolution_with_a_flat_input_is_a_usage_error(tmp_path):
     code, out, err = invoke("plan", str(flat), "-m", "1MiB", "--solve", "resolution")
     assert code == 2 and out == ""
     assert "needs an image input [C, H, W]; flat's input is [12]" in err and "Traceback" not in err
+
+
+def _panel(out: str, title: str) -> list[str]:
+    """The rows of the panel titled `title` in a table's output, the box's edges cut."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if title in line)
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("╰"))
+    return [line.strip("│ ") for line in lines[start + 1 : end]]
+
+
+def test_every_block_checkpointed_is_one_count():
+    code, out, err = invoke("plan", "densenet121", "-m", "24GiB", "--checkpoint", "all")
+    assert code == 0, err
+    rows = _panel(out, "Checkpointing (all)")
+    # 58 dense layers (6 + 12 + 24 + 16) and 3 transitions
+    assert rows[0].split() == ["Blocks", "61", "of", "61", "(all)"]
+    assert "dense_layer" not in out  # no label: the count says all
+    assert max(len(row) for row in rows) < 120  # before, one line of every label: 3,000 characters
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_many_blocks_are_packed_to_the_panel_and_capped(fmt):
+    code, out, err = invoke("plan", "densenet121", "-m", "8GiB", "--checkpoint", "auto", "-b", "150", "-f", fmt)
+    assert code == 0, err
+    expected = plan_checkpointed(cnnsize.load("densenet121"), 8 * 2**30, checkpoint="auto", batch_size=150)
+    c = expected.checkpointing
+    assert 4 < len(c.blocks) < c.candidates  # some, not all: their labels are listed
+    shown = [label for label in c.blocks if f"{label}," in out or f"{label} " in out or f"{label} |" in out]
+    assert shown == list(c.blocks[: len(shown)]) and 0 < len(shown) < len(c.blocks)  # the first few, in order
+    assert f"{len(c.blocks)} of {c.candidates}:" in out
+    assert f"... and {len(c.blocks) - len(shown)} more" in out
+    if fmt == "table":  # no label line is wider than the panel's widest figure line
+        rows = _panel(out, "Checkpointing (auto)")
+        widest = max(len(row) for row in rows if row.startswith(("Memory saved", "Extra FLOPs", "Chosen")))
+        assert all(len(row) <= widest for row in rows)
+    code, out, _ = invoke("plan", "densenet121", "-m", "8GiB", "--checkpoint", "auto", "-b", "150", "-f", "json")
+    assert json.loads(out)["checkpointing"]["blocks"] == list(c.blocks)  # JSON keeps them all

@@ -112,6 +112,9 @@ RESOLUTION_CSV_HEADER = (
 )  # fmt: skip
 
 
+BLOCK_ROWS = 4  # lines of checkpointed blocks' labels the table and Markdown show, before `... and N more`
+
+
 def parse_limit(text: str) -> int:
     """`--memory`'s value in bytes; a usage error when it is no size or not positive."""
     from cnnsize.units import parse_bytes
@@ -304,18 +307,23 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
 
 
 def checkpoint_lines(c: Any) -> list[tuple[str, str]]:
-    """The checkpointing panel: blocks, bytes saved against none, FLOPs paid."""
+    """The checkpointing panel: blocks, bytes saved against none, FLOPs paid. The blocks' labels
+    follow the count, packed to the width of the panel's other lines, the first few of them (JSON
+    and CSV list all); when every block is checkpointed the count says so instead."""
+    from cnnsize.listing import packed
     from cnnsize.render_memory import bytes_text
 
-    blocks = ", ".join(c.blocks) if c.blocks else "none"
-    lines = [
-        ("Blocks", f"{len(c.blocks)} of {c.candidates}: {blocks}"),
+    every = len(c.blocks) == c.candidates
+    count = f"{len(c.blocks)} of {c.candidates}" + (" (all)" if every else ":" if c.blocks else "")
+    figures = [
         ("Memory saved", f"{bytes_text(c.saved_bytes)} against no checkpointing ({bytes_text(c.unchecked_total)})"),
         ("Extra FLOPs", f"{c.extra_flops:,}: {c.extra_percent:.1f}% of a step's {c.step_flops:,} (3 x forward)"),
-    ]
-    if c.note:
-        lines.append(("Chosen", c.note))
-    return lines
+    ] + ([("Chosen", c.note)] if c.note else [])
+    width = max(len(value) for _, value in figures)
+    labels = [] if every else packed(c.blocks, width, BLOCK_ROWS)
+    if len(labels) == 1 and len(count) + 1 + len(labels[0]) <= width:  # a short list: on the count's line
+        return [("Blocks", f"{count} {labels[0]}"), *figures]
+    return [("Blocks", count), *(("", line) for line in labels), *figures]
 
 
 def resolution_document(p: Any) -> Any:
