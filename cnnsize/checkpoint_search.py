@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
-from cnnsize.memory import Bytes, Savers, Trace
+from cnnsize.memory import Bytes, Savers, Trace, total
 from cnnsize.planner import fitting_batch
 
 NEVER = -1  # no effective save: not saved at the forward's end
@@ -121,7 +121,12 @@ class Savings:
 
 class Prefix:
     """A set of checkpointed blocks, grown one block at a time (`add`), with the pieces of its
-    training footprint (`pieces`) and the largest batch that fits a limit (`largest`)."""
+    training footprint (`pieces`) and the largest batch that fits a limit (`largest`). The blocks run
+    again that may be the peak are the frontier, looked at one by one while it holds at most `scan`
+    blocks; past that (blocks whose run again shrinks along the network faster than their inputs),
+    a segment tree over the blocks keeps the run-again figures no other outweighs (`_Peaks`)."""
+
+    scan = 32
 
     def __init__(self, savings: Savings) -> None:
         self.s = savings
@@ -135,6 +140,7 @@ class Prefix:
         self.saved = Bytes()  # every storage saved at the forward's end
         self.inputs_saved = 0  # of the network's input storages
         self.frontier: list[int] = []  # checkpointed blocks no later one outweighs, in order
+        self.peaks: Optional[_Peaks] = None  # in place of the frontier once it grows past `scan`
         for storage, nodes in savers.by_storage.items():
             self.move(storage, nodes[0])
 
@@ -150,7 +156,10 @@ class Prefix:
                 self.move(storage, self.effective(storage))
         for storage in block.saves:
             self.move(storage, self.effective(storage))
-        self.place(k)
+        if self.peaks is not None:
+            self.peaks.put(k, self.recomputed(k))
+        else:
+            self.place(k)
 
     def effective(self, storage: int) -> int:
         """The storage's first save that still counts: by a node outside the checkpointed blocks,
@@ -185,16 +194,29 @@ class Prefix:
             self.saved += size
             self.inputs_saved += storage in inputs
         self.at[storage] = at
+        if self.peaks is not None:
+            self.peaks.moved(old, at, size)
 
     def place(self, k: int) -> None:
         """Keep `k` among the blocks whose run again may be the step's peak, unless a later one
-        outweighs it; drop the earlier ones it outweighs."""
-        again = self.s.blocks[k].again
+        outweighs it; drop the earlier ones it outweighs. A later block `j` run again holds all that
+        an earlier `i` run again holds before it, plus its inputs made after `i` began (kept, as it is
+        checkpointed, from then on): so it outweighs `i` when its `again` and those inputs are at
+        least `i`'s `again`, whatever blocks are added later."""
         where = bisect_left(self.frontier, k)
-        if any(_outweighs(self.s.blocks[j].again, again) for j in self.frontier[where:]):
+        if any(self._outweighs(j, k) for j in self.frontier[where:]):
             return
-        kept = [j for j in self.frontier[:where] if not _outweighs(again, self.s.blocks[j].again)]
+        kept = [j for j in self.frontier[:where] if not self._outweighs(k, j)]
         self.frontier = kept + [k] + self.frontier[where:]
+
+    def _outweighs(self, later: int, earlier: int) -> bool:
+        """Whether block `later` run again holds at least what `earlier` does, at every batch size."""
+        savers, block = self.s.savers, self.s.blocks[later]
+        start = self.s.blocks[earlier].first
+        made_since = [s for s in block.pins if savers.born and savers.born[s] > start]
+        held = block.again + (total(savers.sizes[s] for s in made_since) if made_since else Bytes())
+        again = self.s.blocks[earlier].again
+        return held.fixed >= again.fixed and held.per_sample >= again.per_sample
 
     def base(self) -> Bytes:
         """The lines every piece shares: the fixed lines and the input batch, unless autograd saves it."""
@@ -209,8 +231,17 @@ class Prefix:
         """The training footprint's linear pieces (`MemoryModel.pieces`): the forward's end, then each
         checkpointed block run again (`every`), or only those that may be the largest (the frontier)."""
         base = self.base()
-        run_again = [k for k, chosen in enumerate(self.chosen) if chosen] if every else self.frontier
-        return [base + self.saved] + [base + self.recomputed(k) for k in run_again]
+        if every:
+            run_again = [self.recomputed(k) for k, chosen in enumerate(self.chosen) if chosen]
+        else:
+            if self.peaks is None and len(self.frontier) > self.scan:
+                chosen = {k: self.recomputed(k) for k, c in enumerate(self.chosen) if c}
+                self.peaks, self.frontier = _Peaks(self.s.firsts, chosen), []
+            if self.peaks is not None:
+                run_again = self.peaks.top()
+            else:
+                run_again = [self.recomputed(k) for k in self.frontier]
+        return [base + self.saved] + [base + r for r in run_again]
 
     def largest(self, limit: int) -> int:
         """The largest batch that fits `limit` bytes, 0 when none does (`MemoryModel.largest_batch`)."""
@@ -221,9 +252,82 @@ class Prefix:
         return fitting_batch([self.base() + self.saved], limit)
 
 
-def _outweighs(a: Bytes, b: Bytes) -> bool:
-    """Whether `a` is at least `b` in both parts: at every batch size."""
-    return a.fixed >= b.fixed and a.per_sample >= b.per_sample
+class _Peaks:
+    """The checkpointed blocks' run-again figures (`Prefix.recomputed`), over the blocks in order:
+    a segment tree whose every node keeps the figures of its blocks that no other of them outweighs
+    (at least as much fixed and per sample), with a pending addition for its children. A storage's
+    effective save moving from node `a` to node `b` changes the figure of every block starting in
+    between by its size: one range addition, logarithmic but for the merges of the kept figures."""
+
+    def __init__(self, firsts: Sequence[int], values: dict[int, Bytes]) -> None:
+        self.firsts, self.n = list(firsts), len(firsts)
+        self.kept: list[list[tuple[int, int]]] = [[] for _ in range(4 * max(self.n, 1))]
+        self.pending: list[tuple[int, int]] = [(0, 0)] * (4 * max(self.n, 1))
+        for k, value in values.items():
+            self.put(k, value)
+
+    def top(self) -> list[Bytes]:
+        """The figures no other outweighs: the step's peak is one of them at every batch size."""
+        return [Bytes(f, s) for f, s in self.kept[1]]
+
+    def moved(self, old: int, new: int, size: Bytes) -> None:
+        """A storage's effective save moved from node `old` to `new` (NEVER: not saved)."""
+        far = 1 + (self.firsts[-1] if self.firsts else 0)
+        a, b = (far if old == NEVER else old), (far if new == NEVER else new)
+        low, high = min(a, b), max(a, b)
+        sign = -1 if b > a else 1
+        left, right = bisect_left(self.firsts, low), bisect_left(self.firsts, high)
+        if left < right:
+            self._add(1, 0, self.n, left, right, (sign * size.fixed, sign * size.per_sample))
+
+    def put(self, k: int, value: Bytes) -> None:
+        """Block `k` is checkpointed: its figure, exact as it is now."""
+        self._put(1, 0, self.n, k, (value.fixed, value.per_sample))
+
+    def _add(self, node: int, lo: int, hi: int, left: int, right: int, d: tuple[int, int]) -> None:
+        if right <= lo or hi <= left:
+            return
+        if left <= lo and hi <= right:
+            self._shift(node, d)
+            return
+        self._push(node)
+        mid = (lo + hi) // 2
+        self._add(2 * node, lo, mid, left, right, d)
+        self._add(2 * node + 1, mid, hi, left, right, d)
+        self.kept[node] = _unoutweighed(self.kept[2 * node] + self.kept[2 * node + 1])
+
+    def _put(self, node: int, lo: int, hi: int, k: int, value: tuple[int, int]) -> None:
+        if hi - lo == 1:
+            self.kept[node] = [value]
+            return
+        self._push(node)
+        mid = (lo + hi) // 2
+        if k < mid:
+            self._put(2 * node, lo, mid, k, value)
+        else:
+            self._put(2 * node + 1, mid, hi, k, value)
+        self.kept[node] = _unoutweighed(self.kept[2 * node] + self.kept[2 * node + 1])
+
+    def _shift(self, node: int, d: tuple[int, int]) -> None:
+        self.kept[node] = [(f + d[0], s + d[1]) for f, s in self.kept[node]]
+        p = self.pending[node]
+        self.pending[node] = (p[0] + d[0], p[1] + d[1])
+
+    def _push(self, node: int) -> None:
+        d = self.pending[node]
+        if d != (0, 0):
+            self._shift(2 * node, d)
+            self._shift(2 * node + 1, d)
+            self.pending[node] = (0, 0)
+
+
+def _unoutweighed(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The (fixed, per sample) pairs no other is at least in both parts, each once."""
+    kept: list[tuple[int, int]] = []
+    for f, s in sorted(set(pairs), reverse=True):
+        if not kept or s > kept[-1][1]:
+            kept.append((f, s))
+    return kept
 
 
 class _Fenwick:

@@ -203,13 +203,15 @@ class Savers:
     tracing again. `sizes[s]`: each storage's bytes; `by_storage[s]`: the indices of the nodes that
     ask autograd to save storage `s`, in order (several may: counted once); `copies[holder]`: the
     nodes that save autocast's copy of `holder`'s weight, with its bytes (`(node, Bytes)`);
-    `value_storage[v]`: the storage each value of the graph is; `inputs`: the network's inputs'."""
+    `value_storage[v]`: the storage each value of the graph is; `inputs`: the network's inputs';
+    `born[s]`: the index of the node that made storage `s` (-1: before the first, the inputs)."""
 
     sizes: tuple[Bytes, ...]
     by_storage: dict[int, tuple[int, ...]]
     copies: dict[SpecPath, tuple[tuple[int, Bytes], ...]]
     value_storage: tuple[int, ...]
     inputs: tuple[int, ...]
+    born: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,7 @@ class _Tracer:
     saver_nodes: dict[int, list[int]] = field(default_factory=dict)
     copy_events: dict[SpecPath, list[tuple[int, Bytes]]] = field(default_factory=dict)
     storage_of: list[int] = field(default_factory=list)  # each value's storage
+    born: list[int] = field(default_factory=list)  # the node that made each storage
     index: int = -1  # the node running
 
     def run(self) -> Trace:
@@ -304,6 +307,7 @@ class _Tracer:
                 copies={h: tuple(events) for h, events in self.copy_events.items()},
                 value_storage=tuple(self.storage_of),
                 inputs=tuple(x.storage for x in inputs),
+                born=tuple(self.born),
             )
         return Trace(
             training=self.training,
@@ -322,6 +326,8 @@ class _Tracer:
     def alloc(self, shape: Shape, dtype: str, per_sample: bool = True) -> int:
         size = prod(shape) * BYTES[dtype]
         self.sizes.append(Bytes(0, size) if per_sample else Bytes(size, 0))
+        if self.record:
+            self.born.append(self.index)
         return len(self.sizes) - 1
 
     def hold(self, storage: int) -> None:

@@ -87,9 +87,11 @@ def test_the_pieces_of_growing_sets_equal_full_traces(setups, name, precision):
     s = setups(name, precision)
     step = max(1, len(s.found) // 8)  # densenet121's 61 blocks: every 7th set, and the last
     for order in _orders(s):
-        prefix = s.savings.prefixes()
+        prefix, tree = s.savings.prefixes(), s.savings.prefixes()
+        tree.scan = 0  # the segment tree from the first block on, in place of the frontier
         for count, k in enumerate(order, 1):
             prefix.add(k)
+            tree.add(k)
             if count % step and count != len(order):
                 continue
             full = s.model(s.segments(order[:count]))
@@ -102,7 +104,7 @@ def test_the_pieces_of_growing_sets_equal_full_traces(setups, name, precision):
                     expected = full.largest_batch(limit, "training", "adam")
                 except NoBatchFits:
                     expected = 0
-                assert prefix.largest(limit) == expected
+                assert prefix.largest(limit) == tree.largest(limit) == expected
 
 
 def oracle(s: Setup, optimizer: str, limit: int, batch_size: Optional[int]) -> tuple[list[Block], str]:
@@ -189,3 +191,37 @@ layers:
     # the conv's output (nothing saves it: the ReLU saves its own output) is kept; the ReLU's output
     # (saved by the ReLU and by the inner conv) is freed: 2*4*4*4 = 128 B each, net 0
     assert savings.freed() == [recorded.saved - full.saved] == [Bytes(0, 128 - 128)]
+
+
+def shrinking(count: int) -> str:
+    """`count` blocks whose inner map shrinks by 8 channels a block while their input stays 4
+    channels: each block run again holds less than the one before it by more than the input it
+    adds, so no block outweighs an earlier one and the frontier holds them all."""
+    unit = (
+        "  - {{type: sequential, layers: [{{type: conv2d, out_channels: {c}, kernel_size: 1, bias: false}}, "
+        "batchnorm2d, relu, {{type: conv2d, out_channels: 4, kernel_size: 1, bias: false}}]}}\n"
+    )
+    layers = "".join(unit.format(c=8 * (count - i) + 8) for i in range(count))
+    return f"name: shrinking\ninput: [4, 4, 4]\nlayers:\n{layers}  - flatten\n  - {{type: linear, out_features: 2}}\n"
+
+
+def test_blocks_that_no_later_one_outweighs_the_segment_tree_takes_over(tmp_path):
+    path = tmp_path / "shrinking.yaml"
+    path.write_text(shrinking(40))
+    s = Setup(str(path), Precision(), optimizer="sgd")
+    prefix = s.savings.prefixes()
+    prefix.scan = 8
+    for count in range(1, len(s.found) + 1):
+        prefix.add(count - 1)  # in order: each block outweighs no earlier one
+        if count in (8, 9, 20, 40):
+            full = s.model(s.segments(range(count)))
+            assert prefix.pieces(every=True) == full.pieces("training", "sgd")
+            for limit in (2**20, 2**24, 2**30):
+                try:
+                    expected = full.largest_batch(limit, "training", "sgd")
+                except NoBatchFits:
+                    expected = 0
+                assert prefix.largest(limit) == expected
+            assert (prefix.peaks is None) == (count <= 8)  # the frontier, then the tree
+    chosen, _ = choose(s.graph, s.report, "auto", s.model, "sgd", 2**24)
+    assert [b.label for b in chosen] == [b.label for b in oracle(s, "sgd", 2**24, None)[0]]
