@@ -46,6 +46,19 @@ def residual_spec(count: int) -> str:
     )
 
 
+def shrinking_spec(count: int) -> str:
+    """A spec of `count` blocks whose inner map shrinks by 8 channels a block on a 4-channel input:
+    no block run again outweighs an earlier one's, the worst case for `auto`'s frontier (the
+    segment tree takes over)."""
+    unit = (
+        "  - {{type: sequential, layers: [{{type: conv2d, out_channels: {c}, kernel_size: 1, bias: false}}, "
+        "batchnorm2d, relu, {{type: conv2d, out_channels: 4, kernel_size: 1, bias: false}}]}}\n"
+    )
+    layers = "".join(unit.format(c=8 * (count - i) + 8) for i in range(count))
+    head = f"name: shrinking-{count}\ninput: [4, 4, 4]\nlayers:\n"
+    return head + layers + "  - flatten\n  - {type: linear, out_features: 2}\n"
+
+
 def traced_choice(graph, report, model, limit: int, optimizer: str) -> list[Block]:
     """`choose`'s auto (for the largest batch) as it was: a full trace per block and per prefix."""
     found = blocks(graph, report)
@@ -105,17 +118,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=["densenet121", "resnet152"])
     parser.add_argument("--blocks", type=int, default=2000, help="residual units of the generated spec")
+    parser.add_argument("--shrinking", type=int, default=2000, help="blocks of the generated worst case")
     args = parser.parse_args()
     specs = [(name, cnnsize.load(name)) for name in args.models]
     if args.blocks:
         specs.append((f"residual-{args.blocks} (generated)", cnnsize.load(residual_spec(args.blocks))))
-    print(f"{'network':<28} {'blocks':>6} {'now':>9} {'before':>11}  same choice")
+    if args.shrinking:
+        specs.append((f"shrinking-{args.shrinking} (generated)", cnnsize.load(shrinking_spec(args.shrinking))))
+    print(f"{'network':<30} {'blocks':>6} {'now':>9} {'before':>11}  same choice")
     for name, spec in specs:
         name, count, now, was, same = measure(name, spec)
         was_text = f"{was:.2f} s" if was is not None else "-"
         if same == "(estimated)":
             was_text = f"~{was:.0f} s"
-        print(f"{name:<28} {count:>6} {now:>7.3f} s {was_text:>11}  {same}")
+        print(f"{name:<30} {count:>6} {now:>7.3f} s {was_text:>11}  {same}")
 
 
 if __name__ == "__main__":
