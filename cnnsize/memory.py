@@ -173,7 +173,8 @@ class Trace:
     `recomputed`: with checkpointed segments, for each, the bytes saved for backward while backward
     runs it again: all that was saved before it (its inputs included), and what it saves when run
     again (the nodes after it have released theirs by then), autocast's weight copies saved before
-    it left out (they are among `weight_copies`), those it saves when run again counted.
+    it left out (they are among `weight_copies`), those it saves when run again counted;
+    `savers`: who saves what, when the trace was asked to record it (`Savers`).
     """
 
     training: bool

@@ -225,3 +225,15 @@ def test_blocks_that_no_later_one_outweighs_the_segment_tree_takes_over(tmp_path
             assert (prefix.peaks is None) == (count <= 8)  # the frontier, then the tree
     chosen, _ = choose(s.graph, s.report, "auto", s.model, "sgd", 2**24)
     assert [b.label for b in chosen] == [b.label for b in oracle(s, "sgd", 2**24, None)[0]]
+
+
+def test_a_recorded_trace_is_one_without_checkpointing():
+    spec = cnnsize.load("specs/small-resnet.yaml")
+    graph = resolve(spec)
+    found = blocks(graph, analyze(spec, 1))
+    with pytest.raises(ValueError, match="without checkpointed segments"):
+        trace(graph, Precision(), True, [found[0].segment()], record=True)
+    with pytest.raises(ValueError, match="must be recorded"):
+        Savings(trace(graph, Precision(), True), [], Bytes())
+    recorded = trace(graph, Precision(), True, record=True)
+    assert recorded.saved == trace(graph, Precision(), True).saved  # recording changes no figure

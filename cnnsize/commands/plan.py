@@ -313,7 +313,7 @@ def checkpoint_lines(c: Any) -> list[tuple[str, str]]:
     from cnnsize.listing import packed
     from cnnsize.render_memory import bytes_text
 
-    every = len(c.blocks) == c.candidates
+    every = bool(c.blocks) and len(c.blocks) == c.candidates
     count = f"{len(c.blocks)} of {c.candidates}" + (" (all)" if every else ":" if c.blocks else "")
     figures = [
         ("Memory saved", f"{bytes_text(c.saved_bytes)} against no checkpointing ({bytes_text(c.unchecked_total)})"),
