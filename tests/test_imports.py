@@ -28,6 +28,7 @@ LAYERS = {
         "budgets",
         "depth",
         "verification",
+        "distributed_verification",
         "diff",
         "conventions",
         "provenance",

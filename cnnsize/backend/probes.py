@@ -240,12 +240,19 @@ class AllocationPeak:
     PyTorch's CPU allocator, in time order, from the profiler's event tree (as torch's own memory
     profiler reads them; per-operator memory figures would net out a temporary freed inside its
     operator, such as the indices max pooling drops).
+
+    `within(mark)`: the most bytes held at once while a `torch.profiler.record_function(mark)` block
+    ran inside the `with` block, counted the same way (from what was allocated when it began), for
+    a mark named in `marks`: the peak of one step, with everything made before it still counted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, marks: Iterable[str] = ()) -> None:
         self.profiler = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+        self.marks = frozenset(marks)
         self.peak = 0
         self.end = 0
+        self._changes: list[tuple[int, int]] = []
+        self._windows: dict[str, tuple[int, int]] = {}
 
     def __enter__(self) -> "AllocationPeak":
         self.profiler.__enter__()
@@ -263,12 +270,28 @@ class AllocationPeak:
             node = nodes.pop()
             if node.typed[0] == _EventType.Allocation:
                 changes.append((node.start_time_ns, node.typed[1].alloc_size))
+            elif node.name in self.marks:
+                self._windows[node.name] = (node.start_time_ns, node.end_time_ns)
             nodes.extend(node.children)
+        self._changes = sorted(changes, key=lambda c: c[0])
         held = 0
-        for _, change in sorted(changes, key=lambda c: c[0]):
+        for _, change in self._changes:
             held += change
             self.peak = max(self.peak, held)
         self.end = held
+
+    def within(self, mark: str) -> int:
+        """The most bytes held at once during the last `record_function(mark)` block."""
+        if mark not in self._windows:
+            raise KeyError(f"no record_function({mark!r}) block was seen (is it named in marks?)")
+        start, end = self._windows[mark]
+        held = sum(change for time, change in self._changes if time < start)
+        peak = held
+        for time, change in self._changes:
+            if start <= time <= end:
+                held += change
+                peak = max(peak, held)
+        return peak
 
 
 def _unpack(tensor: torch.Tensor) -> torch.Tensor:
