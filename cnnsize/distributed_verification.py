@@ -122,6 +122,11 @@ class DistributedVerification:
         digests = {r.weights_digest for r in self.ranks}
         return None if None in digests else len(digests) == 1
 
+    @property
+    def passed(self) -> bool:
+        """Every rank ran; where ranks hold full weights, they ended identical."""
+        return self.weights_identical is not False
+
     def ratio(self, rank: RankResult) -> Optional[float]:
         """Planned over measured peak bytes of `rank` (None without a plan)."""
         return None if self.planned_bytes is None else self.planned_bytes / rank.peak_bytes
@@ -151,3 +156,11 @@ class DistributedVerification:
             "scaling_efficiency": self.scaling_efficiency,
             "weights_identical": self.weights_identical,
         }
+
+
+def planned_per_rank(
+    spec: Any, nproc: int, strategy: str, optimizer: str, batch_size: int, dtype: str, device: str
+) -> tuple[Optional[int], Optional[str]]:
+    """The memory plan's bytes per rank for this run, and a note on it (None and why when there is
+    no plan for it)."""
+    return None, "no per-rank plan on this branch yet (cnnsize.parallel)"

@@ -44,6 +44,7 @@ LAYERS = {
         "render_svg",
         "render",
         "render_memory",
+        "render_distributed",
         "render_verify",
         "render_diff",
         "render_views",
