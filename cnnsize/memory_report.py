@@ -14,6 +14,9 @@ TRAINING_LINES = (
     ("running_stat_bytes", "Running statistics"),
     ("gradient_bytes", "Gradients"),
     ("optimizer_state_bytes", "Optimizer state"),
+    ("gradient_bucket_bytes", "Gradient buckets (DDP)"),
+    ("unsharded_parameter_bytes", "Gathered parameters (FSDP)"),
+    ("communication_buffer_bytes", "Communication buffers"),
     ("weight_copy_bytes", "Weight copies (autocast)"),
     ("saved_activation_bytes", "Saved activations"),
     ("input_bytes", "Input batch"),
@@ -33,6 +36,7 @@ class Footprint:
     optimizer: Optional[str]
     batch_size: int
     lines: dict[str, int]
+    rank: Optional[int] = None  # on several GPUs, the rank these lines are (cnnsize.parallel)
 
     @property
     def total_bytes(self) -> int:
@@ -46,7 +50,8 @@ class Footprint:
 
     def to_dict(self) -> dict[str, Any]:
         """`total_bytes` and each line's bytes, by its JSON key."""
-        return {"total_bytes": self.total_bytes, **self.lines}
+        rank = {} if self.rank is None else {"rank": self.rank}
+        return {"total_bytes": self.total_bytes, **rank, **self.lines}
 
 
 @dataclass(frozen=True)

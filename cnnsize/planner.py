@@ -12,13 +12,15 @@ solved exactly: `floor((limit - fixed) / per_sample)`, over each moment of the p
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, SpecPath, UsageError
 from cnnsize.graph import resolve
+from cnnsize.headroom import NOT_COUNTED, Reserve, default_reserve, parse_reserve, usable
 from cnnsize.memory import Bytes, Precision, Trace, total, trace
 from cnnsize.memory_report import Footprint, MemoryReport
+from cnnsize.parallel import Layout, Parallel, check_rank, largest_rank, layout, rank_lines
 from cnnsize.provenance import Stamp, made_at
 from cnnsize.report import LayerRow, Report
 from cnnsize.schema import Spec, require_spec
@@ -47,10 +49,22 @@ class MemoryModel:
     running_stats: int
     training: Trace
     inference: Trace
+    layout: Optional[Layout] = None  # the parameter tensors and FSDP units, for `parallel`
 
-    def lines(self, mode: str, optimizer: str = "sgd") -> dict[str, Bytes]:
+    def lines(
+        self, mode: str, optimizer: str = "sgd", parallel: Optional[Parallel] = None, rank: Optional[int] = None
+    ) -> dict[str, Bytes]:
         """The breakdown of `mode`, each line linear in the batch (for inference, the activations
-        line is the peak moment at batch 1: use `footprint` for another batch)."""
+        line is the peak moment at batch 1: use `footprint` for another batch); with `parallel`,
+        what one rank holds (`rank`, or the rank holding the most)."""
+        if parallel is not None and mode == "training":
+            single = self.lines(mode, optimizer)
+            model = self.layout
+            assert model is not None, "model_memory gives the layout"
+            which = largest_rank(parallel, model) if rank is None else rank
+            check_rank(parallel, which)
+            element = DTYPE_BYTES[self.precision.param_dtype]
+            return rank_lines(single, model, parallel, OPTIMIZERS[optimizer], element, which)
         param_bytes = Bytes(self.params * DTYPE_BYTES[self.precision.param_dtype], 0)
         stats = Bytes(self.running_stats * DTYPE_BYTES[self.precision.param_dtype], 0)
         if mode == "inference":
@@ -66,29 +80,43 @@ class MemoryModel:
             "input_bytes": Bytes() if t.input_saved else t.input,
         }
 
-    def footprint(self, mode: str, optimizer: str, batch_size: int) -> "Footprint":
+    def footprint(
+        self,
+        mode: str,
+        optimizer: str,
+        batch_size: int,
+        parallel: Optional[Parallel] = None,
+        *,
+        rank: Optional[int] = None,
+    ) -> "Footprint":
+        """What `mode` holds at `batch_size`; with `parallel`, what one rank holds at its peak at
+        that per-rank batch (`rank`, or the rank holding the most)."""
         check_optimizer(optimizer)
-        lines = {key: size.at(batch_size) for key, size in self.lines(mode, optimizer).items()}
+        lines = {key: size.at(batch_size) for key, size in self.lines(mode, optimizer, parallel, rank).items()}
         if mode == "inference":
             lines["activation_peak_bytes"] = self.inference.peak(batch_size)
-        return Footprint(mode, optimizer if mode == "training" else None, batch_size, lines)
+        which = None
+        if parallel is not None and mode == "training":
+            which = largest_rank(parallel, self.layout) if rank is None else rank  # type: ignore[arg-type]
+        return Footprint(mode, optimizer if mode == "training" else None, batch_size, lines, which)
 
-    def pieces(self, mode: str, optimizer: str) -> list[Bytes]:
+    def pieces(self, mode: str, optimizer: str, parallel: Optional[Parallel] = None) -> list[Bytes]:
         """Linear forms whose largest value is the footprint at any batch size: one for training;
         for inference, and for `forward` (one training-mode forward pass with autograd, no backward),
         one per moment of the pass."""
         if mode == "forward":
             base = total(self.lines("inference").values())
             return [base + moment for moment in self.training.moments]
-        base = total(self.lines(mode, optimizer).values())
+        base = total(self.lines(mode, optimizer, parallel).values())
         if mode == "training":
             return [base]
         return [base + moment for moment in self.inference.moments]
 
-    def largest_batch(self, limit: int, mode: str, optimizer: str) -> int:
-        """The largest batch size whose footprint is at most `limit` bytes; `NoBatchFits` if none."""
+    def largest_batch(self, limit: int, mode: str, optimizer: str, parallel: Optional[Parallel] = None) -> int:
+        """The largest batch size whose footprint is at most `limit` bytes (per rank, with
+        `parallel`); `NoBatchFits` if none."""
         check_optimizer(optimizer)
-        pieces = self.pieces(mode, optimizer)
+        pieces = self.pieces(mode, optimizer, parallel)
         within = f"in {human_bytes(limit)} ({limit:,} B)"
         fixed = max(p.fixed for p in pieces)
         if fixed > limit:
@@ -127,6 +155,7 @@ def model_memory(spec: Spec, precision: Precision = Precision(), report: Optiona
         running_stats=report.totals.non_trainable_params,
         training=trace(graph, precision, training=True),
         inference=trace(graph, precision, training=False),
+        layout=layout(graph),
     )
 
 
@@ -170,8 +199,8 @@ def _sum_saved(row: LayerRow, by_node: dict[SpecPath, int], into: dict[SpecPath,
 
 @dataclass(frozen=True)
 class Plan:
-    """The largest batch size whose footprint fits `limit` bytes, with the footprint at that size and
-    the total one more sample would need."""
+    """The largest batch size whose footprint fits `limit` bytes less the `reserve`, with the
+    footprint at that size and the total one more sample would need; with `parallel`, per rank."""
 
     name: str
     file: Optional[str]
@@ -180,11 +209,23 @@ class Plan:
     footprint: Footprint
     next_total: int
     inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (name, shape), as the report's
+    reserve: Reserve = Reserve(0, "none")
+    parallel: Optional[Parallel] = None
 
     @property
     def batch_size(self) -> int:
-        """The largest batch size that fits."""
+        """The largest batch size that fits (per rank, with `parallel`)."""
         return self.footprint.batch_size
+
+    @property
+    def usable(self) -> int:
+        """The memory the footprint may take: the limit less the reserve."""
+        return self.limit - self.reserve.bytes
+
+    @property
+    def global_batch(self) -> int:
+        """Samples per optimizer step: the batch, times the ranks and accumulated steps."""
+        return self.parallel.global_batch(self.batch_size) if self.parallel else self.batch_size
 
     def stamp(self) -> Stamp:
         """What the plan was made at: the input, the batch that fits, the dtype."""
@@ -197,14 +238,19 @@ class Plan:
             "name": self.name,
             "file": self.file,
             "memory_limit_bytes": self.limit,
+            **self.reserve.to_dict(),
+            "usable_bytes": self.usable,
             "mode": f.mode,
             "optimizer": f.optimizer,
             "dtype": self.precision.dtype,
             "amp": self.precision.amp,
             "device": self.precision.device,
+            "parallel": self.parallel.to_dict() if self.parallel else None,
             "batch_size": f.batch_size,
+            "global_batch_size": self.global_batch,
             "footprint": f.to_dict(),
             "next_batch_total_bytes": self.next_total,
+            "not_counted": list(NOT_COUNTED),
             "provenance": self.stamp().to_dict(),
         }
 
@@ -218,27 +264,53 @@ def plan(
     dtype: Optional[str] = None,
     amp: Optional[str] = None,
     device: str = "cuda",
+    parallel: Optional[Parallel] = None,
+    reserve: Union[None, int, str, Reserve] = None,
 ) -> Plan:
-    """The largest batch of `spec` that fits in `limit` bytes; `NoBatchFits` when none does."""
+    """The largest batch of `spec` whose footprint fits in `limit` bytes less `reserve` (bytes, a
+    `--reserve` text such as `10%`, or None for the device's default: cnnsize.headroom); with
+    `parallel`, what one rank holds, at the per-rank batch. `NoBatchFits` when none does."""
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}'; choose one of {', '.join(MODES)}")
     check_optimizer(optimizer)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise UsageError(f"the memory limit must be a positive number of bytes, got {limit!r}")
+    if parallel is not None and mode == "inference" and parallel.strategy != "ddp":
+        raise UsageError(
+            f"--strategy {parallel.strategy} shards training state; inference on several GPUs runs a whole "
+            "copy per GPU: use --strategy ddp (the default)"
+        )
+    held = _reserve(reserve, limit, device)
+    room = usable(limit, held, explicit=reserve is not None)
     report = analyze(spec, 1, dtype)
     model = model_memory(spec, Precision(report.dtype, amp, device), report)
     if mode == "training" and not model.precision.trainable:
         raise UsageError(f"{report.name}: {model.precision.untrainable_reason}; use --mode inference")
     try:
-        batch = model.largest_batch(limit, mode, optimizer)
+        batch = model.largest_batch(room, mode, optimizer, parallel)
     except NoBatchFits as exc:
-        raise NoBatchFits(f"{report.name}: {exc}") from None
+        after = f" (--memory {human_bytes(limit)} less the reserve, {human_bytes(held.bytes)})" if held.bytes else ""
+        raise NoBatchFits(f"{report.name}: {exc}{after}") from None
     return Plan(
         name=report.name,
         file=report.file,
         limit=limit,
         precision=model.precision,
-        footprint=model.footprint(mode, optimizer, batch),
-        next_total=model.footprint(mode, optimizer, batch + 1).total_bytes,
+        footprint=model.footprint(mode, optimizer, batch, parallel),
+        next_total=model.footprint(mode, optimizer, batch + 1, parallel).total_bytes,
         inputs=report.inputs,
+        reserve=held,
+        parallel=parallel,
     )
+
+
+def _reserve(reserve: Union[None, int, str, Reserve], limit: int, device: str) -> Reserve:
+    if reserve is None:
+        return default_reserve(device, limit)
+    if isinstance(reserve, Reserve):
+        return reserve
+    if isinstance(reserve, str):
+        return parse_reserve(reserve, limit)
+    if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0:
+        raise UsageError(f"the reserve must be 0 or more bytes, got {reserve!r}")
+    return Reserve(reserve, f"--reserve {human_bytes(reserve)}")

@@ -4,8 +4,13 @@ answer. Computing lives in `cnnsize.planner`, which fills `cnnsize.memory_report
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Optional
+
 from cnnsize.memory_report import Footprint, MemoryReport
 from cnnsize.units import human_bytes
+
+if TYPE_CHECKING:
+    from cnnsize.parallel import Parallel
 
 DEVICE_NAMES = {"cuda": "CUDA", "cpu": "CPU"}
 
@@ -23,6 +28,27 @@ def breakdown_lines(footprint: Footprint) -> list[tuple[str, str]]:
         lines = [(f"{label} ({footprint.optimizer})", value) if label == "Optimizer state" else (label, value)
                  for label, value in lines]  # fmt: skip
     return lines
+
+
+def rank_lines(footprint: Footprint, parallel: "Optional[Parallel]") -> list[tuple[str, str]]:
+    """`breakdown_lines`, saying what a rank holds of each: a shard (FSDP) or a partition (ZeRO-1)."""
+    lines = breakdown_lines(footprint)
+    if parallel is None:
+        return lines
+    n = parallel.shard_ranks
+    whose = {"Parameters": f"1/{n} shard", "Gradients": f"1/{n} shard"} if parallel.sharded else {}
+    if parallel.strategy == "zero1":
+        whose["Optimizer state"] = f"rank {footprint.rank}'s partition of {parallel.world}"
+    elif parallel.sharded:
+        whose["Optimizer state"] = f"rank {footprint.rank}'s rows"
+    labelled = []
+    for label, value in lines:
+        plain = label.split(" (")[0]
+        if plain in whose:
+            inner = label[len(plain) + 2 : -1] if label != plain else ""
+            label = f"{plain} ({inner + ', ' if inner else ''}{whose[plain]})"
+        labelled.append((label, value))
+    return labelled
 
 
 def memory_panel(memory: MemoryReport) -> tuple[str, list[tuple[str, str]]]:

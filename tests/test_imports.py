@@ -24,6 +24,8 @@ LAYERS = {
         "memory",
         "memory_report",
         "report",
+        "parallel",
+        "headroom",
         "planner",
         "budgets",
         "depth",

@@ -51,8 +51,16 @@ def test_plan_speaks_every_format(fmt):
     [
         (["-m", "24 gigs"], 2, "error: --memory: '24 gigs' is not a byte size"),
         (["-m", "0"], 2, "error: --memory must be more than 0 bytes, got '0'"),
-        (["-m", "100KiB"], 1, "error: cs231n-toy: no batch size fits in 100.00 KiB (102,400 B): the parameters"),
-        (["-m", "300000"], 1, "error: cs231n-toy: not even batch size 1 fits in 292.97 KiB (300,000 B)"),
+        (
+            ["-m", "100KiB", "--reserve", "0"],
+            1,
+            "error: cs231n-toy: no batch size fits in 100.00 KiB (102,400 B): the parameters",
+        ),
+        (
+            ["-m", "300000", "--device", "cpu"],
+            1,
+            "error: cs231n-toy: not even batch size 1 fits in 292.97 KiB (300,000 B)",
+        ),
         (["-m", "1GiB", "--optimizer", "lion"], 2, "'lion' is not one of 'sgd', 'momentum', 'adam', 'adamw'"),
         (["-m", "1GiB", "--amp", "fp8"], 2, "'fp8' is not one of 'bf16', 'fp16'"),
         (["-m", "1GiB", "--amp", "bf16", "--dtype", "float16"], 2, "keeps float32 master weights"),

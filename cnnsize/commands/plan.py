@@ -25,6 +25,14 @@ from cnnsize.commands.options import (
     assignments,
     input_shape,
 )
+from cnnsize.commands.parallel_options import (
+    AccumulateOption,
+    GpusOption,
+    NodesOption,
+    ReserveOption,
+    StrategyOption,
+    parallel_of,
+)
 from cnnsize.errors import CnnsizeError, UsageError
 
 
@@ -50,6 +58,9 @@ CSV_LINES = (
 CSV_HEADER = (
     "network", "mode", "optimizer", "dtype", "amp", "device", "memory_limit_bytes", "batch_size", "total_bytes",
     *CSV_LINES, "next_batch_total_bytes",
+    "reserve_bytes", "usable_bytes", "strategy", "gpus", "nodes", "world_size", "accumulate", "rank",
+    "global_batch_size", "gradient_bucket_bytes", "unsharded_parameter_bytes", "communication_buffer_bytes",
+    "not_counted",
 )  # fmt: skip
 
 
@@ -81,12 +92,19 @@ def plan(
     fmt: FormatOption = Format.table,
     input: InputOption = None,
     overrides: SetOption = None,
+    gpus: GpusOption = None,
+    strategy: StrategyOption = None,
+    nodes: NodesOption = None,
+    accumulate: AccumulateOption = None,
+    reserve: ReserveOption = None,
 ) -> None:
     """The largest batch size that fits in --memory, with the memory it takes, line by line.
 
     Training counts parameters, gradients, optimizer state, autocast's weight copies (--amp), the
     activations saved for backward and the input batch; inference counts parameters and the most
-    tensors alive at once. Exits 1 when not even batch size 1 fits, 2 on a usage error.
+    tensors alive at once. With --gpus (and --strategy, --nodes, --accumulate), what one rank holds.
+    --reserve (default on CUDA: 512MiB + 5%) is held back first. Exits 1 when not even batch size 1
+    fits, 2 on a usage error.
     """
     from cnnsize.cli import deliver, exit_on_user_error
     from cnnsize.commands.several import each
@@ -97,6 +115,7 @@ def plan(
 
     try:
         limit = parse_limit(memory)
+        parallel = parallel_of(gpus, strategy, nodes, accumulate)
 
         def one(path: str) -> Any:
             return solve(
@@ -107,6 +126,8 @@ def plan(
                 dtype=dtype.value if dtype else None,
                 amp=amp.value if amp else None,
                 device=device.value,
+                parallel=parallel,
+                reserve=reserve,
             )
 
         plans, _, code = each(specs, one)  # the rule for several specs: see commands/several.py
@@ -120,9 +141,11 @@ def plan(
 
 def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) -> None:
     """The plans in `fmt`, drawn whole, then written to `out`; JSON as `render.write_json` (`one`)."""
+    from cnnsize.headroom import NOT_COUNTED
     from cnnsize.listing import Document, Panel, Part, Text, write
+    from cnnsize.parallel import PARALLEL_LINES
     from cnnsize.render import write_json
-    from cnnsize.render_memory import DEVICE_NAMES, breakdown_lines, bytes_text
+    from cnnsize.render_memory import DEVICE_NAMES, bytes_text, rank_lines
     from cnnsize.units import human_bytes
 
     if fmt == "json":
@@ -130,25 +153,42 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
         return
     documents = []
     for p in plans:
-        f = p.footprint
+        f, par = p.footprint, p.parallel
         how = f"{f.mode} with {f.optimizer}" if f.optimizer else f.mode
-        heading = (
-            f"{p.name}: batch size {f.batch_size} fits in {human_bytes(p.limit)}: "
-            f"{how}, {p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
-        )
-        lines = breakdown_lines(f) + [
-            ("Total", f"{bytes_text(f.total_bytes)}, {bytes_text(p.limit - f.total_bytes)} to spare"),
+        rules = f"{p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
+        if par is None:
+            heading = f"{p.name}: batch size {f.batch_size} fits in {human_bytes(p.limit)}: {how}, {rules}"
+        else:
+            heading = (
+                f"{p.name}: batch size {f.batch_size} per GPU fits in {human_bytes(p.limit)} on each GPU, global batch "
+                f"{p.global_batch:,}: {how} on {par.describe()}, {rules}"
+            )
+        lines = rank_lines(f, par) + [
+            ("Total", f"{bytes_text(f.total_bytes)}, {bytes_text(p.usable - f.total_bytes)} to spare"),
+            ("Reserve", f"{bytes_text(p.reserve.bytes)}: {p.reserve.why}"),
+            ("Usable memory", f"{bytes_text(p.usable)} of {bytes_text(p.limit)}"),
             (f"Batch size {f.batch_size + 1}", f"would take {bytes_text(p.next_total)}"),
         ]
+        if par is not None:
+            steps = f" x {par.accumulate} steps" if par.accumulate > 1 else ""
+            lines.append(("Global batch", f"{f.batch_size:,} x {par.world:,} ranks{steps} = {p.global_batch:,}"))
         settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device]
         figures = [p.limit, f.batch_size, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES), p.next_total]
+        spread = [
+            par.strategy if par else "", par.gpus if par else 1, par.nodes if par else 1, par.world if par else 1,
+            par.accumulate if par else 1, "" if f.rank is None else f.rank, p.global_batch,
+        ]  # fmt: skip
+        extra = [f.lines.get(key, "") for key in PARALLEL_LINES]
+        row = settings + figures + [p.reserve.bytes, p.usable, *spread, *extra, "; ".join(NOT_COUNTED)]
         stamp = p.stamp().text()
+        title = f"At batch size {f.batch_size}" if par is None else f"Rank {f.rank} at batch size {f.batch_size}"
         parts: list[Part] = [
             Text(heading, bold=True),
             Text(stamp, stamp=True),
-            Panel(f"At batch size {f.batch_size}", lines),
+            Panel(title, lines),
+            Text(f"Not counted: {', '.join(NOT_COUNTED)}."),
         ]
-        documents.append(Document(parts, CSV_HEADER, [settings + figures], [f"{p.name}: {stamp}"]))
+        documents.append(Document(parts, CSV_HEADER, [row], [f"{p.name}: {stamp}"]))
     write(documents, fmt, out)
 
 
