@@ -98,7 +98,7 @@ class DistributedVerification:
     peak_source: str  # how the peak was measured
     ranks: tuple[RankResult, ...]
     single_seconds: float  # one process, the same steps at the same per-rank batch
-    planned_bytes: Optional[int] = None
+    planned_bytes: tuple[int, ...] = ()  # the plan's footprint of each rank, by rank (empty: no plan)
     plan_note: Optional[str] = None  # why there is no plan, or what it assumes
 
     @property
@@ -127,9 +127,14 @@ class DistributedVerification:
         """Every rank ran; where ranks hold full weights, they ended identical."""
         return self.weights_identical is not False
 
+    def planned(self, rank: RankResult) -> Optional[int]:
+        """The plan's bytes for `rank` (None without a plan)."""
+        return self.planned_bytes[rank.rank] if rank.rank < len(self.planned_bytes) else None
+
     def ratio(self, rank: RankResult) -> Optional[float]:
         """Planned over measured peak bytes of `rank` (None without a plan)."""
-        return None if self.planned_bytes is None else self.planned_bytes / rank.peak_bytes
+        planned = self.planned(rank)
+        return None if planned is None or rank.peak_bytes <= 0 else planned / rank.peak_bytes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,19 +153,13 @@ class DistributedVerification:
             "threads_per_rank": self.threads,
             "torch": self.torch_version,
             "peak_measured_by": self.peak_source,
-            "planned_bytes_per_rank": self.planned_bytes,
             "plan_note": self.plan_note,
-            "ranks": [{**r.to_dict(), "planned_over_measured": self.ratio(r)} for r in self.ranks],
+            "ranks": [
+                {**r.to_dict(), "planned_bytes": self.planned(r), "planned_over_measured": self.ratio(r)}
+                for r in self.ranks
+            ],
             "images_per_s": self.images_per_s,
             "single_process_images_per_s": self.single_images_per_s,
             "scaling_efficiency": self.scaling_efficiency,
             "weights_identical": self.weights_identical,
         }
-
-
-def planned_per_rank(
-    spec: Any, nproc: int, strategy: str, optimizer: str, batch_size: int, dtype: str, device: str
-) -> tuple[Optional[int], Optional[str]]:
-    """The memory plan's bytes per rank for this run, and a note on it (None and why when there is
-    no plan for it)."""
-    return None, "no per-rank plan on this branch yet (cnnsize.parallel)"

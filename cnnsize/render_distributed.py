@@ -74,7 +74,7 @@ def _rank_row(v: DistributedVerification, r: RankResult) -> tuple[str, ...]:
     return (
         str(r.rank),
         bytes_cell(r.peak_bytes),
-        bytes_cell(v.planned_bytes),
+        bytes_cell(v.planned(r)),
         ratio_text(v.ratio(r)),
         held,
         human_bytes(r.gradient_bytes),
@@ -84,10 +84,10 @@ def _rank_row(v: DistributedVerification, r: RankResult) -> tuple[str, ...]:
 
 def _csv_row(v: DistributedVerification, r: RankResult) -> list[Any]:
     return [v.name, v.strategy, v.nproc, v.backend, v.device, v.dtype, v.optimizer, v.batch_size, r.rank,
-            r.peak_bytes, v.planned_bytes if v.planned_bytes is not None else "", _or_blank(v.ratio(r)),
+            r.peak_bytes, _or_blank(v.planned(r)), _or_blank(v.ratio(r)),
             r.parameter_elements, r.parameter_bytes, r.gradient_bytes, r.optimizer_state_bytes, r.seconds, r.steps,
             v.images_per_s, v.single_images_per_s, v.scaling_efficiency]  # fmt: skip
 
 
-def _or_blank(value: Optional[float]) -> Any:
+def _or_blank(value: Optional[float]) -> Any:  # an int too
     return "" if value is None else value

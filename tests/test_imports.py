@@ -31,6 +31,7 @@ LAYERS = {
         "depth",
         "verification",
         "distributed_verification",
+        "rank_plan",
         "diff",
         "conventions",
         "provenance",

@@ -122,10 +122,10 @@ class DistributedOptions:
 
 
 def run_distributed(
-    spec: Spec, options: DistributedOptions, planned: tuple[Optional[int], Optional[str]] = (None, None)
+    spec: Spec, options: DistributedOptions, planned: tuple[tuple[int, ...], Optional[str]] = ((), None)
 ) -> DistributedVerification:
     """Train `spec` on `options.nproc` processes as `options.strategy` says, and measure each rank;
-    `planned`: the plan's bytes per rank (or None) and a note on it."""
+    `planned`: the plan's bytes of each rank (empty: none) and a note on it."""
     options.check()
     report = analyze(spec, options.batch_size, options.dtype)
     with tempfile.TemporaryDirectory(prefix="cnnsize-ddp-") as folder:

@@ -194,7 +194,7 @@ def distributed_runner(
     import torch
 
     from cnnsize.backend.distributed import DistributedOptions, run_distributed
-    from cnnsize.distributed_verification import planned_per_rank
+    from cnnsize.rank_plan import planned_per_rank
 
     if mode == "inference":
         raise UsageError("--nproc runs training steps (forward, backward, optimizer step); drop --mode inference")
