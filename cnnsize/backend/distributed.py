@@ -7,9 +7,11 @@ The run, from the outside in:
    `PYTHONPATH`; the whole run is bounded by `timeout_s` (on expiry the session is killed: no hang).
 2. That launcher starts N ranks with torch.distributed's elastic launcher (`LaunchConfig` +
    `elastic_launch`, what torchrun runs; a c10d rendezvous on 127.0.0.1 at a port the store picks,
-   no restarts), then times the same training steps in one plain process as the baseline, and
-   writes the results (or the failure) back. Its stdout and stderr (the agent's logs, a failed
-   rank's traceback) are captured, never shown: a failure comes back as one message.
+   no restarts; on the CPU the ranks are forked, so torch starts once for them all; CUDA, which
+   cannot be forked once used, spawns them), then times the same training steps in one plain
+   process as the baseline, and writes the results (or the failure) back. Its stdout and stderr
+   (the agent's logs, a failed rank's traceback) are captured, never shown: a failure comes back
+   as one message.
 3. Each rank (`rank_main`) joins the process group (gloo on the CPU, NCCL on CUDA), builds the
    network (the same seed on every rank), wraps it for the strategy, runs a warm-up step (the
    optimizer's state then exists, as in a real loop), measures one steady step's peak, then times
@@ -45,7 +47,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -126,17 +128,38 @@ def run_distributed(
 ) -> DistributedVerification:
     """Train `spec` on `options.nproc` processes as `options.strategy` says, and measure each rank;
     `planned`: the plan's bytes of each rank (empty: none) and a note on it."""
-    options.check()
-    report = analyze(spec, options.batch_size, options.dtype)
+    return run_several(spec, [options], [planned])[0]
+
+
+def run_several(
+    spec: Spec,
+    runs: Sequence[DistributedOptions],
+    planned: Optional[Sequence[tuple[tuple[int, ...], Optional[str]]]] = None,
+) -> list[DistributedVerification]:
+    """`run_distributed` for each of `runs` in turn, from one launcher process (torch is started
+    once); bounded by the sum of their timeouts. The first run that fails raises `RankFailed`."""
+    for options in runs:
+        options.check()
+    plans = list(planned) if planned is not None else [((), None)] * len(runs)
     with tempfile.TemporaryDirectory(prefix="cnnsize-ddp-") as folder:
         with open(Path(folder, "request.pickle"), "wb") as file:
-            pickle.dump((spec, options), file)
-        _launch(folder, options)
+            pickle.dump((spec, list(runs)), file)
+        _launch(folder, runs)
         with open(Path(folder, "result.pickle"), "rb") as file:
-            outcome = pickle.load(file)
-    if outcome[0] == "error":
-        raise RankFailed(f"{options.strategy} on {options.nproc} processes: {outcome[1]}")
+            outcomes = pickle.load(file)
+    results = []
+    for options, outcome, plan in zip(runs, outcomes, plans):
+        if outcome[0] == "error":
+            raise RankFailed(f"{options.strategy} on {options.nproc} processes: {outcome[1]}")
+        results.append(_verification(spec, options, outcome, plan))
+    return results
+
+
+def _verification(
+    spec: Spec, options: DistributedOptions, outcome: tuple[Any, ...], planned: tuple[tuple[int, ...], Optional[str]]
+) -> DistributedVerification:
     _, ranks, single_seconds, peak_source, device = outcome
+    report = analyze(spec, options.batch_size, options.dtype)
     return DistributedVerification(
         name=report.name,
         file=report.file,
@@ -159,35 +182,53 @@ def run_distributed(
     )
 
 
-def _launch(folder: str, options: DistributedOptions) -> None:
+def _launch(folder: str, runs: Sequence[DistributedOptions]) -> None:
     """Run the launcher process; `RankFailed` when it times out or leaves no result."""
+    first = runs[0]
+    what = f"{first.strategy} on {first.nproc} processes" if len(runs) == 1 else f"{len(runs)} distributed runs"
     root = str(Path(__file__).resolve().parents[2])  # the folder holding the cnnsize package
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     command = [sys.executable, "-m", "cnnsize.backend.distributed", folder]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True
     )
+    timeout = sum(options.timeout_s for options in runs)
     try:
-        _, errors = process.communicate(timeout=options.timeout_s)
+        _, errors = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)  # the launcher and every rank: one session
         process.communicate()
-        raise RankFailed(
-            f"{options.strategy} on {options.nproc} processes did not finish in {options.timeout_s:g} s; stopped"
-        ) from None
+        raise RankFailed(f"{what} did not finish in {timeout:g} s; stopped") from None
     if not Path(folder, "result.pickle").exists():
         lines = [line for line in errors.strip().splitlines() if line.strip()]
         last = lines[-1] if lines else f"exit code {process.returncode}"
-        raise RankFailed(f"{options.strategy} on {options.nproc} processes: the launcher failed: {last}")
+        raise RankFailed(f"{what}: the launcher failed: {last}")
 
 
 def launcher_main(folder: str) -> int:
-    """The launcher process: N ranks through the elastic launcher, then the one-process baseline."""
+    """The launcher process: for each run, N ranks through the elastic launcher, then the
+    one-process baseline; the outcomes are written back in order, up to the first failure."""
+    import torch._dynamo  # noqa: F401  # optimizers import it when made: once here, not in every forked rank
+
+    with open(Path(folder, "request.pickle"), "rb") as file:
+        spec, runs = pickle.load(file)
+    outcomes = []
+    for options in runs:
+        outcome = launch_one(spec, options, folder)
+        outcomes.append(outcome)
+        if outcome[0] == "error":
+            break
+    with open(Path(folder, "result.pickle"), "wb") as file:
+        pickle.dump(outcomes, file)
+    return 0
+
+
+def launch_one(spec: Spec, options: DistributedOptions, folder: str) -> tuple[Any, ...]:
+    """One run: ("ok", rank results, the baseline's seconds, how the peak was measured, the
+    device), or ("error", the first failure)."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    with open(Path(folder, "request.pickle"), "rb") as file:
-        spec, options = pickle.load(file)
     timeout = max(1, int(options.timeout_s))
     config = LaunchConfig(
         min_nodes=1,
@@ -199,20 +240,17 @@ def launcher_main(folder: str) -> int:
         rdzv_configs={"timeout": timeout, "join_timeout": timeout},
         max_restarts=0,
         monitor_interval=0.1,
-        start_method="spawn",
+        start_method="spawn" if options.device == "cuda" else "fork",  # fork: the ranks inherit torch, started
         local_addr="127.0.0.1",
     )
+    for stale in Path(folder).glob("rank*.error"):
+        stale.unlink()
     try:
         returned = elastic_launch(config, rank_main)(spec, options, folder)
     except ChildFailedError as exc:
-        outcome: tuple[Any, ...] = ("error", _first_failure(folder, exc))
-    else:
-        single = single_process_seconds(spec, options)
-        device = _device_text(options)
-        outcome = ("ok", list(returned.values()), single, _peak_source(options), device)
-    with open(Path(folder, "result.pickle"), "wb") as file:
-        pickle.dump(outcome, file)
-    return 0
+        return ("error", _first_failure(folder, exc))
+    single = single_process_seconds(spec, options)
+    return ("ok", list(returned.values()), single, _peak_source(options), _device_text(options))
 
 
 def _first_failure(folder: str, exc: Any) -> str:
@@ -459,4 +497,7 @@ def single_process_seconds(spec: Spec, options: DistributedOptions) -> float:
 if __name__ == "__main__":
     from cnnsize.backend.distributed import launcher_main as main  # the ranks' code by its module's name
 
-    sys.exit(main(sys.argv[1]))
+    code = main(sys.argv[1])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # the result is written: skip the interpreter's slow teardown of torch

@@ -147,7 +147,8 @@ def verify(
 
             given = [flag for flag, value in (("--strategy", strategy), ("--optimizer", optimizer)) if value]
             if given:
-                raise UsageError(f"{' and '.join(given)} need --nproc N (a run on N processes)")
+                verb = "needs" if len(given) == 1 else "need"
+                raise UsageError(f"{' and '.join(given)} {verb} --nproc N (a run on N processes)")
             options = VerifyOptions(
                 device=device.value,
                 batch_size=batch_size,
