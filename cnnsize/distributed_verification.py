@@ -57,6 +57,12 @@ class RankResult:
     seconds: float
     steps: int
     weights_digest: Optional[str] = None
+    phase_peaks: tuple[tuple[str, int], ...] = ()  # (forward, backward, optimizer step) -> peak bytes in it
+
+    @property
+    def peak_phase(self) -> Optional[str]:
+        """The phase of the step where the rank held the most (the first of equal ones)."""
+        return max(self.phase_peaks, key=lambda item: item[1])[0] if self.phase_peaks else None
 
     @property
     def parameter_elements(self) -> int:
@@ -66,6 +72,7 @@ class RankResult:
         return {
             "rank": self.rank,
             "peak_bytes": self.peak_bytes,
+            "phase_peak_bytes": dict(self.phase_peaks),
             "parameter_elements": self.parameter_elements,
             "parameter_bytes": self.parameter_bytes,
             "gradient_bytes": self.gradient_bytes,

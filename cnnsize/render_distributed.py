@@ -37,7 +37,16 @@ def distributed_document(v: DistributedVerification) -> Document:
     )
     ranks = Listing(
         title="Memory per rank (a steady training step: forward, backward, optimizer step)",
-        header=("Rank", "Peak measured", "Planned", "Plan's error", "Parameters held", "Gradients", "Optimizer state"),
+        header=(
+            "Rank",
+            "Peak measured",
+            "Peak in",
+            "Planned",
+            "Plan's error",
+            "Parameters held",
+            "Gradients",
+            "Optimizer state",
+        ),
         rows=[_rank_row(v, r) for r in v.ranks],
     )
     slowest = max(r.seconds for r in v.ranks)
@@ -74,6 +83,7 @@ def _rank_row(v: DistributedVerification, r: RankResult) -> tuple[str, ...]:
     return (
         str(r.rank),
         bytes_cell(r.peak_bytes),
+        r.peak_phase or "-",
         bytes_cell(v.planned(r)),
         ratio_text(v.ratio(r)),
         held,

@@ -44,10 +44,11 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, ContextManager, Iterator, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -63,6 +64,7 @@ from cnnsize.planner import OPTIMIZERS
 from cnnsize.schema import Spec
 
 MEASURED_STEP = "cnnsize.measured_step"
+PHASES = ("forward", "backward", "optimizer step")
 FAIL_RANK = "CNNSIZE_FAIL_RANK"  # fault injection for tests: the rank that raises after joining
 MAX_CPU_PROCESSES = 64  # on the CPU, at most this many ranks, and no more than the machine's cores
 LEARNING_RATE = 1e-4
@@ -269,7 +271,7 @@ def _first_failure(folder: str, exc: Any) -> str:
 
 def _peak_source(options: DistributedOptions) -> str:
     if options.device == "cuda":
-        return "torch.cuda.max_memory_allocated over the measured step (after reset_peak_memory_stats)"
+        return "torch.cuda.max_memory_allocated in each phase of the measured step (its peak statistics reset first)"
     return "the CPU allocator's bytes held at the worst moment of the measured step (AllocationPeak, from the build on)"
 
 
@@ -284,14 +286,23 @@ def rank_main(spec: Spec, options: DistributedOptions, folder: str) -> RankResul
     """One rank: its failure is recorded (time and one line) for the launcher, then raised."""
     rank = int(os.environ["RANK"])
     try:
-        return train_rank(spec, options, rank, int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
+        return train_rank(spec, options, rank, int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]), folder)
     except Exception as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        Path(folder, f"rank{rank}.error").write_text(f"{time.time()} rank {rank} failed: {type(exc).__name__}: {text}")
+        record_failure(folder, rank, exc)
         raise
 
 
-def train_rank(spec: Spec, options: DistributedOptions, rank: int, world: int, local_rank: int) -> RankResult:
+def record_failure(folder: str, rank: int, exc: BaseException) -> None:
+    """`rankN.error`: when the rank failed and one line saying how (the first record is kept)."""
+    path = Path(folder, f"rank{rank}.error")
+    if not path.exists():
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        path.write_text(f"{time.time()} rank {rank} failed: {type(exc).__name__}: {text}")
+
+
+def train_rank(
+    spec: Spec, options: DistributedOptions, rank: int, world: int, local_rank: int, folder: str
+) -> RankResult:
     device = torch.device("cuda", local_rank) if options.device == "cuda" else torch.device("cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -302,41 +313,30 @@ def train_rank(spec: Spec, options: DistributedOptions, rank: int, world: int, l
         if os.environ.get(FAIL_RANK) == str(rank):
             raise RuntimeError(f"failure injected in rank {rank} ({FAIL_RANK})")
         return _train(spec, options, rank, world, device)
+    except Exception as exc:
+        record_failure(folder, rank, exc)  # before the group is torn down and the peers fail in turn
+        raise
     finally:
         dist.destroy_process_group()
 
 
 def _train(spec: Spec, options: DistributedOptions, rank: int, world: int, device: torch.device) -> RankResult:
-    from cnnsize.backend.probes import AllocationPeak
-
     dtype = resolve_dtype(options.dtype)
     report = analyze(spec, options.batch_size, options.dtype)
-    on_cpu = device.type == "cpu"
-    allocations = AllocationPeak(marks=[MEASURED_STEP]) if on_cpu else None
-    if allocations is not None:
-        allocations.__enter__()
-    try:
+    made: dict[str, Any] = {}
+
+    def setup() -> tuple[nn.Module, Any, tuple[torch.Tensor, ...]]:
         torch.manual_seed(0)  # the same initial weights on every rank
         network = build_network(spec, report).to(device=device, dtype=dtype)
-        names = {id(p): name for name, p in network.named_parameters()}
+        made["network"], made["names"] = network, {id(p): name for name, p in network.named_parameters()}
         model, optimizer = wrap(network, options, world, device)
         torch.manual_seed(1 + rank)  # each rank its own batch
-        xs = network.example_inputs(options.batch_size, dtype=dtype, device=device)
-        step = training_step(model, optimizer, xs)
-        for _ in range(options.warmup):
-            step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-        with torch.profiler.record_function(MEASURED_STEP):
-            step()
-        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
-    finally:
-        if allocations is not None:
-            allocations.__exit__(None, None, None)
-    if allocations is not None:
-        peak = allocations.within(MEASURED_STEP)
-    held = holdings(network, optimizer, names)
+        return model, optimizer, network.example_inputs(options.batch_size, dtype=dtype, device=device)
+
+    peaks, model, optimizer, xs = measure_training(setup, device, options.warmup)
+    network = made["network"]
+    held = holdings(network, optimizer, made["names"])
+    step = training_step(model, optimizer, xs)
     dist.barrier()
     start = time.perf_counter()
     for _ in range(options.iterations):
@@ -347,12 +347,52 @@ def _train(spec: Spec, options: DistributedOptions, rank: int, world: int, devic
     seconds = time.perf_counter() - start
     return RankResult(
         rank=rank,
-        peak_bytes=peak,
+        peak_bytes=peaks[MEASURED_STEP],
+        phase_peaks=tuple((phase, peaks[phase]) for phase in PHASES),
         seconds=seconds,
         steps=options.iterations,
         weights_digest=weights_digest(network),
         **held,
     )
+
+
+def measure_training(
+    setup: Callable[[], tuple[nn.Module, Any, tuple[torch.Tensor, ...]]], device: torch.device, warmup: int
+) -> tuple[dict[str, int], nn.Module, Any, tuple[torch.Tensor, ...]]:
+    """`setup()` makes the model, its optimizer and the batch; after `warmup` steps, one measured
+    step. Returns the peak bytes of the measured step (key `MEASURED_STEP`) and of each of its
+    phases (`PHASES`), with what `setup` made. On the CPU the allocator is watched from before
+    `setup` (everything made counts); on CUDA `max_memory_allocated` counts all that is allocated,
+    reset before each phase."""
+    from cnnsize.backend.probes import AllocationPeak
+
+    marks = {phase: f"cnnsize.{phase}" for phase in PHASES}
+    peaks: dict[str, int] = {}
+    if device.type == "cuda":
+
+        @contextmanager
+        def phase(name: str) -> Iterator[None]:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            yield
+            torch.cuda.synchronize(device)
+            peaks[name] = torch.cuda.max_memory_allocated(device)
+
+        model, optimizer, xs = setup()
+        for _ in range(warmup):
+            training_step(model, optimizer, xs)()
+        training_step(model, optimizer, xs, phase)()
+        peaks[MEASURED_STEP] = max(peaks.values())
+        return peaks, model, optimizer, xs
+    with AllocationPeak(marks=[MEASURED_STEP, *marks.values()]) as allocations:
+        model, optimizer, xs = setup()
+        for _ in range(warmup):
+            training_step(model, optimizer, xs)()
+        with torch.profiler.record_function(MEASURED_STEP):
+            training_step(model, optimizer, xs, lambda name: torch.profiler.record_function(marks[name]))()
+    peaks = {phase: allocations.within(mark) for phase, mark in marks.items()}
+    peaks[MEASURED_STEP] = allocations.within(MEASURED_STEP)
+    return peaks, model, optimizer, xs
 
 
 def make_optimizer(parameters: Any, name: str) -> torch.optim.Optimizer:
@@ -417,14 +457,25 @@ def top_level_blocks(network: Any) -> list[list[nn.Module]]:
     return units
 
 
-def training_step(model: nn.Module, optimizer: Any, xs: tuple[torch.Tensor, ...]) -> Callable[[], None]:
-    """Forward, backward of the outputs' mean, an optimizer step; gradients set to None first."""
+def training_step(
+    model: nn.Module,
+    optimizer: Any,
+    xs: tuple[torch.Tensor, ...],
+    phase: Callable[[str], ContextManager[Any]] = lambda name: nullcontext(),
+) -> Callable[[], None]:
+    """Forward, backward of the outputs' mean, an optimizer step (each inside `phase(name)`, named
+    as in `PHASES`); gradients set to None first."""
     model.train()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        scalar_loss(model(*xs)).backward()
-        optimizer.step()
+        with phase("forward"):
+            loss = scalar_loss(model(*xs))
+        with phase("backward"):
+            loss.backward()
+        del loss
+        with phase("optimizer step"):
+            optimizer.step()
 
     return step
 

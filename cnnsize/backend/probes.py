@@ -270,8 +270,8 @@ class AllocationPeak:
             node = nodes.pop()
             if node.typed[0] == _EventType.Allocation:
                 changes.append((node.start_time_ns, node.typed[1].alloc_size))
-            elif node.name in self.marks:
-                self._windows[node.name] = (node.start_time_ns, node.end_time_ns)
+            elif node.name in self.marks and node.start_time_ns >= self._windows.get(node.name, (-1, -1))[0]:
+                self._windows[node.name] = (node.start_time_ns, node.end_time_ns)  # the last such block
             nodes.extend(node.children)
         self._changes = sorted(changes, key=lambda c: c[0])
         held = 0
