@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import platform
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Optional, Sequence
 
 import torch
@@ -62,7 +63,9 @@ class Row:
         return self.planned / self.measured
 
     def verdict(self, target: float) -> str:
-        return "met" if abs(self.ratio - 1) <= target else "missed"
+        """`met` when planned is within `target` of measured (exactly: +10.0% meets 10%)."""
+        within = abs(Fraction(self.planned, self.measured) - 1) <= Fraction(str(target))
+        return "met" if within else "missed"
 
 
 def spec_of(argument: str) -> tuple[str, Spec]:
