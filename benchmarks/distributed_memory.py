@@ -99,6 +99,22 @@ def table(rows: Sequence[Row], target: float) -> str:
     return "\n".join(lines)
 
 
+def residue_table(runs: Sequence[tuple[str, DistributedVerification]]) -> str:
+    """After the measured step: what the allocator still held beside what the rank can name
+    (parameters, gradients, optimizer state); the rest is buffers, the input batch, DDP's buckets,
+    and, under FSDP2 on the CPU, frees on gloo's threads that the profiler did not see."""
+    lines = [
+        "| spec | strategy | rank | held after the step | named (params, grads, state) | rest |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for label, run in runs:
+        for r in run.ranks:
+            named = r.parameter_bytes + r.gradient_bytes + r.optimizer_state_bytes
+            after = r.held_after_bytes or 0
+            lines.append(f"| {label} | {run.strategy} | {r.rank} | {after:,} | {named:,} | {after - named:,} |")
+    return "\n".join(lines)
+
+
 def throughput_table(runs: Sequence[tuple[str, DistributedVerification]]) -> str:
     lines = [
         "| spec | strategy | images/s across ranks | one process | scaling efficiency |",
@@ -167,6 +183,8 @@ def main() -> None:
     print(table(rows, CPU_TARGET))
     print()
     print(throughput_table(runs))
+    print()
+    print(residue_table(runs))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ class RankResult:
     steps: int
     weights_digest: Optional[str] = None
     phase_peaks: tuple[tuple[str, int], ...] = ()  # (forward, backward, optimizer step) -> peak bytes in it
+    held_after_bytes: Optional[int] = None  # what the allocator still held after the measured step
 
     @property
     def peak_phase(self) -> Optional[str]:
@@ -73,6 +74,7 @@ class RankResult:
             "rank": self.rank,
             "peak_bytes": self.peak_bytes,
             "phase_peak_bytes": dict(self.phase_peaks),
+            "held_after_bytes": self.held_after_bytes,
             "parameter_elements": self.parameter_elements,
             "parameter_bytes": self.parameter_bytes,
             "gradient_bytes": self.gradient_bytes,
