@@ -119,7 +119,22 @@ def test_allocation_peak_within_a_marked_block_counts_what_was_allocated_before_
             kept = torch.empty(3_000, dtype=torch.uint8)  # then 1,000 + 3,000
         after = torch.empty(100_000, dtype=torch.uint8)  # outside the block: in `peak`, not `within`
     assert allocated.within("step") == 1_000 + 5_000
+    assert allocated.before("step") == 1_000
     assert allocated.peak == 1_000 + 3_000 + 100_000
     assert before.numel() + kept.numel() + after.numel() == 104_000
     with pytest.raises(KeyError, match="no record_function"):
         allocated.within("other")
+
+
+def test_allocation_peak_sees_only_the_thread_that_entered_it():
+    # torch's profiler records the memory events of the profiled thread: a free on another thread
+    # (as gloo's threads drop FSDP's communication buffers) is not seen, so `end` keeps the bytes
+    import threading
+
+    kept: list[torch.Tensor] = []
+    with AllocationPeak() as allocated:
+        kept.append(torch.empty(7_000, dtype=torch.uint8))
+        other = threading.Thread(target=kept.clear)
+        other.start()
+        other.join()
+    assert kept == [] and (allocated.peak, allocated.end) == (7_000, 7_000)

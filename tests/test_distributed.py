@@ -130,7 +130,7 @@ def test_fsdp_shards_every_parameter_on_dim_0_padded(runs, strategy):
     assert run.weights_identical is None and run.passed  # shards: nothing to compare
 
 
-def test_json_and_csv_show_every_rank(runs):
+def test_json_csv_and_table_show_every_rank(runs):
     out = StringIO()
     render_verifications([runs["zero1"]], "json", out)
     data = json.loads(out.getvalue())
@@ -141,6 +141,12 @@ def test_json_and_csv_show_every_rank(runs):
     render_verifications([runs["fsdp"]], "csv", out)
     lines = out.getvalue().strip().splitlines()
     assert len(lines) == 1 + 2 and lines[0].startswith("network,strategy,nproc")
+    out = StringIO()
+    render_verifications([runs["ddp"]], "table", out)
+    table = out.getvalue()
+    assert "tiny: ddp on 2 processes (DistributedDataParallel), gloo on cpu" in table
+    assert "Peak in" in table and "identical on every rank after training ✓" in table
+    assert "PASSED: all 2 ranks trained 4 steps." in table  # 1 warm-up + 1 measured + 2 timed
 
 
 def test_a_failing_rank_is_one_message_without_a_traceback(tmp_path, monkeypatch):

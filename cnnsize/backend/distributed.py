@@ -275,7 +275,10 @@ def _peak_source(options: DistributedOptions) -> str:
         return "torch.cuda.max_memory_allocated in each phase of the measured step (its peak statistics reset first)"
     source = "the CPU allocator's bytes held at the worst moment of the measured step (AllocationPeak, from the build)"
     if options.strategy in ("zero2", "fsdp"):
-        source += "; not exact under FSDP2: buffers gloo's threads free are not seen, so it may over-count them"
+        source += (
+            "; under FSDP2 rebased on the storages the rank holds when the step begins (frees on gloo's threads"
+            " are not seen: those inside the step may still over-count)"
+        )
     return source
 
 
@@ -337,7 +340,8 @@ def _train(spec: Spec, options: DistributedOptions, rank: int, world: int, devic
         torch.manual_seed(1 + rank)  # each rank its own batch
         return model, optimizer, network.example_inputs(options.batch_size, dtype=dtype, device=device)
 
-    peaks, model, optimizer, xs = measure_training(setup, device, options.warmup)
+    named = named_bytes if options.strategy in ("zero2", "fsdp") else None  # see measure_training
+    peaks, model, optimizer, xs = measure_training(setup, device, options.warmup, named)
     network = made["network"]
     held = holdings(network, optimizer, made["names"])
     step = training_step(model, optimizer, xs)
@@ -362,7 +366,10 @@ def _train(spec: Spec, options: DistributedOptions, rank: int, world: int, devic
 
 
 def measure_training(
-    setup: Callable[[], tuple[nn.Module, Any, tuple[torch.Tensor, ...]]], device: torch.device, warmup: int
+    setup: Callable[[], tuple[nn.Module, Any, tuple[torch.Tensor, ...]]],
+    device: torch.device,
+    warmup: int,
+    held_now: Optional[Callable[[nn.Module, Any, tuple[torch.Tensor, ...]], int]] = None,
 ) -> tuple[dict[str, int], nn.Module, Any, tuple[torch.Tensor, ...]]:
     """`setup()` makes the model, its optimizer and the batch; after `warmup` steps, one measured
     step. Returns the peak bytes of the measured step (key `MEASURED_STEP`), of each of its phases
@@ -370,11 +377,13 @@ def measure_training(
     CPU the allocator is watched from before `setup` (everything made counts); on CUDA
     `max_memory_allocated` counts all that is allocated, reset before each phase.
 
-    Not exact on the CPU under FSDP2: the profiler sees the allocations and frees of the training
-    thread only, and gloo's threads release some of FSDP's communication buffers (whichever thread
-    drops the last reference frees it), so those frees are missed and the peak can over-count
-    them, by an amount that varies with timing (`HELD_AFTER` beside what the rank can name shows
-    it). DDP's and ZeRO-1's buffers are freed, or kept, on the training thread."""
+    On the CPU the profiler sees the allocations and frees of the training thread only. Under
+    FSDP2, gloo's threads release some of FSDP's communication buffers (whichever thread drops the
+    last reference frees it): those frees are missed, and the count drifts up by an amount that
+    varies with timing. `held_now(model, optimizer, xs)`, when given, is what the rank provably
+    holds when the measured step begins (its storages, each once); the figures are then rebased
+    on it, so that only frees missed inside the measured step can still over-count. DDP's and
+    ZeRO-1's buffers are freed, or kept, on the training thread: no rebasing is needed there."""
     from cnnsize.backend.probes import AllocationPeak
 
     marks = {phase: f"cnnsize.{phase}" for phase in PHASES}
@@ -400,12 +409,24 @@ def measure_training(
         model, optimizer, xs = setup()
         for _ in range(warmup):
             training_step(model, optimizer, xs)()
+        start = held_now(model, optimizer, xs) if held_now is not None else None
         with torch.profiler.record_function(MEASURED_STEP):
             training_step(model, optimizer, xs, lambda name: torch.profiler.record_function(marks[name]))()
-    peaks = {phase: allocations.within(mark) for phase, mark in marks.items()}
-    peaks[MEASURED_STEP] = allocations.within(MEASURED_STEP)
-    peaks[HELD_AFTER] = allocations.end
+    # rebased: what the rank provably held when the step began, then the allocator's changes in it
+    shift = 0 if start is None else start - allocations.before(MEASURED_STEP)
+    peaks = {phase: allocations.within(mark) + shift for phase, mark in marks.items()}
+    peaks[MEASURED_STEP] = allocations.within(MEASURED_STEP) + shift
+    peaks[HELD_AFTER] = allocations.end + shift
     return peaks, model, optimizer, xs
+
+
+def named_bytes(model: nn.Module, optimizer: Any, xs: tuple[torch.Tensor, ...]) -> int:
+    """Bytes of every storage the rank can name: its parameters (or their padded shards),
+    gradients, optimizer state, buffers and input batch, each storage once."""
+    inner = getattr(optimizer, "optim", optimizer)
+    state = [t for s in inner.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
+    tensors = [*model.parameters(), *(p.grad for p in model.parameters() if p.grad is not None), *state]
+    return _storage_bytes([_local(t) for t in [*tensors, *model.buffers(), *xs]])
 
 
 def make_optimizer(parameters: Any, name: str) -> torch.optim.Optimizer:

@@ -241,6 +241,9 @@ class AllocationPeak:
     profiler reads them; per-operator memory figures would net out a temporary freed inside its
     operator, such as the indices max pooling drops).
 
+    Only the thread that entered the block is watched: memory another thread allocates or frees
+    (a communication library's worker) is not seen.
+
     `within(mark)`: the most bytes held at once while a `torch.profiler.record_function(mark)` block
     ran inside the `with` block, counted the same way (from what was allocated when it began), for
     a mark named in `marks`: the peak of one step, with everything made before it still counted.
@@ -282,16 +285,24 @@ class AllocationPeak:
 
     def within(self, mark: str) -> int:
         """The most bytes held at once during the last `record_function(mark)` block."""
-        if mark not in self._windows:
-            raise KeyError(f"no record_function({mark!r}) block was seen (is it named in marks?)")
-        start, end = self._windows[mark]
-        held = sum(change for time, change in self._changes if time < start)
+        start, end = self._window(mark)
+        held = self.before(mark)
         peak = held
         for time, change in self._changes:
             if start <= time <= end:
                 held += change
                 peak = max(peak, held)
         return peak
+
+    def before(self, mark: str) -> int:
+        """The bytes held when the last `record_function(mark)` block began."""
+        start, _ = self._window(mark)
+        return sum(change for time, change in self._changes if time < start)
+
+    def _window(self, mark: str) -> tuple[int, int]:
+        if mark not in self._windows:
+            raise KeyError(f"no record_function({mark!r}) block was seen (is it named in marks?)")
+        return self._windows[mark]
 
 
 def _unpack(tensor: torch.Tensor) -> torch.Tensor:
