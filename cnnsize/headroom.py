@@ -50,7 +50,7 @@ def default_reserve(device: str, limit: int) -> Reserve:
     size = CUDA_CONTEXT + limit * CUDA_FRACTION // 100
     return Reserve(
         size,
-        f"CUDA's default, {human_bytes(CUDA_CONTEXT)} (context) + {CUDA_FRACTION}% (allocator, workspaces)",
+        f"CUDA's default: {human_bytes(CUDA_CONTEXT)} context + {CUDA_FRACTION}%",
     )
 
 

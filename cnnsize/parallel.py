@@ -8,10 +8,11 @@ the parameters, gradients and optimizer state live, read from PyTorch's own impl
 - `ddp`, `torch.nn.parallel.DistributedDataParallel`: every rank holds the whole model, its
   gradients and the optimizer's state, and the Reducer's gradient buckets: flat tensors of the
   gradients (`reducer.cpp`, `initialize_buckets`: one `at::empty` per bucket, as many elements as
-  its parameters), filled in reverse order of `model.parameters()`, the first bucket closed at
-  1 MiB and the others at `bucket_cap_mb=25` (`_compute_bucket_assignment_by_size`). They hold a
-  second copy of every gradient, as `gradient_as_bucket_view=False` (the default) keeps
-  `param.grad` apart; with `True` the gradients are views into the buckets.
+  its parameters): one bucket for the first step, rebuilt after it in the order the gradients
+  became ready, the first closed at 1 MiB and the others at `bucket_cap_mb=25`
+  (`_compute_bucket_assignment_by_size`). They hold a second copy of every gradient, as
+  `gradient_as_bucket_view=False` (the default) keeps `param.grad` apart; with `True` the
+  gradients are views into the buckets.
 - `zero1`, DDP with `torch.distributed.optim.ZeroRedundancyOptimizer`: the optimizer state of the
   parameters a rank owns only. Whole parameters are assigned greedily, largest first (a stable
   sort by `numel`), each to the rank owning the fewest elements so far (`_partition_parameters`);
@@ -23,10 +24,11 @@ the parameters, gradients and optimizer state live, read from PyTorch's own impl
   optimizer's state follows each rank's unpadded rows. A unit (one `fully_shard` call: each
   top-level composite layer of the spec, and the root holding every other parameter) is
   all-gathered as a whole, into per-parameter padded tensors (`foreach_all_gather_copy_out`).
-  Under `zero2` every unit stays gathered from its forward to its backward; under `fsdp` a unit is
-  gathered while it runs (and again in backward, where the next unit is prefetched), and the root,
-  which backward needs first, stays gathered. A unit's backward makes its full gradients, copies
-  them into the reduce-scatter input (padded) and frees them.
+  Under `zero2` every unit stays gathered from its forward to the end of its backward; under
+  `fsdp` a unit is gathered while it runs (and again in backward, the next unit prefetched), and
+  the root, which backward needs first, stays gathered. A unit's backward makes its full
+  gradients, copies them into the reduce-scatter input (padded) and frees them; the rank's peak is
+  the reduce-scatter holding the most (`sharded_peak`).
 - with `--nodes` above 1, `zero2` and `fsdp` shard over the GPUs of a node and replicate across
   nodes (hybrid sharding: the reduce-scatter's output is all-reduced in place across nodes);
   `ddp` and `zero1` count all ranks alike.
@@ -162,10 +164,16 @@ class Unit:
 
     path: Optional[SpecPath]
     tensors: tuple[ParamTensor, ...]
+    title: Optional[str] = None  # the composite's `name`, if it has one
 
     @property
     def name(self) -> str:
+        """`root`, or the composite's spec path: `layers[7]`."""
         return "root" if self.path is None else format_path(self.path)
+
+    def describe(self) -> str:
+        """`layers[7] (layer4)`: the spec path, with the layer's name where it has one."""
+        return f"{self.name} ({self.title})" if self.title else self.name
 
     @property
     def numel(self) -> int:
@@ -199,7 +207,7 @@ def layout(graph: Graph) -> Layout:
             paths = {graph.nodes[i].path for i in _nodes_of(member)}
             inside = tuple(t for t in tensors if t.path in paths)
             if inside:
-                units.append(Unit(member.path, inside))
+                units.append(Unit(member.path, inside, member.layer.name))
                 in_unit |= paths
     root = Unit(None, tuple(t for t in tensors if t.path not in in_unit))
     return Layout(tensors, (root, *units))
@@ -263,20 +271,61 @@ def rank_lines(
     n = parallel.shard_ranks
     shard = sum(t.padded_shard(n) for t in model.tensors)
     local = sum(t.local(n, rank % n) for t in model.tensors)
+    peak = sharded_peak(model, parallel)
     out["parameter_bytes"] = Bytes(shard * b, 0)
-    out["gradient_bytes"] = Bytes(shard * b, 0)
+    out["gradient_bytes"] = Bytes(peak.reduced * b, 0)
     out["optimizer_state_bytes"] = Bytes(states * local * b, 0)
     out["gradient_bucket_bytes"] = Bytes()
-    root, units = model.units[0], model.units[1:]
-    if parallel.strategy == "zero2":
-        gathered = sum(u.padded(n) for u in model.units)
-    else:  # the root stays gathered; a unit and the next, prefetched, are gathered at once
-        pairs = [units[i].padded(n) + units[i + 1].padded(n) for i in range(len(units) - 1)]
-        gathered = root.padded(n) + max(pairs or [u.padded(n) for u in units] or [0])
-    out["unsharded_parameter_bytes"] = Bytes(gathered * b, 0)
-    # a unit's backward: its full gradients, and the padded reduce-scatter input they are copied into
-    out["communication_buffer_bytes"] = Bytes(max((u.numel + u.padded(n)) * b for u in model.units), 0)
+    out["unsharded_parameter_bytes"] = Bytes(peak.gathered * b, 0)
+    out["communication_buffer_bytes"] = Bytes(peak.buffers * b, 0)
     return out
+
+
+@dataclass(frozen=True)
+class ShardedPeak:
+    """The moment of an FSDP2 step holding the most beside what every moment holds (the shards,
+    the optimizer state): a unit's reduce-scatter, when its full gradients are copied into the
+    padded reduce-scatter input (`buffers`), with `gathered` elements of units all-gathered and the
+    gradient shards of the units backward has finished (`reduced`)."""
+
+    unit: Unit
+    gathered: int
+    buffers: int
+    reduced: int
+
+    @property
+    def elements(self) -> int:
+        return self.gathered + self.buffers + self.reduced
+
+
+def sharded_peak(model: Layout, parallel: Parallel) -> ShardedPeak:
+    """The reduce-scatter holding the most. Backward runs the units last to first, the root (which
+    holds the stem) finishing last. At the reduce-scatter of unit i: its gradients and their padded
+    copy, and the gradient shards of the units after it (done already); gathered, under `zero2` the
+    root and units up to i (a unit stays gathered from its forward until its own backward ends),
+    under `fsdp` the root, unit i and unit i - 1 (prefetched; for the first unit, the root, which is
+    gathered already). At the root's: the root gathered, its buffers, every unit's shards."""
+    n = parallel.shard_ranks
+    root, units = model.units[0], model.units[1:]
+    shards = [sum(t.padded_shard(n) for t in u.tensors) for u in units]
+    moments = []
+    for i, unit in enumerate(units):
+        if parallel.strategy == "zero2":
+            gathered = root.padded(n) + sum(u.padded(n) for u in units[: i + 1])
+        else:
+            gathered = root.padded(n) + unit.padded(n) + (units[i - 1].padded(n) if i > 0 else 0)
+        moments.append(ShardedPeak(unit, gathered, unit.numel + unit.padded(n), sum(shards[i + 1 :])))
+    moments.append(ShardedPeak(root, root.padded(n), root.numel + root.padded(n), sum(shards)))
+    return max(reversed(moments), key=lambda m: m.elements)  # the first in backward among equals
+
+
+def peak_moment(model: Layout, parallel: Parallel) -> Optional[str]:
+    """Where a rank's peak is, in words: the reduce-scatter of the unit `sharded_peak` finds (FSDP2);
+    None for DDP and ZeRO-1, whose lines are what a step holds at once."""
+    if not parallel.sharded:
+        return None
+    peak = sharded_peak(model, parallel)
+    return f"the reduce-scatter of {peak.unit.describe()}'s gradients"
 
 
 def largest_rank(parallel: Parallel, model: Layout) -> int:

@@ -20,7 +20,7 @@ from cnnsize.graph import resolve
 from cnnsize.headroom import NOT_COUNTED, Reserve, default_reserve, parse_reserve, usable
 from cnnsize.memory import Bytes, Precision, Trace, total, trace
 from cnnsize.memory_report import Footprint, MemoryReport
-from cnnsize.parallel import Layout, Parallel, check_rank, largest_rank, layout, rank_lines
+from cnnsize.parallel import Layout, Parallel, check_rank, largest_rank, layout, peak_moment, rank_lines
 from cnnsize.provenance import Stamp, made_at
 from cnnsize.report import LayerRow, Report
 from cnnsize.schema import Spec, require_spec
@@ -211,6 +211,7 @@ class Plan:
     inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (name, shape), as the report's
     reserve: Reserve = Reserve(0, "none")
     parallel: Optional[Parallel] = None
+    peak: Optional[str] = None  # with FSDP2 (zero2, fsdp), the moment the rank's lines are of
 
     @property
     def batch_size(self) -> int:
@@ -245,7 +246,7 @@ class Plan:
             "dtype": self.precision.dtype,
             "amp": self.precision.amp,
             "device": self.precision.device,
-            "parallel": self.parallel.to_dict() if self.parallel else None,
+            "parallel": {**self.parallel.to_dict(), "peak": self.peak} if self.parallel else None,
             "batch_size": f.batch_size,
             "global_batch_size": self.global_batch,
             "footprint": f.to_dict(),
@@ -301,6 +302,7 @@ def plan(
         inputs=report.inputs,
         reserve=held,
         parallel=parallel,
+        peak=peak_moment(model.layout, parallel) if parallel and mode == "training" and model.layout else None,
     )
 
 

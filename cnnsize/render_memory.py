@@ -36,7 +36,7 @@ def rank_lines(footprint: Footprint, parallel: "Optional[Parallel]") -> list[tup
     if parallel is None:
         return lines
     n = parallel.shard_ranks
-    whose = {"Parameters": f"1/{n} shard", "Gradients": f"1/{n} shard"} if parallel.sharded else {}
+    whose = {"Parameters": f"1/{n} shard", "Gradients": "shards reduced by the peak"} if parallel.sharded else {}
     if parallel.strategy == "zero1":
         whose["Optimizer state"] = f"rank {footprint.rank}'s partition of {parallel.world}"
     elif parallel.sharded:

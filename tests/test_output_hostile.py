@@ -318,7 +318,7 @@ def test_check_follows_the_rule(tmp_path: Path) -> None:
 
 def test_plan_no_batch_fits_among_several_is_located(tmp_path: Path) -> None:
     paths, _ = three_specs(tmp_path, 2)
-    code, out, err = invoke("plan", "-m", "100KiB", "-f", "json", TOY, paths[0])
+    code, out, err = invoke("plan", "-m", "100KiB", "--device", "cpu", "-f", "json", TOY, paths[0])
     assert code == 1
     assert [item["name"] for item in json.loads(out)] == ["net-alpha"]
     assert err.startswith(f"{TOY}: error: cs231n-toy: no batch size fits")

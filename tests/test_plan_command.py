@@ -4,6 +4,7 @@ message with the right exit code for each bad input (2 for usage, 1 when no batc
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from csvtext import csv_dicts
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 import cnnsize
 from cnnsize.cli import app
+from cnnsize.parallel import Parallel
 from cnnsize.planner import plan
 
 TOY = "specs/toy.yaml"
@@ -90,3 +92,77 @@ def test_report_takes_the_memory_options():
     assert code == 2 and "keeps float32 master weights, but the dtype is float64" in err
     code, out, _ = invoke("report", TOY)
     assert "Saved for backward" in out and "Training footprint" in out and "Inference peak" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--gpus", "0"], "error: --gpus must be a positive integer, got 0"),
+        (["--gpus", "2", "--nodes", "0"], "error: --nodes must be a positive integer, got 0"),
+        (["--accumulate", "0"], "error: --accumulate must be a positive integer, got 0"),
+        (["--strategy", "bogus"], "'bogus' is not one of 'ddp', 'zero1', 'zero2', 'fsdp'"),
+        (["--reserve", "120%"], "error: --reserve must be from 0% to below 100% of --memory, got '120%'"),
+        (["--reserve", "2GiB"], "error: --reserve (2.00 GiB, 2,147,483,648 B) leaves nothing of --memory (1.00 GiB"),
+        (["--reserve", "lots"], "error: --reserve: 'lots' is not a byte size"),
+        (["--mode", "inference", "--gpus", "8", "--strategy", "fsdp"], "error: --strategy fsdp shards training state"),
+    ],
+)
+def test_parallel_and_reserve_errors_are_one_message_and_exit_2(args, message):
+    exit_code, out, err = invoke("plan", TOY, "-m", "1GiB", *args)
+    assert exit_code == 2 and out == ""
+    assert message in err and "Traceback" not in err
+
+
+def test_the_default_reserve_larger_than_the_memory_says_how_to_turn_it_off():
+    code, out, err = invoke("plan", TOY, "-m", "100MiB")  # CUDA: 512 MiB + 5% of 100 MiB
+    assert code == 2 and out == ""
+    assert "the default reserve on CUDA (517.00 MiB, 542,113,792 B" in err and "give --reserve 0" in err
+
+
+def test_every_plan_prints_its_reserve_usable_memory_and_what_is_not_counted():
+    code, out, _ = invoke("plan", TOY, "-m", "1GiB", "--reserve", "10%")
+    # 10% of 1,073,741,824 = 107,374,182 B held back, 966,367,642 B usable
+    assert code == 0
+    assert "Reserve" in out and "107,374,182 B" in out and "--reserve 10% of the memory" in out
+    assert "Usable memory" in out and "966,367,642 B" in out
+    assert "Not counted in the lines (the reserve is for them): activation gradients" in out
+    code, out, _ = invoke("plan", TOY, "-m", "1GiB", "--device", "cpu")
+    assert re.search(r"Reserve +0 B: none on the CPU", out)
+
+
+def test_a_multi_gpu_plan_shows_the_rank_the_global_batch_and_the_strategy_s_lines():
+    code, out, err = invoke(
+        "plan", TOY, "-m", "1GiB", "--device", "cpu", "--optimizer", "adam",
+        "--gpus", "4", "--nodes", "2", "--strategy", "zero1", "--accumulate", "3",
+    )  # fmt: skip
+    expected = plan(cnnsize.load(TOY), 2**30, optimizer="adam", device="cpu", parallel=Parallel(4, "zero1", 2, 3))
+    b = expected.batch_size
+    assert code == 0 and err == ""
+    assert out.startswith(f"cs231n-toy: batch size {b} per GPU fits in 1.00 GiB on each GPU, global batch {b * 24:,}")
+    assert "on 2 nodes x 4 GPUs, zero1, 3 accumulated steps" in out
+    assert "Global batch" in out and f"{b:,} x 8 ranks x 3 steps = {b * 8 * 3:,}" in out
+    assert "Gradient buckets (DDP)" in out and "partition of 8)" in out
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "markdown", "latex"])
+def test_every_format_carries_the_parallel_lines(fmt):
+    args = ["plan", TOY, "-m", "1GiB", "--device", "cpu", "--gpus", "2", "--strategy", "fsdp", "-f", fmt]
+    code, out, _ = invoke(*args)
+    expected = plan(cnnsize.load(TOY), 2**30, device="cpu", parallel=Parallel(2, "fsdp"))
+    lines = expected.footprint.lines
+    assert code == 0
+    if fmt == "json":
+        data = json.loads(out)
+        assert data == expected.to_dict()
+        assert data["parallel"]["world_size"] == 2 and data["global_batch_size"] == 2 * expected.batch_size
+        assert data["reserve_bytes"] == 0 and data["not_counted"]
+    elif fmt == "csv":
+        row = csv_dicts(out)[0]
+        assert row["strategy"] == "fsdp" and int(row["world_size"]) == 2 and row["rank"] == "0"
+        assert int(row["global_batch_size"]) == 2 * expected.batch_size
+        assert int(row["unsharded_parameter_bytes"]) == lines["unsharded_parameter_bytes"]
+        assert int(row["communication_buffer_bytes"]) == lines["communication_buffer_bytes"]
+        assert int(row["reserve_bytes"]) == 0 and int(row["usable_bytes"]) == 2**30
+    else:
+        assert "Gathered parameters (FSDP)" in out and "Communication buffers" in out
+        assert "Global batch" in out and "Usable memory" in out and "Not counted" in out

@@ -70,7 +70,7 @@ def test_check_follows_the_values_set(net: str):
 @pytest.mark.parametrize(
     "args",
     [
-        ("plan", "{net}", "--memory", "1MiB", "--format", "json"),
+        ("plan", "{net}", "--memory", "1MiB", "--reserve", "0", "--format", "json"),
         ("diff", "{net}", "{net}", "--format", "json"),
     ],
 )

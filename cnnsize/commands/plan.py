@@ -169,6 +169,8 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
             ("Usable memory", f"{bytes_text(p.usable)} of {bytes_text(p.limit)}"),
             (f"Batch size {f.batch_size + 1}", f"would take {bytes_text(p.next_total)}"),
         ]
+        if p.peak is not None:
+            lines.insert(0, ("Peak", p.peak))
         if par is not None:
             steps = f" x {par.accumulate} steps" if par.accumulate > 1 else ""
             lines.append(("Global batch", f"{f.batch_size:,} x {par.world:,} ranks{steps} = {p.global_batch:,}"))
@@ -186,7 +188,7 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
             Text(heading, bold=True),
             Text(stamp, stamp=True),
             Panel(title, lines),
-            Text(f"Not counted: {', '.join(NOT_COUNTED)}."),
+            Text(f"Not counted in the lines (the reserve is for them): {', '.join(NOT_COUNTED)}."),
         ]
         documents.append(Document(parts, CSV_HEADER, [row], [f"{p.name}: {stamp}"]))
     write(documents, fmt, out)
