@@ -20,7 +20,8 @@ def planned_per_rank(
     planned = tuple(
         model.footprint("training", optimizer, batch_size, parallel, rank=rank).total_bytes for rank in range(nproc)
     )
-    return planned, f"the planner's footprint per rank ({parallel.describe()}); not counted: {NOT_COUNTED}"
+    plan = f"cnnsize plan --gpus {nproc} --strategy {strategy} --device {device} --optimizer {optimizer}"
+    return planned, f"{plan}; not counted: {NOT_COUNTED}"
 
 
-NOT_COUNTED = "kernels' scratch, activation gradients, optimizer temporaries, gloo's and NCCL's own buffers"
+NOT_COUNTED = "kernels' scratch, activation gradients, optimizer temporaries, gloo's and NCCL's buffers"

@@ -272,14 +272,10 @@ def _first_failure(folder: str, exc: Any) -> str:
 
 def _peak_source(options: DistributedOptions) -> str:
     if options.device == "cuda":
-        return "torch.cuda.max_memory_allocated in each phase of the measured step (its peak statistics reset first)"
-    source = "the CPU allocator's bytes held at the worst moment of the measured step (AllocationPeak, from the build)"
-    if options.strategy in ("zero2", "fsdp"):
-        source += (
-            "; under FSDP2 rebased on the storages the rank holds when the step begins (frees on gloo's threads"
-            " are not seen: those inside the step may still over-count)"
-        )
-    return source
+        return "torch.cuda.max_memory_allocated, reset before each phase of the step"
+    if options.strategy in ("zero2", "fsdp"):  # see measure_training
+        return "the CPU allocator (AllocationPeak), rebased on what the rank holds as the step begins"
+    return "the CPU allocator (AllocationPeak), watched from before the network was built"
 
 
 def _device_text(options: DistributedOptions) -> str:
