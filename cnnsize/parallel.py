@@ -171,6 +171,12 @@ class Unit:
         """`root`, or the composite's spec path: `layers[7]`."""
         return "root" if self.path is None else format_path(self.path)
 
+    @property
+    def layer_paths(self) -> tuple[SpecPath, ...]:
+        """The spec paths of the layers holding the unit's parameters, in order: the modules one
+        `fully_shard([...])` call groups (cnnsize's network calls its leaf modules, not composites)."""
+        return tuple(dict.fromkeys(t.path for t in self.tensors))
+
     def describe(self) -> str:
         """`layers[7] (layer4)`: the spec path, with the layer's name where it has one."""
         return f"{self.name} ({self.title})" if self.title else self.name

@@ -122,6 +122,8 @@ class MemoryModel:
         if fixed > limit:
             if mode == "inference":
                 what = "the parameters alone take"
+            elif parallel is not None:
+                what = f"what one rank holds before any sample ({parallel.strategy}, {parallel.world} ranks) takes"
             elif OPTIMIZERS[optimizer]:
                 what = f"the parameters, their gradients and {optimizer}'s state alone take"
             else:

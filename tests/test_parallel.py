@@ -31,7 +31,7 @@ from cnnsize.parallel import (
     sharded_peak,
     zero1_partition,
 )
-from cnnsize.planner import model_memory, plan
+from cnnsize.planner import NoBatchFits, model_memory, plan
 
 THREE = {"type": "conv2d", "out_channels": 6, "kernel_size": 3, "padding": 1}
 TINY = {
@@ -71,6 +71,8 @@ def test_the_layout_is_the_parameter_tensors_and_the_units(tiny):
     assert [u.name for u in model.units] == ["root", "layers[1]", "layers[2]", "layers[3]"]
     assert [u.numel for u in model.units] == [108 + 4 + 12 + 2, 24 + 6, 324 + 6, 324 + 6]
     assert [u.padded(4) for u in model.units] == [ROOT, B1, B2, B2] == [140, 40, 440, 440]
+    assert model.units[0].layer_paths == (("layers", 0), ("layers", 6))  # the stem and fc
+    assert model.units[2].layer_paths == (("layers", 2, "layers", 0),)
     assert sum(t.padded_shard(4) for t in model.tensors) == SHARD == 265
     assert [sum(t.local(4, r) for t in model.tensors) for r in range(4)] == [
         265,  # full rows of every tensor
@@ -210,6 +212,8 @@ def test_the_plan_solves_the_per_rank_batch(tiny):
         "peak": "the reduce-scatter of layers[3] (b3)'s gradients",
     }  # fmt: skip
     assert data["footprint"]["rank"] == 0 and data["global_batch_size"] == answer.global_batch
+    with pytest.raises(NoBatchFits, match=r"what one rank holds before any sample \(zero1, 4 ranks\) takes"):
+        plan(tiny, 10_000, device="cpu", optimizer="adam", parallel=Parallel(4, "zero1"))  # 3 x 3,264 B + state
     with pytest.raises(UsageError, match="inference on several GPUs runs a whole copy per GPU"):
         plan(tiny, 2**20, mode="inference", parallel=Parallel(4, "fsdp"))
     inference = plan(tiny, 2**20, mode="inference", device="cpu", parallel=Parallel(4))
