@@ -111,6 +111,10 @@ def verify(
 
     Exits 0 when every shape, parameter count and FLOP count matches, 1 when any differs (each
     difference is listed) or the run cannot fit in memory, 2 on a usage error.
+
+    With --nproc N, trains each SPEC on N processes instead (--strategy ddp|zero1|zero2|fsdp) and
+    sets each rank's measured peak beside the plan's, with the throughput across ranks; exits 1
+    when a rank fails or the run passes --timeout.
     """
     from cnnsize.cli import deliver, exit_on_user_error
     from cnnsize.commands.several import each
