@@ -13,9 +13,9 @@ MATCH, DIFFERS = "✓", "✗"
 
 CSV_HEADER = (
     "network", "strategy", "nproc", "backend", "device", "dtype", "optimizer", "batch_size_per_rank", "rank",
-    "peak_bytes", "planned_bytes", "planned_over_measured", "parameter_elements", "parameter_bytes",
-    "gradient_bytes", "optimizer_state_bytes", "seconds", "steps", "images_per_s", "single_process_images_per_s",
-    "scaling_efficiency",
+    "peak_bytes", "peak_phase", "held_after_bytes", "planned_bytes", "planned_over_measured",
+    "parameter_elements", "parameter_bytes", "gradient_bytes", "optimizer_state_bytes", "seconds", "steps",
+    "images_per_s", "single_process_images_per_s", "scaling_efficiency",
 )  # fmt: skip
 
 
@@ -94,9 +94,10 @@ def _rank_row(v: DistributedVerification, r: RankResult) -> tuple[str, ...]:
 
 def _csv_row(v: DistributedVerification, r: RankResult) -> list[Any]:
     return [v.name, v.strategy, v.nproc, v.backend, v.device, v.dtype, v.optimizer, v.batch_size, r.rank,
-            r.peak_bytes, _or_blank(v.planned(r)), _or_blank(v.ratio(r)),
-            r.parameter_elements, r.parameter_bytes, r.gradient_bytes, r.optimizer_state_bytes, r.seconds, r.steps,
-            v.images_per_s, v.single_images_per_s, v.scaling_efficiency]  # fmt: skip
+            r.peak_bytes, r.peak_phase or "", _or_blank(r.held_after_bytes), _or_blank(v.planned(r)),
+            _or_blank(v.ratio(r)), r.parameter_elements, r.parameter_bytes, r.gradient_bytes,
+            r.optimizer_state_bytes, r.seconds, r.steps, v.images_per_s, v.single_images_per_s,
+            v.scaling_efficiency]  # fmt: skip
 
 
 def _or_blank(value: Optional[float]) -> Any:  # an int too
