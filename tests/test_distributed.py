@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from cnnsize.backend.distributed import FAIL_RANK, DistributedOptions, RankFailed, run_distributed, run_several
 from cnnsize.cli import app
+from cnnsize.errors import UsageError
 from cnnsize.loader import load
 from cnnsize.render_verify import render_verifications
 
@@ -161,6 +162,15 @@ def test_a_failing_rank_is_one_message_without_a_traceback(tmp_path, monkeypatch
         f"{spec}: error: ddp on 2 processes: rank 1 failed: RuntimeError: failure injected in rank 1 ({FAIL_RANK})"
     ]
     assert "Traceback" not in result.output
+
+
+def test_options_are_checked_before_anything_starts(tiny):
+    with pytest.raises(UsageError, match=r"^--batch-size must be an integer of at least 1 with --nproc, got 0$"):
+        run_distributed(tiny, options("ddp", batch_size=0))
+    with pytest.raises(UsageError, match="--timeout must be a positive number of seconds, got 0"):
+        run_distributed(tiny, options("ddp", timeout_s=0))
+    with pytest.raises(UsageError, match="unknown optimizer 'lion'"):
+        run_distributed(tiny, options("ddp", optimizer="lion"))
 
 
 def test_a_run_past_its_timeout_is_stopped(tiny):

@@ -96,8 +96,13 @@ class DistributedOptions:
             ("--warmup", self.warmup, 1),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                why = " (a warm-up step creates the optimizer's state before the measured step)" if low else ""
-                raise UsageError(f"{flag} must be an integer of at least {low} with --nproc{why}, got {value!r}")
+                why = " (a warm-up step makes the optimizer's state first, as a training loop does)"
+                raise UsageError(
+                    f"{flag} must be an integer of at least {low} with --nproc{why if flag == '--warmup' else ''}, "
+                    f"got {value!r}"
+                )
+        if not self.timeout_s > 0:
+            raise UsageError(f"--timeout must be a positive number of seconds, got {self.timeout_s!r}")
         if self.strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy '{self.strategy}'; choose one of {', '.join(STRATEGIES)}")
         if self.optimizer not in OPTIMIZERS:
