@@ -49,15 +49,17 @@ def test_a_batch_that_cannot_fit_says_so():
 
 
 def test_solve_resolution_prints_the_side_and_the_next():
-    code, out, err = invoke("plan", RESNET, "-m", "64MiB", "--solve", "resolution", "-b", "8", "-f", "json")
+    code, out, err = invoke(
+        "plan", RESNET, "-m", "64MiB", "--solve", "resolution", "-b", "8", "-f", "json", "--reserve", "0"
+    )
     assert code == 0, err
-    expected = solve_resolution(cnnsize.load(RESNET), 64 * 2**20, batch_size=8)
+    expected = solve_resolution(cnnsize.load(RESNET), 64 * 2**20, batch_size=8, reserve="0")
     assert json.loads(out) == expected.to_dict()
-    code, out, _ = invoke("plan", RESNET, "-m", "64MiB", "--solve", "resolution", "-b", "8")
+    code, out, _ = invoke("plan", RESNET, "-m", "64MiB", "--solve", "resolution", "-b", "8", "--reserve", "0")
     side = expected.resolution
     assert f"input 3x{side}x{side} fits in 64.00 MiB at batch size 8" in out
     assert f"Side {side + 1}" in out and f"{expected.next_total:,} B" in out
-    code, out, _ = invoke("plan", RESNET, "-m", "64MiB", "--solve", "resolution", "-f", "csv")
+    code, out, _ = invoke("plan", RESNET, "-m", "64MiB", "--solve", "resolution", "-f", "csv", "--reserve", "0")
     assert int(csv_dicts(out)[0]["batch_size"]) == 1  # the default batch
 
 

@@ -105,8 +105,38 @@ def test_usage_errors(source, kwargs, message):
 
 def test_checkpointing_all_lets_a_larger_input_fit():
     spec = cnnsize.load("specs/small-resnet.yaml")
-    plain = solve_resolution(spec, 64 * 2**20, batch_size=8)
-    checked = solve_resolution(spec, 64 * 2**20, batch_size=8, checkpoint="all")
+    plain = solve_resolution(spec, 64 * 2**20, batch_size=8, reserve=0)
+    checked = solve_resolution(spec, 64 * 2**20, batch_size=8, checkpoint="all", reserve=0)
     assert checked.resolution > plain.resolution
     for answer in (plain, checked):
         assert answer.footprint.total_bytes <= 64 * 2**20 < answer.next_total
+
+
+def test_the_reserve_is_taken_off_before_the_search():
+    # --reserve 92 of a 900 B limit leaves 808 B: side 10 (808 B) still fits, exactly
+    answer = solve_resolution(cnnsize.load(TINY), 900, device="cpu", reserve=92)
+    assert answer.resolution == 10 and answer.usable == 900 - 92 == footprint(10)
+    # one byte more held back and side 10 no longer fits: side 9 takes 8 + 648 = 656 B
+    answer = solve_resolution(cnnsize.load(TINY), 900, device="cpu", reserve=93)
+    assert answer.resolution == 9 and answer.footprint.total_bytes == footprint(9) == 656
+    assert answer.to_dict()["reserve_bytes"] == 93 and answer.to_dict()["usable_bytes"] == 807
+
+
+def test_with_several_gpus_the_side_is_what_one_rank_fits():
+    from cnnsize.parallel import Parallel
+    from cnnsize.planner import model_memory
+
+    spec = cnnsize.load("specs/small-resnet.yaml")
+    par = Parallel(gpus=4, strategy="fsdp")
+    answer = solve_resolution(spec, 2**30, batch_size=8, parallel=par)
+    # the default reserve on CUDA: 512 MiB + 5% of 1 GiB
+    assert answer.reserve.bytes == 512 * 2**20 + 2**30 * 5 // 100
+    side = answer.resolution
+    from cnnsize.loader import with_input
+
+    at = with_input(spec, (3, side, side))
+    per_rank = model_memory(at).footprint("training", "sgd", 8, par)
+    assert answer.footprint.total_bytes == per_rank.total_bytes <= answer.usable < answer.next_total
+    assert answer.to_dict()["parallel"]["strategy"] == "fsdp"
+    # sharding the model states leaves more room than one whole copy per GPU
+    assert side >= solve_resolution(spec, 2**30, batch_size=8).resolution

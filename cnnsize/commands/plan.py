@@ -188,6 +188,8 @@ def plan(
                     amp=amp.value if amp else None,
                     device=device.value,
                     checkpoint=checkpoint.value,
+                    parallel=parallel,
+                    reserve=reserve,
                 )
             if checkpoint != Checkpoint.none:
                 from cnnsize.checkpointing import plan_checkpointed
@@ -328,20 +330,26 @@ def checkpoint_lines(c: Any) -> list[tuple[str, str]]:
 
 def resolution_document(p: Any) -> Any:
     """`--solve resolution`'s answer for one spec."""
+    from cnnsize.headroom import NOT_COUNTED
     from cnnsize.listing import Document, Panel, Part, Text
-    from cnnsize.render_memory import DEVICE_NAMES, breakdown_lines, bytes_text
+    from cnnsize.render_memory import DEVICE_NAMES, bytes_text, rank_lines
     from cnnsize.units import human_bytes
 
-    f = p.footprint
+    f, par = p.footprint, p.parallel
     how = f"{f.mode} with {f.optimizer}" if f.optimizer else f.mode
     side = p.resolution
+    per = "" if par is None else f" per GPU on {par.describe()}"
     heading = (
-        f"{p.name}: input {p.channels}x{side}x{side} fits in {human_bytes(p.limit)} at batch size {f.batch_size}: "
-        f"{how}, {p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
+        f"{p.name}: input {p.channels}x{side}x{side} fits in {human_bytes(p.limit)} at batch size {f.batch_size}"
+        f"{per}: {how}, {p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
         + (f", checkpointing {p.checkpoint}" if p.checkpoint != "none" else "")
     )
-    spare = f"{bytes_text(f.total_bytes)}, {bytes_text(p.limit - f.total_bytes)} to spare"
-    lines = breakdown_lines(f) + [("Total", spare)]
+    spare = f"{bytes_text(f.total_bytes)}, {bytes_text(p.usable - f.total_bytes)} to spare"
+    lines = rank_lines(f, par) + [
+        ("Total", spare),
+        ("Reserve", f"{bytes_text(p.reserve.bytes)}: {p.reserve.why}"),
+        ("Usable memory", f"{bytes_text(p.usable)} of {bytes_text(p.limit)}"),
+    ]
     if p.next_resolution is not None:
         lines.append((f"Side {p.next_resolution}", f"would take {bytes_text(p.next_total)}"))
     else:
@@ -350,6 +358,7 @@ def resolution_document(p: Any) -> Any:
     stamp = p.stamp().text()
     parts: list[Part] = [Text(heading, bold=True), Text(stamp, stamp=True), Panel(f"At {side}x{side}", lines)]
     parts += [Text(f"Note: {note}") for note in p.notes]
+    parts.append(Text(f"Not counted in the lines (the reserve is for them): {', '.join(NOT_COUNTED)}."))
     settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device,
                 p.checkpoint]  # fmt: skip
     figures = [p.limit, f.batch_size, side, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES),
