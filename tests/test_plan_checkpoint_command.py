@@ -25,9 +25,11 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("fmt", ["table", "json", "markdown", "csv", "latex"])
 def test_checkpointing_in_every_format(fmt):
-    code, out, err = invoke("plan", RESNET, "-m", "64MiB", "--checkpoint", "auto", "-b", "100", "-f", fmt)
+    code, out, err = invoke(
+        "plan", RESNET, "-m", "64MiB", "--reserve", "0", "--checkpoint", "auto", "-b", "100", "-f", fmt
+    )
     assert code == 0, err
-    expected = plan_checkpointed(cnnsize.load(RESNET), 64 * 2**20, checkpoint="auto", batch_size=100)
+    expected = plan_checkpointed(cnnsize.load(RESNET), 64 * 2**20, checkpoint="auto", batch_size=100, reserve="0")
     c = expected.checkpointing
     assert expected.batch_size >= 100 and c.blocks  # 100 does not fit without checkpointing
     if fmt == "json":
@@ -43,7 +45,7 @@ def test_checkpointing_in_every_format(fmt):
 
 
 def test_a_batch_that_cannot_fit_says_so():
-    code, out, err = invoke("plan", RESNET, "-m", "64MiB", "--checkpoint", "auto", "-b", "100000")
+    code, out, err = invoke("plan", RESNET, "-m", "64MiB", "--reserve", "0", "--checkpoint", "auto", "-b", "100000")
     assert code == 1 and out == ""
     assert "batch size 100000 does not fit even with every block that frees memory checkpointed" in err
 
@@ -108,9 +110,11 @@ def test_every_block_checkpointed_is_one_count():
 
 @pytest.mark.parametrize("fmt", ["table", "markdown"])
 def test_many_blocks_are_packed_to_the_panel_and_capped(fmt):
-    code, out, err = invoke("plan", "densenet121", "-m", "8GiB", "--checkpoint", "auto", "-b", "150", "-f", fmt)
+    code, out, err = invoke(
+        "plan", "densenet121", "-m", "8GiB", "--reserve", "0", "--checkpoint", "auto", "-b", "150", "-f", fmt
+    )
     assert code == 0, err
-    expected = plan_checkpointed(cnnsize.load("densenet121"), 8 * 2**30, checkpoint="auto", batch_size=150)
+    expected = plan_checkpointed(cnnsize.load("densenet121"), 8 * 2**30, checkpoint="auto", batch_size=150, reserve="0")
     c = expected.checkpointing
     assert 4 < len(c.blocks) < c.candidates  # some, not all: their labels are listed
     shown = [label for label in c.blocks if f"{label}," in out or f"{label} " in out or f"{label} |" in out]
@@ -121,5 +125,7 @@ def test_many_blocks_are_packed_to_the_panel_and_capped(fmt):
         rows = _panel(out, "Checkpointing (auto)")
         widest = max(len(row) for row in rows if row.startswith(("Memory saved", "Extra FLOPs", "Chosen")))
         assert all(len(row) <= widest for row in rows)
-    code, out, _ = invoke("plan", "densenet121", "-m", "8GiB", "--checkpoint", "auto", "-b", "150", "-f", "json")
+    code, out, _ = invoke(
+        "plan", "densenet121", "-m", "8GiB", "--reserve", "0", "--checkpoint", "auto", "-b", "150", "-f", "json"
+    )
     assert json.loads(out)["checkpointing"]["blocks"] == list(c.blocks)  # JSON keeps them all

@@ -203,6 +203,8 @@ def plan(
                     dtype=dtype.value if dtype else None,
                     amp=amp.value if amp else None,
                     device=device.value,
+                    parallel=parallel,
+                    reserve=reserve,
                 )
             return largest_batch(
                 spec,
