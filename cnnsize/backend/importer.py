@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import fx, nn
 
+from cnnsize.backend import import_functions as functions
+from cnnsize.backend.import_trace import Traced, fx_traced
 from cnnsize.errors import UsageError
 
 
@@ -169,7 +170,6 @@ MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
     },
     nn.Flatten: lambda m: {"type": "flatten"} if (m.start_dim, m.end_dim) == (1, -1) else _refuse("flatten dims"),
     nn.Dropout: lambda m: {"type": "dropout", "p": m.p, **({"inplace": True} if m.inplace else {})},
-    nn.Identity: lambda m: {"type": "identity"},
     nn.Softmax: lambda m: {"type": "softmax", "dim": m.dim},
     nn.ConvTranspose2d: _convolution,
     nn.Upsample: _upsample,
@@ -181,21 +181,6 @@ MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.ChannelShuffle: lambda m: {"type": "channel_shuffle", "groups": m.groups},
     nn.Dropout2d: lambda m: {"type": "dropout2d", "p": m.p, **({"inplace": True} if m.inplace else {})},
     nn.ELU: lambda m: {"type": "elu", "alpha": m.alpha, **({"inplace": True} if m.inplace else {})},
-}
-FUNCTIONS: dict[Any, Callable[[fx.Node], dict[str, Any]]] = {
-    operator.add: lambda n: {"type": "add"},
-    torch.add: lambda n: {"type": "add"},
-    operator.mul: lambda n: {"type": "mul"},
-    torch.mul: lambda n: {"type": "mul"},
-    torch.cat: lambda n: {"type": "cat", "dim": n.kwargs.get("dim", n.args[1] if len(n.args) > 1 else 0)},
-    torch.flatten: lambda n: (
-        {"type": "flatten"}
-        if n.args[1:] in ((1,), ()) and n.kwargs.get("start_dim", 1) == 1
-        else _refuse("flatten dims")
-    ),
-    F.relu: lambda n: {"type": "relu"},
-    torch.relu: lambda n: {"type": "relu"},
-    torch.sigmoid: lambda n: {"type": "sigmoid"},
 }
 
 
@@ -214,65 +199,162 @@ def _refuse(what: str) -> dict[str, Any]:
     raise ValueError(what)
 
 
-def _inputs(node: fx.Node) -> list[fx.Node]:
-    """The tensors a node reads, in order (a cat's list flattened)."""
-    found: list[fx.Node] = []
-    for arg in node.args:
-        items = arg if isinstance(arg, (list, tuple)) else [arg]
-        found += [a for a in items if isinstance(a, fx.Node)]
-    return found
+def _module_layer(module: nn.Module) -> Any:
+    rule = MODULES.get(type(module)) or functions.MODULES.get(type(module))
+    return rule(module) if rule else _refuse(type(module).__name__)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
+    """`model` traced with torch.fx, or where fx cannot trace it, with torch.export; one message
+    naming both failures when neither can. The example input has a batch of 2, so that the batch
+    stands apart from every other size of 1 in the shapes the rules read."""
+    example = torch.randn(2, *input_shape)
+    try:
+        return fx_traced(model, example)
+    except Exception as fx_error:  # fx raises many kinds on code it cannot trace
+        from cnnsize.backend.import_export import exported
+
+        try:
+            found = exported(model, example)
+        except Exception as export_error:  # so does export
+            raise UsageError(
+                f"cannot trace {name}: torch.fx: {_first_line(fx_error)}; torch.export: {_first_line(export_error)}"
+            ) from None
+        found.tracer = (
+            f"torch.export, its Python branches taken for this input size (torch.fx: {_first_line(fx_error)})"
+        )
+        return found
+
+
+def _patterns(found: Traced) -> tuple[dict[fx.Node, tuple[dict[str, Any], fx.Node, str]], set[fx.Node]]:
+    """Calls that together are one kind (`import_functions.channel_shuffle`, `channels_last_norm`):
+    by their last node, the layer, its input and its name; and the nodes they swallow."""
+    found_patterns: dict[fx.Node, tuple[dict[str, Any], fx.Node, str]] = {}
+    swallowed: set[fx.Node] = set()
+
+    def norm(node: fx.Node) -> Optional[dict[str, Any]]:
+        call = found.calls.get(node)
+        channels = functions.shape(node)
+        return functions.layer_norm_over_channels(call.module, channels[-1] if channels else None) if call else None
+
+    for node in found.graph.nodes:
+        if node in swallowed or node.op not in ("call_function", "call_method"):
+            continue
+        shuffle = functions.channel_shuffle(node)
+        if shuffle is not None:
+            last, layer, between = shuffle
+            found_patterns[last] = (layer, node.args[0], "channel_shuffle")
+            swallowed.update(between)
+            continue
+        ln = functions.channels_last_norm(node, norm)
+        if ln is not None:
+            call_node, last, layer, between = ln
+            found_patterns[last] = (layer, node.args[0], found.calls[call_node].path)
+            swallowed.update([*between, call_node])
+    return found_patterns, swallowed
+
+
+def _fresh(label: str, taken: set[str]) -> str:
+    name, count = label, 0
+    while name in taken:
+        count += 1
+        name = f"{label}_{count}"
+    taken.add(name)
+    return name
+
+
+def _tensors(value: Any) -> list[fx.Node]:
+    """The nodes in an output's (nested) tuples, lists and dicts, in order."""
+    if isinstance(value, fx.Node):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [node for item in value for node in _tensors(item)]
+    return []
+
+
+JOINS = ("add", "mul", "cat")
 
 
 def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[str, Any]:
     """The spec (as data) of `model` traced with an input of `input_shape` (one sample)."""
-    try:
-        tracer = fx.Tracer()
-        tracer.record_stack_traces = True  # so that an unmapped node can name its source line
-        traced = fx.GraphModule(model, tracer.trace(model))
-    except Exception as exc:  # fx raises many kinds on code it cannot trace
-        raise UsageError(f"torch.fx cannot trace {name}: {type(exc).__name__}: {exc}") from None
-    modules = dict(traced.named_modules())
+    found = traced(model, input_shape, name)
+    found_patterns, swallowed = _patterns(found)
     layers: list[dict[str, Any]] = []
     names: dict[fx.Node, str] = {}
-    previous: Optional[fx.Node] = None
+    several: set[fx.Node] = set()  # chunk and split: their outputs are ports, `name.0`
+    taken: set[str] = {"input"}
+    previous: Optional[str] = None
     unmapped: list[str] = []
     outputs: list[fx.Node] = []
-    for node in traced.graph.nodes:
-        if node.op == "placeholder":
-            names[node] = "input"
-            previous = node
+    for node in found.graph.nodes:
+        if node in found.inputs:
+            names[node] = previous = "input"
             continue
         if node.op == "output":
-            outputs = _inputs(node)
+            outputs = _tensors(node.args)
             continue
+        if node in found.weights or node in found.inside or node in swallowed:
+            continue
+        if node.op == "call_function" and node.target is operator.getitem and node.args[0] in several:
+            names[node] = f"{names[node.args[0]]}.{node.args[1]}"
+            continue
+        if node not in found.calls and node not in found_patterns and not functions.gives_tensors(node):
+            continue  # sizes and the arithmetic on them: no tensor, no layer
         try:
-            if node.op == "call_module":
-                module = modules[str(node.target)]
-                rule = MODULES.get(type(module))
-                layer = rule(module) if rule else _refuse(type(module).__name__)
-                label = str(node.target)
-            elif node.op == "call_function" and node.target in FUNCTIONS:
-                layer = FUNCTIONS[node.target](node)
-                label = node.name
+            if node in found.problems:
+                raise ValueError(found.problems[node])
+            if node in found.calls:
+                call = found.calls[node]
+                mapped, label = _module_layer(call.module), call.path
+                reads = [r for r in call.reads if r in found.weights or functions.gives_tensors(r)]
+            elif node in found_patterns:
+                layer, source, label = found_patterns[node]
+                mapped, reads, label = layer, [source], _fresh(label, taken)
             else:
-                raise ValueError(f"{node.op} {getattr(node.target, '__name__', node.target)}")
-        except (ValueError, KeyError) as exc:
+                mapped, label = functions.map_call(node), node.name
+                reads = [r for r in node.all_input_nodes if r in found.weights or functions.gives_tensors(r)]
+                if not node.users and functions.op_name(node).endswith("_"):
+                    raise ValueError(f"{functions.op_name(node)}'s result is not used (assign it: x = x.relu_())")
+            direct = [found.weights[r] for r in reads if r in found.weights]
+            if direct:
+                raise ValueError(f"{functions.op_name(node)} reads {', '.join(direct)} directly: no layer owns it")
+        except (ValueError, KeyError, TypeError) as exc:
             unmapped.append(f"{node.name}: {exc}{_source_line(node)}")
             continue
-        reads = _inputs(node)
-        layer["name"] = label
-        if layer["type"] in ("add", "mul", "cat"):
-            layer["from"] = [names[r] for r in reads]
-        elif reads and reads[0] is not previous:
-            layer["from"] = names[reads[0]]
+        if any(r not in names for r in reads):
+            continue  # it reads an unmapped node, listed already
+        if isinstance(mapped, functions.Through):
+            names[node] = names[reads[0]]
+            continue
+        made = mapped if isinstance(mapped, list) else [mapped]
+        for index, layer in enumerate(made):
+            last = index == len(made) - 1
+            layer["name"] = label if last else _fresh(f"{label}_{layer['type']}", taken)
+            taken.add(label)
+            if index == 0:
+                if layer["type"] in JOINS:
+                    layer["from"] = [names[r] for r in reads]
+                elif reads and names[reads[0]] != previous:
+                    layer["from"] = names[reads[0]]
+            layers.append(layer)
+            previous = layer["name"]
         names[node] = label
-        layers.append(layer)
-        previous = node
+        if made[-1]["type"] in ("chunk", "split"):
+            several.add(node)
     if unmapped:
         raise Unmapped(f"{name}: no cnnsize kind for {len(unmapped)} node(s): " + "; ".join(unmapped))
-    spec: dict[str, Any] = {"name": name, "input": list(input_shape), "layers": layers}
-    if outputs and outputs[0] is not previous:
-        spec["outputs"] = [names[o] for o in outputs]
+    spec: dict[str, Any] = {"name": name, "description": f"traced with {found.tracer}"}
+    spec.update({"input": list(input_shape), "layers": layers})
+    output_names = [names[o] for o in outputs if o in names]
+    if output_names != [previous]:
+        spec["outputs"] = output_names
     return spec
 
 
@@ -281,11 +363,13 @@ def checked(model: nn.Module, data: dict[str, Any]) -> None:
     (`sum(p.numel())`, buffers apart) and FlopCounterMode's FLOPs for one sample."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    from cnnsize.backend.probes import running_stats
     from cnnsize.engine import analyze
     from cnnsize.loader import load
 
     report = analyze(load(json.dumps(data)))
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    buffers = running_stats(model)
     x = torch.randn(1, *data["input"])
     was = model.training
     model.eval()
@@ -295,6 +379,8 @@ def checked(model: nn.Module, data: dict[str, Any]) -> None:
     problems = []
     if report.totals.params != params:
         problems.append(f"parameters: the spec {report.totals.params:,}, the module {params:,} (weights shared?)")
+    if report.totals.non_trainable_params != buffers:
+        problems.append(f"buffers: the spec {report.totals.non_trainable_params:,}, the module {buffers:,}")
     if report.totals.flops != counter.get_total_flops():
         problems.append(f"FLOPs: the spec {report.totals.flops:,}, the module {counter.get_total_flops():,}")
     if problems:
