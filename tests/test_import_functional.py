@@ -19,6 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from typer.testing import CliRunner
 
 import cnnsize
+from cnnsize.backend import importer
 from cnnsize.backend.importer import Unmapped, checked, load_target, to_spec
 from cnnsize.cli import app
 from cnnsize.errors import UsageError
@@ -133,6 +134,27 @@ class SE(nn.Module):
         return x * s
 
 
+class Padded(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        x = F.softmax(self.conv(F.pad(x, (1, 1, 2, 0))), dim=1)
+        return F.leaky_relu(x, 0.2) * F.elu(x)
+
+
+class Heads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 1)
+        self.b = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        y = self.a(x)
+        return y, self.b(y)
+
+
 class ShapeBranch(nn.Module):
     # Python control flow on a size: torch.fx cannot trace it, torch.export can
     def __init__(self):
@@ -191,6 +213,20 @@ class Lone(nn.Module):
         return self.ln(x).view(x.size(0), 3, 2, 2, 4)
 
 
+class Gamma(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(3, 1, 1))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
+class Whole(nn.Module):
+    def forward(self, x):
+        return torch.cat(x.chunk(2, 1), 1)
+
+
 class ExportOdd(nn.Module):
     def forward(self, x):
         if x.shape[1] == 3:
@@ -239,6 +275,10 @@ STYLED = [
     ("SplitNorm", (6, 4, 4), 6 + 20 + 12, 0),
     # 3*8*9+8, 8*2+2, 2*8+8
     ("SE", (3, 6, 6), 224 + 18 + 24, 0),
+    # 3*4*9+4
+    ("Padded", (3, 6, 6), 112, 0),
+    # 3*4+4, 4*4+4
+    ("Heads", (3, 6, 6), 16 + 20, 0),
     # 8*8*9 without bias, batch norm 2*8 (and 2*8 running statistics)
     ("ShapeBranch", (8, 12, 12), 576 + 16, 16),
     ("ShapeBranch", (8, 6, 6), 576 + 16, 16),
@@ -257,7 +297,41 @@ def test_an_imported_module_counts_and_computes_what_the_module_does(styles, nam
     model.eval()
     assert report.totals.flops == flops_of(model, x)
     with torch.no_grad():
-        assert torch.allclose(with_weights_of(model, data)(x), model(x), atol=1e-5)
+        assert same(with_weights_of(model, data)(x), model(x))
+
+
+def same(a, b) -> bool:
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "params", "buffers"), [s for s in STYLED if s[0] in ("UNet", "Functional", "SplitNorm")]
+)
+def test_torch_export_maps_the_same_calls(styles, monkeypatch, name, shape, params, buffers):
+    """Each style imported through torch.export (as if fx had failed) gives the spec fx gives,
+    less the names torch.export chose otherwise."""
+    model = load_target(f"{styles}:{name}")
+    by_fx = to_spec(model, shape, name)
+
+    def refuse(*args):
+        raise RuntimeError("fx refused")
+
+    monkeypatch.setattr(importer, "fx_traced", refuse)
+    by_export = to_spec(model, shape, name)
+    assert "torch.export" in by_export["description"] and "fx refused" in by_export["description"]
+    keep = ("name", "from")
+    # fx traces the module as it is (training: F.dropout(x, 0.2, self.training) is a dropout),
+    # export in eval mode (the dropout passes its input on, no layer)
+    assert [{k: v for k, v in layer.items() if k not in keep} for layer in by_export["layers"]] == [
+        {k: v for k, v in layer.items() if k not in keep} for layer in by_fx["layers"] if layer["type"] != "dropout"
+    ]
+    checked(model, by_export)
+    x = torch.randn(1, *shape)
+    model.eval()
+    with torch.no_grad():
+        assert same(with_weights_of(model, by_export)(x), model(x))
 
 
 def layers_of(styles: Path, name: str, shape: tuple[int, ...]) -> list[dict]:
@@ -290,6 +364,17 @@ def test_functional_calls_and_methods_become_their_kinds(styles):
     # dropout while training, the identity dropped, x.mean((2, 3)) a global pooling and a flatten
     assert kinds[-5:] == ["dropout", "avgpool2d", "global_avgpool2d", "flatten", "linear"]
     assert "identity" not in kinds and kinds.count("add") == 2 and kinds.count("mul") == 2
+
+
+def test_several_outputs_are_listed(styles):
+    data = to_spec(load_target(f"{styles}:Heads"), (3, 6, 6), "Heads")
+    assert data["outputs"] == ["a", "b"]
+
+
+def test_zero_padding_is_in_cnnsizes_order(styles):
+    pad = layers_of(styles, "Padded", (3, 6, 6))[0]
+    # F.pad's (left, right, top, bottom) = (1, 1, 2, 0) is [top, bottom, left, right] = [2, 0, 1, 1]
+    assert pad == {"type": "zeropad2d", "padding": [2, 0, 1, 1], "name": "pad"}
 
 
 def test_views_split_and_channels_last_layer_norm(styles):
@@ -340,6 +425,8 @@ def test_unmapped_calls_are_listed_with_their_reason_and_source_line(styles):
         ("Unassigned", (3, 4, 4), "relu_'s result is not used"),
         ("Lone", (3, 4, 4), "LayerNorm over [3, 4, 4]: only a layer norm over the channels"),
         ("ExportOdd", (3, 4, 4), "matmul: call_function matmul at styles.py:"),
+        ("Gamma", (3, 4, 4), "mul reads gamma directly: no layer owns it"),
+        ("Whole", (4, 2, 2), "cat: reads all of chunk's pieces as one value"),
     ],
 )
 def test_what_no_kind_stands_for_fails_the_import(styles, name, shape, says):

@@ -282,6 +282,17 @@ def _tensors(value: Any) -> list[fx.Node]:
 JOINS = ("add", "mul", "cat")
 
 
+def _readable(node: fx.Node, reads: list[fx.Node], several: set[fx.Node], weights: dict[fx.Node, str]) -> None:
+    """ValueError where a call reads what no layer gives: a split's pieces as one value, or a
+    parameter used directly (`x * self.gamma`)."""
+    whole = [r.name for r in reads if r in several]
+    if whole:
+        raise ValueError(f"reads all of {', '.join(whole)}'s pieces as one value (index them: a, b = ...)")
+    direct = [weights[r] for r in reads if r in weights]
+    if direct:
+        raise ValueError(f"{functions.op_name(node)} reads {', '.join(direct)} directly: no layer owns it")
+
+
 def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[str, Any]:
     """The spec (as data) of `model` traced with an input of `input_shape` (one sample)."""
     found = traced(model, input_shape, name)
@@ -318,13 +329,12 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
                 layer, source, label = found_patterns[node]
                 mapped, reads, label = layer, [source], _fresh(label, taken)
             else:
-                mapped, label = functions.map_call(node), node.name
                 reads = [r for r in node.all_input_nodes if r in found.weights or functions.gives_tensors(r)]
+                _readable(node, reads, several, {})  # the pieces first; the call names weights better
+                mapped, label = functions.map_call(node), node.name
                 if not node.users and functions.op_name(node).endswith("_"):
                     raise ValueError(f"{functions.op_name(node)}'s result is not used (assign it: x = x.relu_())")
-            direct = [found.weights[r] for r in reads if r in found.weights]
-            if direct:
-                raise ValueError(f"{functions.op_name(node)} reads {', '.join(direct)} directly: no layer owns it")
+            _readable(node, reads, several, found.weights)
         except (ValueError, KeyError, TypeError) as exc:
             unmapped.append(f"{node.name}: {exc}{_source_line(node)}")
             continue
