@@ -217,7 +217,7 @@ def _mean(node: fx.Node) -> Mapped:
     found = sorted(d + rank if d < 0 else d for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
     if rank != 4 or found != [2, 3]:
         return _refuse(f"mean over dims {dims} (only over H and W, (2, 3), is a kind)")
-    pool: dict[str, Any] = {"type": "global_avgpool2d"}
+    pool: dict[str, Any] = {"type": "global_avgpool2d", "name": "pool"}
     return [pool] if arg(node, 2, "keepdim", False) else [pool, {"type": "flatten"}]
 
 

@@ -346,7 +346,8 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
         made = mapped if isinstance(mapped, list) else [mapped]
         for index, layer in enumerate(made):
             last = index == len(made) - 1
-            layer["name"] = label if last else _fresh(f"{label}_{layer['type']}", taken)
+            part = layer.pop("name", layer["type"])  # a rule may name the parts of a call: `mean_pool`
+            layer["name"] = label if last else _fresh(f"{label}_{part}", taken)
             taken.add(label)
             if index == 0:
                 if layer["type"] in JOINS:
