@@ -134,6 +134,19 @@ class SE(nn.Module):
         return x * s
 
 
+class SELinear(nn.Module):
+    # squeeze-and-excitation with linear layers: squeezes and unsqueezes through a 3-D view
+    def __init__(self, c=8):
+        super().__init__()
+        self.fc1 = nn.Linear(c, 2)
+        self.fc2 = nn.Linear(2, c)
+
+    def forward(self, x):
+        s = F.adaptive_avg_pool2d(x, 1).squeeze(-1).squeeze(-1)
+        s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        return x * s.unsqueeze(-1).unsqueeze(-1)
+
+
 class Padded(nn.Module):
     def __init__(self):
         super().__init__()
@@ -201,6 +214,7 @@ class Unassigned(nn.Module):
     def forward(self, x):
         x = self.conv(x)
         x.relu_()
+        F.hardswish(x, inplace=True)
         return x
 
 
@@ -275,6 +289,8 @@ STYLED = [
     ("SplitNorm", (6, 4, 4), 6 + 20 + 12, 0),
     # 3*8*9+8, 8*2+2, 2*8+8
     ("SE", (3, 6, 6), 224 + 18 + 24, 0),
+    # linear 8*2+2, 2*8+8
+    ("SELinear", (8, 5, 5), 18 + 24, 0),
     # 3*4*9+4
     ("Padded", (3, 6, 6), 112, 0),
     # 3*4+4, 4*4+4
@@ -307,7 +323,8 @@ def same(a, b) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("name", "shape", "params", "buffers"), [s for s in STYLED if s[0] in ("UNet", "Functional", "SplitNorm")]
+    ("name", "shape", "params", "buffers"),
+    [s for s in STYLED if s[0] in ("UNet", "Functional", "SplitNorm", "SELinear")],
 )
 def test_torch_export_maps_the_same_calls(styles, monkeypatch, name, shape, params, buffers):
     """Each style imported through torch.export (as if fx had failed) gives the spec fx gives,
@@ -366,6 +383,15 @@ def test_functional_calls_and_methods_become_their_kinds(styles):
     assert "identity" not in kinds and kinds.count("add") == 2 and kinds.count("mul") == 2
 
 
+def test_views_through_ranks_a_spec_cannot_hold_are_one_layer(styles):
+    layers = layers_of(styles, "SELinear", (8, 5, 5))
+    # (N, 8, 1, 1) -> (N, 8, 1) -> (N, 8) is one flatten; (N, 8) -> (N, 8, 1) -> (N, 8, 1, 1) one reshape
+    assert [layer["type"] for layer in layers] == [
+        *("adaptive_avgpool2d", "flatten", "linear", "relu", "linear", "sigmoid", "reshape", "mul")
+    ]
+    assert layers[6]["shape"] == [8, 1, 1] and layers[7]["from"] == ["input", layers[6]["name"]]
+
+
 def test_several_outputs_are_listed(styles):
     data = to_spec(load_target(f"{styles}:Heads"), (3, 6, 6), "Heads")
     assert data["outputs"] == ["a", "b"]
@@ -422,7 +448,7 @@ def test_unmapped_calls_are_listed_with_their_reason_and_source_line(styles):
 @pytest.mark.parametrize(
     ("name", "shape", "says"),
     [
-        ("Unassigned", (3, 4, 4), "relu_'s result is not used"),
+        ("Unassigned", (3, 4, 4), "2 node(s): relu_: its result is not used"),
         ("Lone", (3, 4, 4), "LayerNorm over [3, 4, 4]: only a layer norm over the channels"),
         ("ExportOdd", (3, 4, 4), "matmul: call_function matmul at styles.py:"),
         ("Gamma", (3, 4, 4), "mul reads gamma directly: no layer owns it"),

@@ -124,7 +124,7 @@ def _hardtanh(node: fx.Node) -> Mapped:
     low, high = arg(node, 1, "min_val", -1.0), arg(node, 2, "max_val", 1.0)
     if (low, high) != (0, 6):
         _refuse(f"hardtanh between {low} and {high} (only relu6's 0 and 6 is a kind)")
-    return {"type": "relu6", **({"inplace": True} if _inplace(node, None) else {})}
+    return {"type": "relu6", **({"inplace": True} if _inplace(node, 3) else {})}
 
 
 def _softmax(node: fx.Node) -> Mapped:
@@ -214,6 +214,8 @@ def _mean(node: fx.Node) -> Mapped:
     """`x.mean((2, 3))` is global average pooling, then a flatten unless `keepdim=True`."""
     dims = arg(node, 1, "dim")
     rank = len(shape(node.args[0]) or ())
+    if dims is None:
+        return _refuse("mean over every dimension, the batch too")
     found = sorted(d + rank if d < 0 else d for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
     if rank != 4 or found != [2, 3]:
         return _refuse(f"mean over dims {dims} (only over H and W, (2, 3), is a kind)")
@@ -307,9 +309,9 @@ def _pad(node: fx.Node) -> Mapped:
     pad = list(arg(node, 1, "pad"))
     mode = arg(node, 2, "mode", "constant") if op_name(node) == "pad" else "constant"
     value = arg(node, 3 if op_name(node) == "pad" else 2, "value", 0) or 0
-    if mode != "constant" or value != 0 or len(pad) != 4 or min(pad) < 0:
+    if mode != "constant" or value != 0 or len(pad) not in (2, 4) or min(pad) < 0:
         return _refuse(f"pad {pad} ({mode}, value {value}): only zero padding of H and W is a kind")
-    left, right, top, bottom = pad
+    left, right, top, bottom = [*pad, 0, 0][:4]
     return {
         "type": "zeropad2d",
         "padding": _pair([top, bottom, left, right]) if top == bottom == left == right else [top, bottom, left, right],
@@ -317,10 +319,13 @@ def _pad(node: fx.Node) -> Mapped:
 
 
 def _weighted(node: fx.Node) -> Mapped:
-    return _refuse(
-        f"F.{op_name(node)} with weights passed in: no module holds them, so no layer can own and "
-        f"count them (write it as the nn.Module, e.g. nn.{_MODULE_OF.get(op_name(node), 'Conv2d')})"
-    )
+    module = f"nn.{_MODULE_OF.get(op_name(node), 'Conv2d')}"
+    if any(isinstance(a, fx.Node) for a in node.all_input_nodes[1:]):
+        _refuse(
+            f"F.{op_name(node)} with weights passed in: no module holds them, so no layer can own and "
+            f"count them (write it as the nn.Module, {module})"
+        )
+    return _refuse(f"F.{op_name(node)} called without a module (write it as {module})")
 
 
 _MODULE_OF = {
@@ -375,6 +380,7 @@ FUNCTIONS: dict[Any, Rule] = {
     torch.relu: _activation("relu"),
     torch.relu_: _activation("relu"),
     F.relu6: _activation("relu6"),
+    F.hardtanh: _hardtanh,
     F.silu: _activation("silu"),
     F.gelu: _gelu,
     F.hardswish: _activation("hardswish"),
@@ -555,6 +561,7 @@ def _is(node: Optional[fx.Node], *names: str) -> bool:
 
 
 RESHAPES = ("view", "reshape", "_unsafe_view", "flatten")
+VIEWS = (*RESHAPES, "squeeze", "unsqueeze")
 
 
 def _order(node: fx.Node) -> list[int]:
@@ -597,6 +604,28 @@ def channel_shuffle(first: fx.Node) -> Optional[tuple[fx.Node, dict[str, Any], l
     return last, {"type": "channel_shuffle", "groups": groups}, between
 
 
+def view_chain(first: fx.Node) -> Optional[tuple[fx.Node, Mapped, list[fx.Node]]]:
+    """Views one after another through ranks a spec cannot hold (`x.squeeze(-1).squeeze(-1)`,
+    `s.unsqueeze(-1).unsqueeze(-1)`, `x.view(n, c, -1).view(n, -1)`): one reshape from the first's
+    input to the last, when every view but the last is read only by the next. Gives the last node,
+    its layer (`_reshape`'s rule on the whole) and the nodes before it."""
+    if not _is(first, *VIEWS) or len(shape(first) or ()) in (2, 4) or not isinstance(first.args[0], fx.Node):
+        return None
+    chain, last = [first], _only_user(first)
+    while last is not None and _is(last, *VIEWS) and len(shape(last) or ()) not in (2, 4):
+        chain.append(last)
+        last = _only_user(last)
+    if last is None or not _is(last, *VIEWS):
+        return None
+    before, after = shape(first.args[0]), shape(last)
+    if before is None or after is None or not after or after[0] != before[0]:
+        return None
+    if after == before:
+        return last, THROUGH, chain
+    flat = (len(before), len(after)) == (4, 2)
+    return last, {"type": "flatten"} if flat else {"type": "reshape", "shape": list(after[1:])}, chain
+
+
 def _permutes(node: Optional[fx.Node], order: list[int]) -> bool:
     if not _is(node, "permute") or node is None:
         return False
@@ -634,4 +663,5 @@ __all__ = [
     "op_name",
     "rule_for",
     "shape",
+    "view_chain",
 ]

@@ -231,10 +231,10 @@ def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
         return found
 
 
-def _patterns(found: Traced) -> tuple[dict[fx.Node, tuple[dict[str, Any], fx.Node, str]], set[fx.Node]]:
+def _patterns(found: Traced) -> tuple[dict[fx.Node, tuple[Any, fx.Node, str]], set[fx.Node]]:
     """Calls that together are one kind (`import_functions.channel_shuffle`, `channels_last_norm`):
     by their last node, the layer, its input and its name; and the nodes they swallow."""
-    found_patterns: dict[fx.Node, tuple[dict[str, Any], fx.Node, str]] = {}
+    found_patterns: dict[fx.Node, tuple[Any, fx.Node, str]] = {}
     swallowed: set[fx.Node] = set()
 
     def norm(node: fx.Node) -> Optional[dict[str, Any]]:
@@ -249,6 +249,12 @@ def _patterns(found: Traced) -> tuple[dict[fx.Node, tuple[dict[str, Any], fx.Nod
         if shuffle is not None:
             last, layer, between = shuffle
             found_patterns[last] = (layer, node.args[0], "channel_shuffle")
+            swallowed.update(between)
+            continue
+        chain = functions.view_chain(node)
+        if chain is not None:
+            last, mapped, between = chain
+            found_patterns[last] = (mapped, node.args[0], last.name)
             swallowed.update(between)
             continue
         ln = functions.channels_last_norm(node, norm)
@@ -314,7 +320,9 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
         if node in found.weights or node in found.inside or node in swallowed:
             continue
         if node.op == "call_function" and node.target is operator.getitem and node.args[0] in several:
-            names[node] = f"{names[node.args[0]]}.{node.args[1]}"
+            pieces = node.args[0].meta.get("tensor_meta", node.args[0].meta.get("val"))
+            index = int(node.args[1]) % len(pieces)  # type: ignore[call-overload]
+            names[node] = f"{names[node.args[0]]}.{index}"
             continue
         if node not in found.calls and node not in found_patterns and not functions.gives_tensors(node):
             continue  # sizes and the arithmetic on them: no tensor, no layer
@@ -332,9 +340,12 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
                 reads = [r for r in node.all_input_nodes if r in found.weights or functions.gives_tensors(r)]
                 _readable(node, reads, several, {})  # the pieces first; the call names weights better
                 mapped, label = functions.map_call(node), node.name
-                if not node.users and functions.op_name(node).endswith("_"):
-                    raise ValueError(f"{functions.op_name(node)}'s result is not used (assign it: x = x.relu_())")
             _readable(node, reads, several, found.weights)
+            if not node.users:
+                raise ValueError(
+                    "its result is not used: the spec would leave it out (an in-place call not assigned, "
+                    "x.relu_() or F.relu(x, inplace=True) alone? write x = x.relu_())"
+                )
         except (ValueError, KeyError, TypeError) as exc:
             unmapped.append(f"{node.name}: {exc}{_source_line(node)}")
             continue
