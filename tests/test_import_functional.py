@@ -1,8 +1,8 @@
 """`cnnsize import` of modules written with functional calls and tensor methods
 (cnnsize/backend/import_functions.py), through torch.export where torch.fx cannot trace
 (cnnsize/backend/import_export.py), and without torch: each imported spec counts what the module
-counts (`sum(p.numel())`, its buffers, FlopCounterMode) and, with the module's weights, computes
-what the module computes."""
+counts (`sum(p.numel())`, its buffers, FlopCounterMode), passes `verify`, and, with the module's
+weights, computes what the module computes."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 import cnnsize
 from cnnsize.backend import importer
 from cnnsize.backend.importer import Unmapped, checked, load_target, to_spec
+from cnnsize.backend.verifier import VerifyOptions, verify
 from cnnsize.cli import app
 from cnnsize.errors import UsageError
 
@@ -34,6 +35,7 @@ from torch import nn
 
 class ShuffleUnit(nn.Module):
     # ShuffleNet v2's unit: half the channels through a branch, cat, then the shuffle by hand
+    # (a function of the module's file, torch.transpose; ShapeBranch writes it with methods)
     def __init__(self, c=8):
         super().__init__()
         half = c // 2
@@ -49,9 +51,14 @@ class ShuffleUnit(nn.Module):
         b = F.relu(self.bn1(self.pw1(b)), inplace=True)
         b = self.bn2(self.dw(b))
         b = F.relu(self.bn3(self.pw2(b)))
-        out = torch.cat((a, b), dim=1)
-        n, c, h, w = out.size()
-        return out.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, -1, h, w)
+        return channel_shuffle(torch.cat((a, b), dim=1), 2)
+
+
+def channel_shuffle(x, groups):
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(n, -1, h, w)
 
 
 class UNet(nn.Module):
@@ -314,6 +321,8 @@ def test_an_imported_module_counts_and_computes_what_the_module_does(styles, nam
     assert report.totals.flops == flops_of(model, x)
     with torch.no_grad():
         assert same(with_weights_of(model, data)(x), model(x))
+    verified = verify(cnnsize.load(json.dumps(data)), VerifyOptions(device="cpu", batch_size=2, timed=False))
+    assert verified.passed, "\n".join(verified.failures())
 
 
 def same(a, b) -> bool:
