@@ -154,6 +154,20 @@ class SELinear(nn.Module):
         return x * s.unsqueeze(-1).unsqueeze(-1)
 
 
+class Computed(nn.Module):
+    # sizes computed from the input's: read from the shapes the trace recorded
+    def forward(self, x):
+        c = x.size(1)
+        a, b = x.split([c // 4, c - c // 4], dim=1)
+        h = x.shape[2] // 2
+        return torch.cat([F.adaptive_avg_pool2d(b, (h, None)), F.adaptive_max_pool2d(a, (h, x.size(3)))], 1)
+
+
+class KernelComputed(nn.Module):
+    def forward(self, x):
+        return F.max_pool2d(x, x.size(2))
+
+
 class Padded(nn.Module):
     def __init__(self):
         super().__init__()
@@ -298,6 +312,7 @@ STYLED = [
     ("SE", (3, 6, 6), 224 + 18 + 24, 0),
     # linear 8*2+2, 2*8+8
     ("SELinear", (8, 5, 5), 18 + 24, 0),
+    ("Computed", (8, 4, 4), 0, 0),
     # 3*4*9+4
     ("Padded", (3, 6, 6), 112, 0),
     # 3*4+4, 4*4+4
@@ -401,6 +416,13 @@ def test_views_through_ranks_a_spec_cannot_hold_are_one_layer(styles):
     assert layers[6]["shape"] == [8, 1, 1] and layers[7]["from"] == ["input", layers[6]["name"]]
 
 
+def test_sizes_computed_in_forward_are_read_from_the_trace(styles):
+    layers = layers_of(styles, "Computed", (8, 4, 4))
+    # [c // 4, c - c // 4] of 8 channels; (h, None) and (h, x.size(3)) of 4x4: 2x4
+    assert layers[0]["split_size_or_sections"] == [2, 6]
+    assert [layer["output_size"] for layer in layers[1:3]] == [[2, 4], [2, 4]]
+
+
 def test_several_outputs_are_listed(styles):
     data = to_spec(load_target(f"{styles}:Heads"), (3, 6, 6), "Heads")
     assert data["outputs"] == ["a", "b"]
@@ -461,6 +483,7 @@ def test_unmapped_calls_are_listed_with_their_reason_and_source_line(styles):
         ("Lone", (3, 4, 4), "LayerNorm over [3, 4, 4]: only a layer norm over the channels"),
         ("ExportOdd", (3, 4, 4), "matmul: call_function matmul at styles.py:"),
         ("Gamma", (3, 4, 4), "mul reads gamma directly: no layer owns it"),
+        ("KernelComputed", (3, 4, 4), "max_pool2d: an argument computed in forward at styles.py:"),
         ("Whole", (4, 2, 2), "cat: reads all of chunk's pieces as one value"),
     ],
 )

@@ -186,6 +186,9 @@ def _split(node: fx.Node) -> Mapped:
         sizes = node.args[1]
     dim = _dim(node, arg(node, 2, "dim", 0), "split")
     sizes = list(sizes) if isinstance(sizes, (list, tuple)) else sizes
+    if isinstance(sizes, fx.Node) or (isinstance(sizes, list) and any(isinstance(n, fx.Node) for n in sizes)):
+        pieces = node.meta.get("tensor_meta", node.meta.get("val")) or ()  # sizes computed in forward
+        sizes = [int(piece.shape[dim]) for piece in pieces]
     return {"type": "split", "split_size_or_sections": sizes, **({"dim": dim} if dim != 1 else {})}
 
 
@@ -261,7 +264,9 @@ def _adaptive(kind: str) -> Rule:
     def rule(node: fx.Node) -> Mapped:
         if kind == "adaptive_maxpool2d" and arg(node, 2, "return_indices", False):
             _refuse("adaptive max pooling that returns indices")
-        return {"type": kind, "output_size": _pair(arg(node, 1, "output_size"))}
+        after = shape(node)  # the output's size: output_size may be computed, or None (keep that size)
+        size = list(after[2:]) if after is not None and len(after) == 4 else arg(node, 1, "output_size")
+        return {"type": kind, "output_size": _pair(size)}
 
     return rule
 

@@ -4,6 +4,8 @@ importer's walk needs of either tracer (`import_export` is the other)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass, field
 
 import torch
@@ -46,7 +48,7 @@ def fx_traced(model: nn.Module, example: torch.Tensor) -> Traced:
     was = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints what it raises
             ShapeProp(module).propagate(example)
     finally:
         model.train(was)

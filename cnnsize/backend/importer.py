@@ -288,6 +288,15 @@ def _tensors(value: Any) -> list[fx.Node]:
 JOINS = ("add", "mul", "cat")
 
 
+def _holds_node(value: Any) -> bool:
+    """Whether a layer's fields hold a traced value (`kernel_size=x.size(2)`), which no spec can."""
+    if isinstance(value, dict):
+        return any(_holds_node(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_node(v) for v in value)
+    return isinstance(value, fx.Node)
+
+
 def _readable(node: fx.Node, reads: list[fx.Node], several: set[fx.Node], weights: dict[fx.Node, str]) -> None:
     """ValueError where a call reads what no layer gives: a split's pieces as one value, or a
     parameter used directly (`x * self.gamma`)."""
@@ -311,8 +320,11 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
     unmapped: list[str] = []
     outputs: list[fx.Node] = []
     for node in found.graph.nodes:
-        if node in found.inputs:
+        if node in found.inputs[:1]:
             names[node] = previous = "input"
+            continue
+        if node in found.inputs and functions.gives_tensors(node):
+            unmapped.append(f"{node.name}: a second input (the import traces one, of --input's shape)")
             continue
         if node.op == "output":
             outputs = _tensors(node.args)
@@ -351,6 +363,10 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
             continue
         if any(r not in names for r in reads):
             continue  # it reads an unmapped node, listed already
+        computed = [layer for layer in (mapped if isinstance(mapped, list) else [mapped]) if _holds_node(layer)]
+        if computed:
+            unmapped.append(f"{node.name}: an argument computed in forward{_source_line(node)}")
+            continue
         if isinstance(mapped, functions.Through):
             names[node] = names[reads[0]]
             continue
@@ -370,6 +386,8 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
         names[node] = label
         if made[-1]["type"] in ("chunk", "split"):
             several.add(node)
+    if not layers and not unmapped:
+        unmapped.append("output: the module passes its input on, so the spec would have no layer")
     if unmapped:
         raise Unmapped(f"{name}: no cnnsize kind for {len(unmapped)} node(s): " + "; ".join(unmapped))
     spec: dict[str, Any] = {"name": name, "description": f"traced with {found.tracer}"}
