@@ -21,11 +21,12 @@ from torch import fx, nn
 from cnnsize.backend.import_functions import gives_tensors
 from cnnsize.backend.import_trace import Call, Traced
 
+_FX = fx.Tracer()  # whose is_leaf_module says which modules fx would not trace into
+
 
 def _leaf(model: nn.Module, stack: dict[str, Any]) -> Optional[tuple[str, str, nn.Module]]:
     """The outermost module call in `stack` that torch.fx would not trace into (a `torch.nn`
     module, not a container), as (the call's key, its path, the module); None for the forward's own."""
-    tracer = fx.Tracer()
     for key, (path, _) in stack.items():
         if not path:
             continue
@@ -33,7 +34,7 @@ def _leaf(model: nn.Module, stack: dict[str, Any]) -> Optional[tuple[str, str, n
             module = model.get_submodule(path)
         except AttributeError:
             continue
-        if tracer.is_leaf_module(module, path):
+        if _FX.is_leaf_module(module, path):
             return key, path, module
     return None
 

@@ -1,7 +1,8 @@
-"""A PyTorch module as a spec: traced with `torch.fx.symbolic_trace`, each node mapped to a cnnsize
-kind, module paths kept as layer names, written as a graph spec (`from:` where a layer does not read
-the one before). A node with no kind is listed with its target, and the import fails: never a spec
-that counts something other than the module.
+"""A PyTorch module as a spec: traced with `torch.fx.symbolic_trace` (`import_trace`), or with
+`torch.export` where fx cannot (`import_export`), each node mapped to a cnnsize kind (modules here,
+calls in `import_functions`), module paths kept as layer names, written as a graph spec (`from:`
+where a layer does not read the one before). A node with no kind is listed with its target and
+source line, and the import fails: never a spec that counts something other than the module.
 """
 
 from __future__ import annotations
@@ -308,92 +309,110 @@ def _readable(node: fx.Node, reads: list[fx.Node], several: set[fx.Node], weight
         raise ValueError(f"{functions.op_name(node)} reads {', '.join(direct)} directly: no layer owns it")
 
 
+class _Walk:
+    """The spec's layers, made node by node in the traced graph's order: what each node's value is
+    called in the spec (`names`: a layer's name, `input`, a split's port `split.0`, or what a
+    call that passes its input on reads), and the nodes no kind stands for (`unmapped`)."""
+
+    def __init__(self, found: Traced) -> None:
+        self.found = found
+        self.patterns, self.swallowed = _patterns(found)
+        self.layers: list[dict[str, Any]] = []
+        self.names: dict[fx.Node, str] = {}
+        self.several: set[fx.Node] = set()  # chunk and split: their outputs are ports, `name.0`
+        self.taken: set[str] = {"input"}
+        self.previous: Optional[str] = None
+        self.unmapped: list[str] = []
+        self.outputs: list[fx.Node] = []
+
+    def visit(self, node: fx.Node) -> None:
+        found = self.found
+        if node in found.inputs[:1]:
+            self.names[node] = self.previous = "input"
+        elif node in found.inputs:
+            if functions.gives_tensors(node):
+                self.unmapped.append(f"{node.name}: a second input (the import traces one, of --input's shape)")
+        elif node.op == "output":
+            self.outputs = _tensors(node.args)
+        elif node in found.weights or node in found.inside or node in self.swallowed:
+            pass
+        elif node.op == "call_function" and node.target is operator.getitem and node.args[0] in self.several:
+            split, index = node.args[0], int(node.args[1])  # type: ignore[arg-type]
+            assert isinstance(split, fx.Node)
+            pieces = split.meta.get("tensor_meta", split.meta.get("val")) or ()
+            self.names[node] = f"{self.names[split]}.{index % len(pieces)}"  # x.chunk(2)[-1] is chunk.1
+        elif node in found.calls or node in self.patterns or functions.gives_tensors(node):
+            try:
+                mapped, reads, label = self.mapped(node)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.unmapped.append(f"{node.name}: {exc}{_source_line(node)}")
+                return
+            if all(r in self.names for r in reads):  # else it reads an unmapped node, listed already
+                self.add(node, mapped, reads, label)
+        # else sizes and the arithmetic on them: no tensor, no layer
+
+    def mapped(self, node: fx.Node) -> tuple[functions.Mapped, list[fx.Node], str]:
+        """The layer(s) of a node, the tensors it reads and its name; ValueError saying why none."""
+        found = self.found
+        if node in found.problems:
+            raise ValueError(found.problems[node])
+        if node in found.calls:
+            call = found.calls[node]
+            mapped, label = _module_layer(call.module), call.path
+            reads = [r for r in call.reads if r in found.weights or functions.gives_tensors(r)]
+        elif node in self.patterns:
+            mapped, source, label = self.patterns[node]
+            reads, label = [source], _fresh(label, self.taken)
+        else:
+            reads = [r for r in node.all_input_nodes if r in found.weights or functions.gives_tensors(r)]
+            _readable(node, reads, self.several, {})  # the pieces first; the call names weights better
+            mapped, label = functions.map_call(node), node.name
+        _readable(node, reads, self.several, found.weights)
+        if not node.users:
+            raise ValueError(
+                "its result is not used: the spec would leave it out (an in-place call not assigned, "
+                "x.relu_() or F.relu(x, inplace=True) alone? write x = x.relu_())"
+            )
+        if _holds_node(mapped):
+            raise ValueError("an argument computed in forward")
+        return mapped, reads, label
+
+    def add(self, node: fx.Node, mapped: functions.Mapped, reads: list[fx.Node], label: str) -> None:
+        """The node's layers appended (joins list their inputs; another layer says `from:` where
+        it does not read the one before), or its name when it passes its input on."""
+        if isinstance(mapped, functions.Through):
+            self.names[node] = self.names[reads[0]]
+            return
+        made = mapped if isinstance(mapped, list) else [mapped]
+        for index, layer in enumerate(made):
+            part = layer.pop("name", layer["type"])  # a rule may name the parts of a call: `mean_pool`
+            layer["name"] = label if index == len(made) - 1 else _fresh(f"{label}_{part}", self.taken)
+            self.taken.add(label)
+            if index == 0 and layer["type"] in JOINS:
+                layer["from"] = [self.names[r] for r in reads]
+            elif index == 0 and reads and self.names[reads[0]] != self.previous:
+                layer["from"] = self.names[reads[0]]
+            self.layers.append(layer)
+            self.previous = layer["name"]
+        self.names[node] = label
+        if made[-1]["type"] in ("chunk", "split"):
+            self.several.add(node)
+
+
 def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[str, Any]:
     """The spec (as data) of `model` traced with an input of `input_shape` (one sample)."""
     found = traced(model, input_shape, name)
-    found_patterns, swallowed = _patterns(found)
-    layers: list[dict[str, Any]] = []
-    names: dict[fx.Node, str] = {}
-    several: set[fx.Node] = set()  # chunk and split: their outputs are ports, `name.0`
-    taken: set[str] = {"input"}
-    previous: Optional[str] = None
-    unmapped: list[str] = []
-    outputs: list[fx.Node] = []
+    walk = _Walk(found)
     for node in found.graph.nodes:
-        if node in found.inputs[:1]:
-            names[node] = previous = "input"
-            continue
-        if node in found.inputs and functions.gives_tensors(node):
-            unmapped.append(f"{node.name}: a second input (the import traces one, of --input's shape)")
-            continue
-        if node.op == "output":
-            outputs = _tensors(node.args)
-            continue
-        if node in found.weights or node in found.inside or node in swallowed:
-            continue
-        if node.op == "call_function" and node.target is operator.getitem and node.args[0] in several:
-            pieces = node.args[0].meta.get("tensor_meta", node.args[0].meta.get("val"))
-            index = int(node.args[1]) % len(pieces)  # type: ignore[call-overload]
-            names[node] = f"{names[node.args[0]]}.{index}"
-            continue
-        if node not in found.calls and node not in found_patterns and not functions.gives_tensors(node):
-            continue  # sizes and the arithmetic on them: no tensor, no layer
-        try:
-            if node in found.problems:
-                raise ValueError(found.problems[node])
-            if node in found.calls:
-                call = found.calls[node]
-                mapped, label = _module_layer(call.module), call.path
-                reads = [r for r in call.reads if r in found.weights or functions.gives_tensors(r)]
-            elif node in found_patterns:
-                layer, source, label = found_patterns[node]
-                mapped, reads, label = layer, [source], _fresh(label, taken)
-            else:
-                reads = [r for r in node.all_input_nodes if r in found.weights or functions.gives_tensors(r)]
-                _readable(node, reads, several, {})  # the pieces first; the call names weights better
-                mapped, label = functions.map_call(node), node.name
-            _readable(node, reads, several, found.weights)
-            if not node.users:
-                raise ValueError(
-                    "its result is not used: the spec would leave it out (an in-place call not assigned, "
-                    "x.relu_() or F.relu(x, inplace=True) alone? write x = x.relu_())"
-                )
-        except (ValueError, KeyError, TypeError) as exc:
-            unmapped.append(f"{node.name}: {exc}{_source_line(node)}")
-            continue
-        if any(r not in names for r in reads):
-            continue  # it reads an unmapped node, listed already
-        computed = [layer for layer in (mapped if isinstance(mapped, list) else [mapped]) if _holds_node(layer)]
-        if computed:
-            unmapped.append(f"{node.name}: an argument computed in forward{_source_line(node)}")
-            continue
-        if isinstance(mapped, functions.Through):
-            names[node] = names[reads[0]]
-            continue
-        made = mapped if isinstance(mapped, list) else [mapped]
-        for index, layer in enumerate(made):
-            last = index == len(made) - 1
-            part = layer.pop("name", layer["type"])  # a rule may name the parts of a call: `mean_pool`
-            layer["name"] = label if last else _fresh(f"{label}_{part}", taken)
-            taken.add(label)
-            if index == 0:
-                if layer["type"] in JOINS:
-                    layer["from"] = [names[r] for r in reads]
-                elif reads and names[reads[0]] != previous:
-                    layer["from"] = names[reads[0]]
-            layers.append(layer)
-            previous = layer["name"]
-        names[node] = label
-        if made[-1]["type"] in ("chunk", "split"):
-            several.add(node)
-    if not layers and not unmapped:
-        unmapped.append("output: the module passes its input on, so the spec would have no layer")
-    if unmapped:
-        raise Unmapped(f"{name}: no cnnsize kind for {len(unmapped)} node(s): " + "; ".join(unmapped))
+        walk.visit(node)
+    if not walk.layers and not walk.unmapped:
+        walk.unmapped.append("output: the module passes its input on, so the spec would have no layer")
+    if walk.unmapped:
+        raise Unmapped(f"{name}: no cnnsize kind for {len(walk.unmapped)} node(s): " + "; ".join(walk.unmapped))
     spec: dict[str, Any] = {"name": name, "description": f"traced with {found.tracer}"}
-    spec.update({"input": list(input_shape), "layers": layers})
-    output_names = [names[o] for o in outputs if o in names]
-    if output_names != [previous]:
+    spec.update({"input": list(input_shape), "layers": walk.layers})
+    output_names = [walk.names[o] for o in walk.outputs if o in walk.names]
+    if output_names != [walk.previous]:
         spec["outputs"] = output_names
     return spec
 
