@@ -262,6 +262,15 @@ class Whole(nn.Module):
         return torch.cat(x.chunk(2, 1), 1)
 
 
+class Mished(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.act = nn.Mish()
+
+    def forward(self, x):
+        return self.act(x)
+
+
 class ExportOdd(nn.Module):
     def forward(self, x):
         if x.shape[1] == 3:
@@ -483,6 +492,7 @@ def test_unmapped_calls_are_listed_with_their_reason_and_source_line(styles):
         ("Lone", (3, 4, 4), "LayerNorm over [3, 4, 4]: only a layer norm over the channels"),
         ("ExportOdd", (3, 4, 4), "matmul: call_function matmul at styles.py:"),
         ("Gamma", (3, 4, 4), "mul reads gamma directly: no layer owns it"),
+        ("Mished", (3, 4, 4), "act: Mish: no kind for this module at styles.py:"),
         ("KernelComputed", (3, 4, 4), "max_pool2d: an argument computed in forward at styles.py:"),
         ("Whole", (4, 2, 2), "cat: reads all of chunk's pieces as one value"),
     ],

@@ -202,7 +202,7 @@ def _refuse(what: str) -> dict[str, Any]:
 
 def _module_layer(module: nn.Module) -> Any:
     rule = MODULES.get(type(module)) or functions.MODULES.get(type(module))
-    return rule(module) if rule else _refuse(type(module).__name__)
+    return rule(module) if rule else _refuse(f"{type(module).__name__}: no kind for this module")
 
 
 def _first_line(exc: BaseException) -> str:
