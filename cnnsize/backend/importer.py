@@ -20,6 +20,7 @@ import torch
 from torch import fx, nn
 
 from cnnsize.backend import import_functions as functions
+from cnnsize.backend import import_patterns as patterns
 from cnnsize.backend.import_trace import Traced, fx_traced
 from cnnsize.errors import UsageError
 
@@ -233,7 +234,8 @@ def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
 
 
 def _patterns(found: Traced) -> tuple[dict[fx.Node, tuple[Any, fx.Node, str]], set[fx.Node]]:
-    """Calls that together are one kind (`import_functions.channel_shuffle`, `channels_last_norm`):
+    """Calls that together are one kind (`import_patterns`: the channel shuffle, view chains, the
+    channels-last layer norm):
     by their last node, the layer, its input and its name; and the nodes they swallow."""
     found_patterns: dict[fx.Node, tuple[Any, fx.Node, str]] = {}
     swallowed: set[fx.Node] = set()
@@ -246,19 +248,19 @@ def _patterns(found: Traced) -> tuple[dict[fx.Node, tuple[Any, fx.Node, str]], s
     for node in found.graph.nodes:
         if node in swallowed or node.op not in ("call_function", "call_method"):
             continue
-        shuffle = functions.channel_shuffle(node)
+        shuffle = patterns.channel_shuffle(node)
         if shuffle is not None:
             last, layer, between = shuffle
             found_patterns[last] = (layer, node.args[0], "channel_shuffle")
             swallowed.update(between)
             continue
-        chain = functions.view_chain(node)
+        chain = patterns.view_chain(node)
         if chain is not None:
             last, mapped, between = chain
             found_patterns[last] = (mapped, node.args[0], last.name)
             swallowed.update(between)
             continue
-        ln = functions.channels_last_norm(node, norm)
+        ln = patterns.channels_last_norm(node, norm)
         if ln is not None:
             call_node, last, layer, between = ln
             found_patterns[last] = (layer, node.args[0], found.calls[call_node].path)
