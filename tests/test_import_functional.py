@@ -70,6 +70,7 @@ class UNet(nn.Module):
         self.dec2 = nn.Conv2d(32, 8, 3, padding=1)
         self.dec1 = nn.Conv2d(16, 8, 3, padding=1)
         self.head = nn.Conv2d(8, 2, 1)
+        self.up = nn.Upsample(size=(32, 32), mode="bilinear", align_corners=True)
 
     def forward(self, x):
         e1 = self.enc1(x)
@@ -78,7 +79,7 @@ class UNet(nn.Module):
         up = F.interpolate(m, scale_factor=2, mode="bilinear", align_corners=False)
         d2 = F.relu(self.dec2(torch.cat([up, e2], dim=1)))
         d1 = F.relu(self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[2:]), e1], 1)))
-        return self.head(d1)
+        return self.head(self.up(d1))
 
 
 class Functional(nn.Module):
@@ -399,10 +400,12 @@ def test_chunk_outputs_are_ports_and_the_hand_written_shuffle_is_one_layer(style
 
 def test_interpolate_by_factor_or_by_size_is_upsampling(styles):
     ups = [layer for layer in layers_of(styles, "UNet", (3, 16, 16)) if layer["type"] == "upsample"]
-    # 4x4 -> 8x8 by scale_factor=2, bilinear; 8x8 -> 16x16 by size=e1.shape[2:], nearest
+    # 4x4 -> 8x8 by scale_factor=2, bilinear; 8x8 -> 16x16 by size=e1.shape[2:], nearest;
+    # nn.Upsample(size=(32, 32)) of 16x16
     assert ups == [
         {"type": "upsample", "scale_factor": 2, "mode": "bilinear", "name": "interpolate"},
         {"type": "upsample", "scale_factor": 2, "name": "interpolate_1"},
+        {"type": "upsample", "scale_factor": 2, "mode": "bilinear", "align_corners": True, "name": "up"},
     ]
 
 

@@ -304,6 +304,11 @@ def _interpolate(node: fx.Node) -> Mapped:
     return _upsampled(node, arg(node, 3, "mode", "nearest"), arg(node, 4, "align_corners"))
 
 
+def upsample_to_size(node: fx.Node, module: Any) -> Mapped:
+    """`nn.Upsample(size=...)` (whose module alone does not say the factor) by the traced shapes."""
+    return _upsampled(node, module.mode, module.align_corners)
+
+
 def _aten_upsample(mode: str) -> Rule:
     """`aten.upsample_nearest2d.vec(x, size, scales)`, `upsample_bilinear2d.vec(x, size, align_corners, scales)`."""
     return lambda node: _upsampled(node, mode, arg(node, 2, "align_corners") if mode != "nearest" else None)
@@ -568,4 +573,5 @@ __all__ = [
     "op_name",
     "rule_for",
     "shape",
+    "upsample_to_size",
 ]

@@ -360,7 +360,9 @@ class _Walk:
             raise ValueError(found.problems[node])
         if node in found.calls:
             call = found.calls[node]
-            mapped, label = _module_layer(call.module), call.path
+            sized = isinstance(call.module, nn.Upsample) and call.module.size is not None
+            mapped = functions.upsample_to_size(node, call.module) if sized else _module_layer(call.module)
+            label = call.path
             reads = [r for r in call.reads if r in found.weights or functions.gives_tensors(r)]
         elif node in self.patterns:
             mapped, source, label = self.patterns[node]
