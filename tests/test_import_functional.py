@@ -470,6 +470,27 @@ def test_torch_export_traces_what_fx_cannot_and_the_spec_says_so(styles):
     assert next(layer for layer in big["layers"] if layer["type"] == "add")["from"] == ["relu", "cat"]
 
 
+def test_an_exported_spec_comes_back_the_same_through_torch_export(tmp_path, monkeypatch):
+    """`cnnsize export` then import through torch.export: the U-Net's transposed convolutions,
+    batch norms and `torch.cat` skips give the spec's own figures."""
+    path = tmp_path / "net.py"
+    assert CliRunner().invoke(app, ["export", "specs/unet.yaml", "--torch", "-o", str(path)]).exit_code == 0
+    spec = cnnsize.load(ROOT / "specs" / "unet.yaml")
+    monkeypatch.setattr(importer, "fx_traced", lambda *args: _refuse())
+    data = to_spec(load_target(f"{path}:Net"), tuple(spec.input), "Net")
+    assert data["description"].startswith("traced with torch.export")
+    again, first = cnnsize.analyze(cnnsize.load(json.dumps(data))), cnnsize.analyze(spec)
+    assert (again.totals.params, again.totals.macs, again.output_shape) == (
+        first.totals.params,
+        first.totals.macs,
+        first.output_shape,
+    )
+
+
+def _refuse():
+    raise RuntimeError("fx refused")
+
+
 def test_when_neither_tracer_can_one_message_names_both(styles):
     with pytest.raises(UsageError) as caught:
         to_spec(load_target(f"{styles}:DataBranch"), (3, 4, 4), "DataBranch")
