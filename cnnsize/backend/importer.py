@@ -423,7 +423,8 @@ def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[s
 
 def checked(model: nn.Module, data: dict[str, Any]) -> None:
     """The spec counts what the module counts, or an error says where they differ: parameters
-    (`sum(p.numel())`, buffers apart) and FlopCounterMode's FLOPs for one sample."""
+    (`sum(p.numel())`), floating-point buffers (running statistics; `num_batches_tracked` is an
+    integer counter, left out as `verify` leaves it out) and FlopCounterMode's FLOPs for one sample."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from cnnsize.backend.probes import running_stats
