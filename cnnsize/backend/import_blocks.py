@@ -8,9 +8,8 @@ dropped from the layer names, so they are the spec's module paths).
 
 from __future__ import annotations
 
-import operator
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 from torch import fx, nn
 
@@ -96,11 +95,6 @@ def executor_modules(convolution: Rule) -> dict[type, Rule]:
     }
 
 
-SPLITS = ("chunk", "split")
-"""Kinds with several outputs: fx reads each with `operator.getitem`, which the importer names
-`layer.0`, `layer.1`... (as `from:` reads a split's outputs)."""
-
-
 class MappedTracer(fx.Tracer):
     """`fx.Tracer` that keeps every module the importer maps whole (a call_module node), besides
     torch.nn's own; the rest (a user's container, cnnsize's `Network`) is traced through."""
@@ -143,16 +137,6 @@ def layer_name(target: str, prefix: str) -> str:
     return target[len(prefix) :] if prefix and target.startswith(prefix) else target
 
 
-def is_output_of_split(node: fx.Node, layers_of: Mapping[fx.Node, dict[str, Any]]) -> bool:
-    """Whether `node` is `result[i]` of a mapped chunk or split (a name for one of its outputs, not a
-    layer)."""
-    if node.op != "call_function" or node.target is not operator.getitem:
-        return False
-    source, index = node.args[0], node.args[1]
-    layer = layers_of.get(source) if isinstance(source, fx.Node) else None
-    return layer is not None and layer["type"] in SPLITS and isinstance(index, int)
-
-
 class FunctionLabels:
     """Layer names for function and method calls (`F.relu`, `+`, `torch.cat`): the path of the module
     whose `forward` made the call, then the function's name, numbered within that module from the
@@ -164,11 +148,13 @@ class FunctionLabels:
         self.taken = {"input", *(layer_name(name, prefix) for name, _ in root.named_modules() if name)}
         self.prefix = prefix
 
-    def __call__(self, node: fx.Node) -> str:
+    def __call__(self, node: fx.Node, name: Optional[str] = None) -> str:
+        """The label of the call `node`, named `name` (else as fx named the node), numbering off."""
         stack = node.meta.get("nn_module_stack") or {}
         where = str(list(stack.values())[-1][0]) if stack else ""
         where = "" if self.prefix.startswith(where + ".") else layer_name(where, self.prefix)
-        base = re.sub(r"_\d+$", "", node.name) or node.name
+        name = name or node.name
+        base = re.sub(r"_\d+$", "", name) or name
         label = f"{where}.{base}" if where else base
         number = 0
         while label in self.taken:
