@@ -183,3 +183,25 @@ def test_a_shufflenet_built_by_cnnsize_imports_and_folds(models: Path, one_torch
     assert figures(folded) == figures(flat)
     params, _, flops, _ = figures(flat)
     assert (params, flops) == measured(load_target(f"{models}:shufflenet"), (3, 32, 32))
+
+
+def test_a_built_network_of_executor_modules_imports_the_same_through_torch_export(
+    monkeypatch: pytest.MonkeyPatch, one_torch_thread: None
+) -> None:
+    """torch.export keeps whole the modules torch.fx keeps (cnnsize's split and chunk among them,
+    whose pieces later layers read as ports): the same layers and names, less the stochastic depth,
+    which export (in eval mode) sees pass its input on."""
+    from test_import_blocks import EXECUTORS, module_figures, report_figures
+
+    spec = cnnsize.load(EXECUTORS)
+    net = cnnsize.build(spec)
+    by_fx = to_spec(net, (8, 12, 12), "executors")
+
+    def refuse(*args: Any) -> None:
+        raise RuntimeError("fx refused")
+
+    monkeypatch.setattr(importer, "fx_traced", refuse)
+    by_export = to_spec(net, (8, 12, 12), "executors")
+    assert by_export["description"].startswith("traced with torch.export")
+    assert by_export["layers"] == [layer for layer in by_fx["layers"] if layer["type"] != "stochastic_depth"]
+    assert report_figures(by_export) == module_figures(net, (8, 12, 12))

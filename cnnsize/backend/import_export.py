@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import operator
 from typing import Any, Optional
 
 import torch
@@ -21,12 +22,11 @@ from torch import fx, nn
 from cnnsize.backend.import_functions import gives_tensors
 from cnnsize.backend.import_trace import Call, Traced
 
-_FX = fx.Tracer()  # whose is_leaf_module says which modules fx would not trace into
 
-
-def _leaf(model: nn.Module, stack: dict[str, Any]) -> Optional[tuple[str, str, nn.Module]]:
-    """The outermost module call in `stack` that torch.fx would not trace into (a `torch.nn`
-    module, not a container), as (the call's key, its path, the module); None for the forward's own."""
+def _leaf(model: nn.Module, stack: dict[str, Any], tracer: fx.Tracer) -> Optional[tuple[str, str, nn.Module]]:
+    """The outermost module call in `stack` that `tracer` (the importer's torch.fx tracer) would not
+    trace into (a `torch.nn` module or one of cnnsize's executor modules, not a container), as (the
+    call's key, its path, the module); None for the forward's own."""
     for key, (path, _) in stack.items():
         if not path:
             continue
@@ -34,14 +34,25 @@ def _leaf(model: nn.Module, stack: dict[str, Any]) -> Optional[tuple[str, str, n
             module = model.get_submodule(path)
         except AttributeError:
             continue
-        if _FX.is_leaf_module(module, path):
+        if tracer.is_leaf_module(module, path):
             return key, path, module
     return None
 
 
-def exported(model: nn.Module, example: torch.Tensor) -> Traced:
+def _pieces(leaving: list[fx.Node], inside: set[fx.Node]) -> Optional[fx.Node]:
+    """The one operator of a module call whose outputs leave it only as `result[i]` (a chunk or
+    split), or None."""
+    sources = {n.args[0] for n in leaving if n.target is operator.getitem}
+    if len(leaving) < 2 or len(sources) != 1 or any(n.target is not operator.getitem for n in leaving):
+        return None
+    source = sources.pop()
+    return source if isinstance(source, fx.Node) and source in inside else None
+
+
+def exported(model: nn.Module, example: torch.Tensor, tracer: fx.Tracer) -> Traced:
     """`model` exported with `example` (in eval mode, so that batch norm reads its running
-    statistics), its operators grouped into module calls."""
+    statistics), its operators grouped into calls of the modules `tracer` keeps whole (as torch.fx
+    would have: the same layers, whichever tracer made them)."""
     was = model.training
     model.eval()
     logging.disable(logging.CRITICAL)  # export logs its failed guards and prints graph dumps; its error says enough
@@ -64,7 +75,8 @@ def exported(model: nn.Module, example: torch.Tensor) -> Traced:
             elif node.name in signature.user_inputs:
                 traced.inputs.append(node)
             continue
-        found = _leaf(model, node.meta.get("nn_module_stack") or {}) if node.op == "call_function" else None
+        stack = node.meta.get("nn_module_stack") or {}
+        found = _leaf(model, stack, tracer) if node.op == "call_function" else None
         if found is not None:
             key, path, module = found
             groups.setdefault(key, (path, module, []))[2].append(node)
@@ -76,6 +88,11 @@ def exported(model: nn.Module, example: torch.Tensor) -> Traced:
             for read in member.all_input_nodes:
                 if read not in inside and read not in traced.weights and read not in reads and gives_tensors(read):
                     reads.append(read)
+        pieces = _pieces(leaving, inside)
+        if pieces is not None:  # a module giving several tensors (cnnsize's Chunk, Split): one call, its ports read
+            traced.calls[pieces] = Call(path, module, reads)
+            traced.inside |= inside - {pieces, *leaving}
+            continue
         if len(leaving) != 1:
             last = members[-1]
             traced.problems[last] = f"{type(module).__name__} {path} gives {len(leaving)} tensors"

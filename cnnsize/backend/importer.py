@@ -222,13 +222,14 @@ def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
     naming both failures when neither can. The example input has a batch of 2, so that the batch
     stands apart from every other size of 1 in the shapes the rules read."""
     example = torch.randn(2, *input_shape)
+    tracer = import_blocks.MappedTracer({**MODULES, **functions.MODULES})
     try:
-        return fx_traced(model, example, import_blocks.MappedTracer({**MODULES, **functions.MODULES}))
+        return fx_traced(model, example, tracer)
     except Exception as fx_error:  # fx raises many kinds on code it cannot trace
         from cnnsize.backend.import_export import exported
 
         try:
-            found = exported(model, example)
+            found = exported(model, example, tracer)
         except Exception as export_error:  # so does export
             raise UsageError(
                 f"cannot trace {name}: torch.fx: {_first_line(fx_error)}; torch.export: {_first_line(export_error)}"
