@@ -14,23 +14,13 @@ from typing import Any, Callable, Mapping, Optional
 from torch import fx, nn
 
 from cnnsize.backend import blocks
+from cnnsize.backend.import_functions import cnnsize_padding, layernorm2d
 
 Rule = Callable[[Any], dict[str, Any]]
 
 
 def _dim(m: Any, default: int = 1) -> dict[str, Any]:
     return {} if m.dim == default else {"dim": m.dim}
-
-
-def _layernorm2d(m: blocks.LayerNorm2d) -> dict[str, Any]:
-    layer: dict[str, Any] = {"type": "layernorm2d"}
-    if m.eps != 1e-5:
-        layer["eps"] = m.eps
-    if not m.elementwise_affine:
-        layer["elementwise_affine"] = False
-    elif m.bias is None:
-        layer["bias"] = False
-    return layer
 
 
 def _layer_scale(m: blocks.LayerScale) -> dict[str, Any]:
@@ -69,8 +59,7 @@ def _padded(convolution: Rule) -> Rule:
         found = convolution(m.conv)
         if "padding" in found:
             raise ValueError("PaddedConv2d whose convolution pads too")
-        left, right, top, bottom = m.pad.padding  # torch's order; cnnsize's is [top, bottom, left, right]
-        found["padding"] = [top, bottom, left, right]
+        found["padding"] = cnnsize_padding(m.pad.padding)
         return found
 
     return layer
@@ -86,7 +75,7 @@ def executor_modules(convolution: Rule) -> dict[type, Rule]:
         blocks.Chunk: lambda m: {"type": "chunk", "chunks": m.chunks, **_dim(m)},
         blocks.Split: _split,
         blocks.ChannelPool: _channel_pool,
-        blocks.LayerNorm2d: _layernorm2d,
+        blocks.LayerNorm2d: layernorm2d,
         blocks.LayerScale: _layer_scale,
         blocks.StochasticDepth: _stochastic_depth,
         blocks.CenterCrop: _center_crop,
@@ -155,13 +144,16 @@ class FunctionLabels:
         where = "" if self.prefix.startswith(where + ".") else layer_name(where, self.prefix)
         name = name or node.name
         base = re.sub(r"_\d+$", "", name) or name
-        label = f"{where}.{base}" if where else base
-        number = 0
-        while label in self.taken:
+        return self.fresh(f"{where}.{base}" if where else base)
+
+    def fresh(self, label: str) -> str:
+        """`label`, or where it is taken `label_1`, `label_2`...: the first not taken, then taken."""
+        name, number = label, 0
+        while name in self.taken:
             number += 1
-            label = f"{where}.{base}_{number}" if where else f"{base}_{number}"
-        self.taken.add(label)
-        return label
+            name = f"{label}_{number}"
+        self.taken.add(name)
+        return name
 
 
 def module_classes(model: nn.Module) -> dict[str, str]:

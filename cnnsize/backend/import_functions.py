@@ -68,11 +68,12 @@ def op_name(node: fx.Node) -> str:
     return str(getattr(node.target, "__name__", node.target))
 
 
-def _refuse(why: str) -> Any:
+def refuse(why: str) -> Any:
+    """Raises ValueError(why): no kind stands for the call or module (a rule may be an expression)."""
     raise ValueError(why)
 
 
-def _pair(value: Any) -> Any:
+def pair(value: Any) -> Any:
     """2 for (2, 2) or [2, 2]; a list for two different sizes; an int as it is."""
     if isinstance(value, (tuple, list)):
         if len(value) == 1:
@@ -87,7 +88,7 @@ def _dim(node: fx.Node, dim: int, what: str) -> int:
     """`dim` counted from the front (-3 of a 4-D tensor is 1); the batch (0) is refused."""
     rank = len(shape(node.args[0] if isinstance(node.args[0], fx.Node) else node) or ())
     found = dim + rank if dim < 0 else dim
-    return found if found > 0 else _refuse(f"{what} along the batch (dim {dim})")
+    return found if found > 0 else refuse(f"{what} along the batch (dim {dim})")
 
 
 def _inplace(node: fx.Node, index: Optional[int] = 1) -> bool:
@@ -123,14 +124,14 @@ def _hardtanh(node: fx.Node) -> Mapped:
     """`F.relu6` reaches ATen as `hardtanh(x, 0, 6)`; other bounds have no kind."""
     low, high = arg(node, 1, "min_val", -1.0), arg(node, 2, "max_val", 1.0)
     if (low, high) != (0, 6):
-        _refuse(f"hardtanh between {low} and {high} (only relu6's 0 and 6 is a kind)")
+        refuse(f"hardtanh between {low} and {high} (only relu6's 0 and 6 is a kind)")
     return {"type": "relu6", **({"inplace": True} if _inplace(node, 3) else {})}
 
 
 def _softmax(node: fx.Node) -> Mapped:
     dim = arg(node, 1, "dim")
     if dim is None:
-        _refuse("softmax without dim (PyTorch guesses it)")
+        refuse("softmax without dim (PyTorch guesses it)")
     return {"type": "softmax", "dim": _dim(node, dim, "softmax")}
 
 
@@ -150,7 +151,7 @@ def _tensor_operands(node: fx.Node, count: int) -> None:
     operands = [node.args[i] if len(node.args) > i else node.kwargs.get("other") for i in range(count)]
     constants = [repr(a) for a in operands if shape(a) is None]
     if constants:
-        _refuse(f"{op_name(node)} with a constant ({', '.join(constants)}): no kind scales or shifts by a number")
+        refuse(f"{op_name(node)} with a constant ({', '.join(constants)}): no kind scales or shifts by a number")
 
 
 def _join(kind: str) -> Rule:
@@ -159,7 +160,7 @@ def _join(kind: str) -> Rule:
     def rule(node: fx.Node) -> Mapped:
         _tensor_operands(node, 2)
         if arg(node, 2, "alpha", 1) != 1:
-            _refuse(f"{op_name(node)} with alpha={arg(node, 2, 'alpha')}")
+            refuse(f"{op_name(node)} with alpha={arg(node, 2, 'alpha')}")
         return {"type": kind}
 
     return rule
@@ -171,7 +172,7 @@ def _cat(node: fx.Node) -> Mapped:
     rank = len(shape(node) or ())
     dim = dim + rank if dim < 0 else dim
     if dim <= 0 or not isinstance(tensors, (list, tuple)):
-        _refuse(f"cat along dim {arg(node, 1, 'dim', 0)} (the batch)")
+        refuse(f"cat along dim {arg(node, 1, 'dim', 0)} (the batch)")
     return {"type": "cat", **({"dim": dim} if dim != 1 else {})}
 
 
@@ -198,16 +199,16 @@ def _reshape(node: fx.Node) -> Mapped:
     a (N, F) or (N, C, H, W) result a reshape; other ranks have no kind."""
     before, after = shape(node.args[0]), shape(node)
     if before is None or after is None:
-        return _refuse(f"{op_name(node)} of a value whose shape the trace did not record")
+        return refuse(f"{op_name(node)} of a value whose shape the trace did not record")
     if not after or after[0] != before[0]:
-        return _refuse(f"{op_name(node)} from {list(before)} to {list(after)} reshapes the batch")
+        return refuse(f"{op_name(node)} from {list(before)} to {list(after)} reshapes the batch")
     if after == before:
         return THROUGH
     if len(after) == 2 and len(before) == 4:
         return {"type": "flatten"}
     if len(after) in (2, 4):
         return {"type": "reshape", "shape": list(after[1:])}
-    return _refuse(
+    return refuse(
         f"{op_name(node)} from {list(before)} to {list(after)}: no kind for a {len(after)}-D result "
         "(a channel shuffle is view, transpose(1, 2), view)"
     )
@@ -218,26 +219,26 @@ def _mean(node: fx.Node) -> Mapped:
     dims = arg(node, 1, "dim")
     rank = len(shape(node.args[0]) or ())
     if dims is None:
-        return _refuse("mean over every dimension, the batch too")
+        return refuse("mean over every dimension, the batch too")
     found = sorted(d + rank if d < 0 else d for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
     if rank != 4 or found != [2, 3]:
-        return _refuse(f"mean over dims {dims} (only over H and W, (2, 3), is a kind)")
+        return refuse(f"mean over dims {dims} (only over H and W, (2, 3), is a kind)")
     pool: dict[str, Any] = {"type": "global_avgpool2d", "name": "pool"}
     return [pool] if arg(node, 2, "keepdim", False) else [pool, {"type": "flatten"}]
 
 
 def _stride(value: Any, kernel: Any) -> Any:
-    return None if value in (None, [], ()) or _pair(value) == kernel else _pair(value)
+    return None if value in (None, [], ()) or pair(value) == kernel else pair(value)
 
 
 def _max_pool(node: fx.Node) -> Mapped:
     if arg(node, 6, "return_indices", False):
-        _refuse("max pooling that returns indices")
-    layer: dict[str, Any] = {"type": "maxpool2d", "kernel_size": _pair(arg(node, 1, "kernel_size"))}
+        refuse("max pooling that returns indices")
+    layer: dict[str, Any] = {"type": "maxpool2d", "kernel_size": pair(arg(node, 1, "kernel_size"))}
     for key, index, default, value in [
         ("stride", 2, None, _stride(arg(node, 2, "stride"), layer["kernel_size"])),
-        ("padding", 3, 0, _pair(arg(node, 3, "padding", 0))),
-        ("dilation", 4, 1, _pair(arg(node, 4, "dilation", 1))),
+        ("padding", 3, 0, pair(arg(node, 3, "padding", 0))),
+        ("dilation", 4, 1, pair(arg(node, 4, "dilation", 1))),
         ("ceil_mode", 5, False, arg(node, 5, "ceil_mode", False)),
     ]:
         if value != default:
@@ -247,11 +248,11 @@ def _max_pool(node: fx.Node) -> Mapped:
 
 def _avg_pool(node: fx.Node) -> Mapped:
     if arg(node, 6, "divisor_override") is not None:
-        _refuse("average pooling with divisor_override")
-    layer: dict[str, Any] = {"type": "avgpool2d", "kernel_size": _pair(arg(node, 1, "kernel_size"))}
+        refuse("average pooling with divisor_override")
+    layer: dict[str, Any] = {"type": "avgpool2d", "kernel_size": pair(arg(node, 1, "kernel_size"))}
     for key, default, value in [
         ("stride", None, _stride(arg(node, 2, "stride"), layer["kernel_size"])),
-        ("padding", 0, _pair(arg(node, 3, "padding", 0))),
+        ("padding", 0, pair(arg(node, 3, "padding", 0))),
         ("ceil_mode", False, arg(node, 4, "ceil_mode", False)),
         ("count_include_pad", True, arg(node, 5, "count_include_pad", True)),
     ]:
@@ -263,10 +264,10 @@ def _avg_pool(node: fx.Node) -> Mapped:
 def _adaptive(kind: str) -> Rule:
     def rule(node: fx.Node) -> Mapped:
         if kind == "adaptive_maxpool2d" and arg(node, 2, "return_indices", False):
-            _refuse("adaptive max pooling that returns indices")
+            refuse("adaptive max pooling that returns indices")
         after = shape(node)  # the output's size: output_size may be computed, or None (keep that size)
         size = list(after[2:]) if after is not None and len(after) == 4 else arg(node, 1, "output_size")
-        return {"type": kind, "output_size": _pair(size)}
+        return {"type": kind, "output_size": pair(size)}
 
     return rule
 
@@ -279,13 +280,13 @@ def _upsampled(node: fx.Node, mode: str, align_corners: Any) -> Mapped:
     computes the same output either way when the factor is whole)."""
     before, after = shape(node.args[0]), shape(node)
     if before is None or after is None or len(before) != 4:
-        return _refuse(f"interpolate of a {len(before or ())}-D value (only (N, C, H, W) is a kind)")
+        return refuse(f"interpolate of a {len(before or ())}-D value (only (N, C, H, W) is a kind)")
     if mode not in INTERPOLATED:
-        return _refuse(f"interpolate mode {mode!r} (the kinds: {', '.join(INTERPOLATED)})")
+        return refuse(f"interpolate mode {mode!r} (the kinds: {', '.join(INTERPOLATED)})")
     factors = [after[i] // before[i] for i in (2, 3)]
     if any(after[i] % before[i] for i in (2, 3)):
-        return _refuse(f"interpolate from {list(before[2:])} to {list(after[2:])}: not a whole factor")
-    layer: dict[str, Any] = {"type": "upsample", "scale_factor": _pair(factors)}
+        return refuse(f"interpolate from {list(before[2:])} to {list(after[2:])}: not a whole factor")
+    layer: dict[str, Any] = {"type": "upsample", "scale_factor": pair(factors)}
     if mode != "nearest":
         layer["mode"] = mode
     if align_corners:
@@ -295,12 +296,12 @@ def _upsampled(node: fx.Node, mode: str, align_corners: Any) -> Mapped:
 
 def _interpolate(node: fx.Node) -> Mapped:
     if arg(node, 6, "antialias", False):
-        _refuse("interpolate with antialias")
+        refuse("interpolate with antialias")
     scale = arg(node, 2, "scale_factor")
     if scale is not None and not all(
         float(s) == int(s) for s in (scale if isinstance(scale, (tuple, list)) else [scale])
     ):
-        _refuse(f"interpolate by a fractional scale_factor {scale}")
+        refuse(f"interpolate by a fractional scale_factor {scale}")
     return _upsampled(node, arg(node, 3, "mode", "nearest"), arg(node, 4, "align_corners"))
 
 
@@ -314,28 +315,31 @@ def _aten_upsample(mode: str) -> Rule:
     return lambda node: _upsampled(node, mode, arg(node, 2, "align_corners") if mode != "nearest" else None)
 
 
+def cnnsize_padding(torch_order: Any) -> list[int]:
+    """Padding in torch's order, (left, right, top, bottom), as cnnsize's: [top, bottom, left, right]."""
+    left, right, top, bottom = torch_order
+    return [top, bottom, left, right]
+
+
 def _pad(node: fx.Node) -> Mapped:
     """`F.pad(x, (left, right, top, bottom))` with zeros: cnnsize's order is [top, bottom, left, right]."""
     pad = list(arg(node, 1, "pad"))
     mode = arg(node, 2, "mode", "constant") if op_name(node) == "pad" else "constant"
     value = arg(node, 3 if op_name(node) == "pad" else 2, "value", 0) or 0
     if mode != "constant" or value != 0 or len(pad) not in (2, 4) or min(pad) < 0:
-        return _refuse(f"pad {pad} ({mode}, value {value}): only zero padding of H and W is a kind")
-    left, right, top, bottom = [*pad, 0, 0][:4]
-    return {
-        "type": "zeropad2d",
-        "padding": _pair([top, bottom, left, right]) if top == bottom == left == right else [top, bottom, left, right],
-    }
+        return refuse(f"pad {pad} ({mode}, value {value}): only zero padding of H and W is a kind")
+    padding = cnnsize_padding([*pad, 0, 0][:4])
+    return {"type": "zeropad2d", "padding": pair(padding) if len(set(padding)) == 1 else padding}
 
 
 def _weighted(node: fx.Node) -> Mapped:
     module = f"nn.{_MODULE_OF.get(op_name(node), 'Conv2d')}"
     if any(isinstance(a, fx.Node) for a in node.all_input_nodes[1:]):
-        _refuse(
+        refuse(
             f"F.{op_name(node)} with weights passed in: no module holds them, so no layer can own and "
             f"count them (write it as the nn.Module, {module})"
         )
-    return _refuse(f"F.{op_name(node)} called without a module (write it as {module})")
+    return refuse(f"F.{op_name(node)} called without a module (write it as {module})")
 
 
 _MODULE_OF = {
@@ -358,7 +362,7 @@ _NOT_ALONE = (
 
 
 def _alone(node: fx.Node) -> Mapped:
-    return _refuse(_NOT_ALONE.format(op_name(node)))
+    return refuse(_NOT_ALONE.format(op_name(node)))
 
 
 def _through(node: fx.Node) -> Mapped:
@@ -511,7 +515,7 @@ def map_call(node: fx.Node) -> Mapped:
     """The layer(s) of one call node, THROUGH, or ValueError naming the call."""
     rule = rule_for(node)
     if rule is None:
-        _refuse(f"{node.op} {op_name(node)}")
+        refuse(f"{node.op} {op_name(node)}")
     assert rule is not None
     return rule(node)
 
@@ -529,10 +533,9 @@ def _instance_norm(m: Any) -> Mapped:
     return layer
 
 
-def layer_norm_over_channels(m: Any, channels: Optional[int]) -> Optional[dict[str, Any]]:
-    """`nn.LayerNorm(C)` over the channels of a channels-last map as `layernorm2d`, else None."""
-    if not isinstance(m, torch.nn.LayerNorm) or tuple(m.normalized_shape) != (channels,):
-        return None
+def layernorm2d(m: Any) -> dict[str, Any]:
+    """A layer norm over the channels (cnnsize's `LayerNorm2d`, or an `nn.LayerNorm(C)` between
+    permutes) as `layernorm2d`: every setting that differs from the default."""
     layer: dict[str, Any] = {"type": "layernorm2d"}
     if m.eps != 1e-5:
         layer["eps"] = m.eps
@@ -543,14 +546,22 @@ def layer_norm_over_channels(m: Any, channels: Optional[int]) -> Optional[dict[s
     return layer
 
 
+def layer_norm_over_channels(m: Any, channels: Optional[int]) -> Optional[dict[str, Any]]:
+    """`nn.LayerNorm(C)` over the channels of a channels-last map as `layernorm2d`, else None."""
+    if not isinstance(m, torch.nn.LayerNorm) or tuple(m.normalized_shape) != (channels,):
+        return None
+    return layernorm2d(m)
+
+
 def _layer_norm_alone(m: Any) -> Mapped:
-    return _refuse(
+    return refuse(
         f"LayerNorm over {list(m.normalized_shape)}: only a layer norm over the channels, between "
         "x.permute(0, 2, 3, 1) and .permute(0, 3, 1, 2), is a kind (layernorm2d)"
     )
 
 
-# torch.nn modules beside the importer's own table (cnnsize/backend/importer.py's MODULES)
+# more torch.nn modules (nn.Identity makes no layer, nn.LayerNorm one only between permutes),
+# which importer.MODULES holds too
 MODULES: dict[type, Callable[[Any], Mapped]] = {
     torch.nn.Identity: lambda m: THROUGH,
     torch.nn.InstanceNorm2d: _instance_norm,
@@ -567,10 +578,14 @@ __all__ = [
     "Mapped",
     "Through",
     "arg",
+    "cnnsize_padding",
     "gives_tensors",
     "layer_norm_over_channels",
+    "layernorm2d",
     "map_call",
     "op_name",
+    "pair",
+    "refuse",
     "rule_for",
     "shape",
     "upsample_to_size",

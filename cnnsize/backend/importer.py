@@ -25,6 +25,7 @@ from torch import fx, nn
 from cnnsize.backend import import_blocks
 from cnnsize.backend import import_functions as functions
 from cnnsize.backend import import_patterns as patterns
+from cnnsize.backend.import_functions import pair, refuse
 from cnnsize.backend.import_trace import Call, Traced, fx_traced
 from cnnsize.errors import UsageError
 
@@ -72,25 +73,19 @@ def load_target(target: str, args: Optional[str] = None) -> nn.Module:
     return made
 
 
-def _pair(value: Any) -> Any:
-    if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == value[1]:
-        return value[0]
-    return list(value) if isinstance(value, tuple) else value
-
-
 def _convolution(m: Any) -> dict[str, Any]:
     """`nn.Conv2d` or `nn.ConvTranspose2d` as its kind: every setting that differs from the default."""
     if isinstance(m.padding, str) or m.padding_mode != "zeros":
         raise ValueError(f"padding {m.padding!r} ({m.padding_mode})")
     transposed = isinstance(m, nn.ConvTranspose2d)
     kind = "conv_transpose2d" if transposed else "conv2d"
-    layer = {"type": kind, "out_channels": m.out_channels, "kernel_size": _pair(m.kernel_size)}
+    layer = {"type": kind, "out_channels": m.out_channels, "kernel_size": pair(m.kernel_size)}
     settings = [("stride", m.stride, 1), ("padding", m.padding, 0), ("dilation", m.dilation, 1)]
     if transposed:
         settings.insert(2, ("output_padding", m.output_padding, 0))
     for key, value, default in settings:
-        if _pair(value) != default:
-            layer[key] = _pair(value)
+        if pair(value) != default:
+            layer[key] = pair(value)
     if m.groups != 1:
         layer["groups"] = m.groups
     if m.bias is None:
@@ -103,7 +98,7 @@ def _upsample(m: nn.Upsample) -> dict[str, Any]:
     factors = scale if isinstance(scale, tuple) else (scale, scale)
     if m.size is not None or any(f is None or float(f) != int(f) for f in factors):
         raise ValueError("Upsample by a size or a fractional factor")
-    layer: dict[str, Any] = {"type": "upsample", "scale_factor": _pair(tuple(int(f or 0) for f in factors))}
+    layer: dict[str, Any] = {"type": "upsample", "scale_factor": pair(tuple(int(f or 0) for f in factors))}
     if m.mode != "nearest":
         layer["mode"] = m.mode
     if m.align_corners:
@@ -112,8 +107,7 @@ def _upsample(m: nn.Upsample) -> dict[str, Any]:
 
 
 def _zeropad(m: nn.ZeroPad2d) -> dict[str, Any]:
-    left, right, top, bottom = m.padding  # torch's order; cnnsize's is [top, bottom, left, right]
-    return {"type": "zeropad2d", "padding": [top, bottom, left, right]}
+    return {"type": "zeropad2d", "padding": functions.cnnsize_padding(m.padding)}
 
 
 def _norm(m: nn.modules.batchnorm._BatchNorm, kind: str) -> dict[str, Any]:
@@ -135,16 +129,16 @@ def _inplace(kind: str) -> Callable[[Any], dict[str, Any]]:
 
 def _pool(kind: str) -> Callable[[Any], dict[str, Any]]:
     def layer(m: Any) -> dict[str, Any]:
-        found = {"type": kind, "kernel_size": _pair(m.kernel_size)}
-        stride = _pair(m.stride)
+        found = {"type": kind, "kernel_size": pair(m.kernel_size)}
+        stride = pair(m.stride)
         if stride not in (None, found["kernel_size"]):
             found["stride"] = stride
-        if _pair(m.padding) != 0:
-            found["padding"] = _pair(m.padding)
+        if pair(m.padding) != 0:
+            found["padding"] = pair(m.padding)
         if m.ceil_mode:
             found["ceil_mode"] = True
-        if kind == "maxpool2d" and _pair(m.dilation) != 1:
-            found["dilation"] = _pair(m.dilation)
+        if kind == "maxpool2d" and pair(m.dilation) != 1:
+            found["dilation"] = pair(m.dilation)
         if kind == "avgpool2d" and not m.count_include_pad:
             found["count_include_pad"] = False
         return found
@@ -152,7 +146,7 @@ def _pool(kind: str) -> Callable[[Any], dict[str, Any]]:
     return layer
 
 
-MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
+MODULES: dict[type, Callable[[Any], functions.Mapped]] = {
     nn.Conv2d: _convolution,
     nn.BatchNorm2d: lambda m: _norm(m, "batchnorm2d"),
     nn.BatchNorm1d: lambda m: _norm(m, "batchnorm1d"),
@@ -167,14 +161,14 @@ MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.LeakyReLU: lambda m: {"type": "leaky_relu", "negative_slope": m.negative_slope, "inplace": m.inplace},
     nn.MaxPool2d: _pool("maxpool2d"),
     nn.AvgPool2d: _pool("avgpool2d"),
-    nn.AdaptiveAvgPool2d: lambda m: {"type": "adaptive_avgpool2d", "output_size": _pair(m.output_size)},
-    nn.AdaptiveMaxPool2d: lambda m: {"type": "adaptive_maxpool2d", "output_size": _pair(m.output_size)},
+    nn.AdaptiveAvgPool2d: lambda m: {"type": "adaptive_avgpool2d", "output_size": pair(m.output_size)},
+    nn.AdaptiveMaxPool2d: lambda m: {"type": "adaptive_maxpool2d", "output_size": pair(m.output_size)},
     nn.Linear: lambda m: {
         "type": "linear",
         "out_features": m.out_features,
         **({"bias": False} if m.bias is None else {}),
     },
-    nn.Flatten: lambda m: {"type": "flatten"} if (m.start_dim, m.end_dim) == (1, -1) else _refuse("flatten dims"),
+    nn.Flatten: lambda m: {"type": "flatten"} if (m.start_dim, m.end_dim) == (1, -1) else refuse("flatten dims"),
     nn.Dropout: lambda m: {"type": "dropout", "p": m.p, **({"inplace": True} if m.inplace else {})},
     nn.Softmax: lambda m: {"type": "softmax", "dim": m.dim},
     nn.ConvTranspose2d: _convolution,
@@ -188,6 +182,7 @@ MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.Dropout2d: lambda m: {"type": "dropout2d", "p": m.p, **({"inplace": True} if m.inplace else {})},
     nn.ELU: lambda m: {"type": "elu", "alpha": m.alpha, **({"inplace": True} if m.inplace else {})},
 }
+MODULES.update(functions.MODULES)  # nn.Identity (no layer), nn.InstanceNorm2d, nn.LayerNorm (refused alone)
 MODULES.update(import_blocks.executor_modules(_convolution))  # what `cnnsize.build` makes
 
 
@@ -202,13 +197,9 @@ def _source_line(node: fx.Node) -> str:
     return f" at {Path(file).name}:{line}: {code.strip()}"
 
 
-def _refuse(what: str) -> dict[str, Any]:
-    raise ValueError(what)
-
-
-def _module_layer(module: nn.Module) -> Any:
-    rule = MODULES.get(type(module)) or functions.MODULES.get(type(module))
-    return rule(module) if rule else _refuse(f"{type(module).__name__}: no kind for this module")
+def _module_layer(module: nn.Module) -> functions.Mapped:
+    rule = MODULES.get(type(module))
+    return rule(module) if rule else refuse(f"{type(module).__name__}: no kind for this module")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -222,7 +213,7 @@ def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
     naming both failures when neither can. The example input has a batch of 2, so that the batch
     stands apart from every other size of 1 in the shapes the rules read."""
     example = torch.randn(2, *input_shape)
-    tracer = import_blocks.MappedTracer({**MODULES, **functions.MODULES})
+    tracer = import_blocks.MappedTracer(MODULES)
     try:
         return fx_traced(model, example, tracer)
     except Exception as fx_error:  # fx raises many kinds on code it cannot trace
@@ -278,15 +269,6 @@ def _patterns(found: Traced) -> tuple[dict[fx.Node, Pattern], set[fx.Node]]:
     return found_patterns, swallowed
 
 
-def _fresh(label: str, taken: set[str]) -> str:
-    name, count = label, 0
-    while name in taken:
-        count += 1
-        name = f"{label}_{count}"
-    taken.add(name)
-    return name
-
-
 def _tensors(value: Any) -> list[fx.Node]:
     """The nodes in an output's (nested) tuples, lists and dicts, in order."""
     if isinstance(value, fx.Node):
@@ -322,25 +304,19 @@ def _readable(node: fx.Node, reads: list[fx.Node], several: set[fx.Node], weight
 
 
 def _called_again(
-    target: str, layer: functions.Mapped, module: nn.Module, calls: dict[str, list[str]], taken: set[str]
+    target: str, layer: functions.Mapped, module: nn.Module, calls: dict[str, list[str]], fresh: Callable[[str], str]
 ) -> tuple[str, functions.Mapped]:
     """The name of this call of the module at `target` (its layer name), and its layer: the
-    module's path at its first call; at the next ones, `target_2`, `target_3`... (a name not
-    `taken`, then taken) and, for a module with parameters or buffers, `{shares: <first call>}`
-    (the same weights, counted once; a module without any is written as its kind again, which
-    counts the same)."""
+    module's path at its first call (a name taken from the start: every module path is); at the
+    next ones, `target_2`, `target_3`... (through `fresh`, which gives a name no other layer has)
+    and, for a module with parameters or buffers, `{shares: <first call>}` (the same weights,
+    counted once; a module without any is written as its kind again, which counts the same)."""
     made = calls.setdefault(target, [])
-    if not made:
-        made.append(target)
-        taken.add(target)
+    made.append(fresh(f"{target}_{len(made) + 1}") if made else target)
+    if len(made) == 1:
         return target, layer
-    label = f"{target}_{len(made) + 1}"
-    while label in taken:
-        label += "_"
-    made.append(label)
-    taken.add(label)
     has_state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-    return label, ({"shares": target} if has_state else layer)
+    return made[-1], ({"shares": target} if has_state else layer)
 
 
 class _Walk:
@@ -349,7 +325,8 @@ class _Walk:
     call that passes its input on reads), and the nodes no kind stands for (`unmapped`). Module
     calls are named by their paths less `prefix` (a built `Network`'s wrapper: `import_blocks`),
     a module's next calls by `_called_again`, every other call by `import_blocks.FunctionLabels`
-    (after the module whose `forward` made it); all of them from one set of names `taken`."""
+    (after the module whose `forward` made it); all of them from its one set of names taken ("input"
+    and every module path from the start, then each name given)."""
 
     def __init__(self, found: Traced, root: nn.Module, prefix: str) -> None:
         self.found = found
@@ -359,7 +336,6 @@ class _Walk:
         self.names: dict[fx.Node, str] = {}
         self.several: set[fx.Node] = set()  # chunk and split: their outputs are ports, `name.0`
         self.function_label = import_blocks.FunctionLabels(root, prefix)
-        self.taken = self.function_label.taken  # "input" and every module path, then each name given
         self.calls: dict[str, list[str]] = {}  # a module's layer name -> the names of its calls so far
         self.previous: Optional[str] = None
         self.unmapped: list[str] = []
@@ -427,7 +403,7 @@ class _Walk:
         """A module call's layer name (its path as the spec's) and its layer (`{shares: ...}` when
         the module was called before)."""
         path = import_blocks.layer_name(call.path, self.prefix)
-        return _called_again(path, mapped, call.module, self.calls, self.taken)
+        return _called_again(path, mapped, call.module, self.calls, self.function_label.fresh)
 
     def add(self, node: fx.Node, mapped: functions.Mapped, reads: list[fx.Node], label: str) -> None:
         """The node's layers appended (joins list their inputs; another layer says `from:` where
@@ -438,8 +414,7 @@ class _Walk:
         made = mapped if isinstance(mapped, list) else [mapped]
         for index, layer in enumerate(made):
             part = layer.pop("name", layer.get("type"))  # a rule may name the parts of a call: `mean_pool`
-            layer["name"] = label if index == len(made) - 1 else _fresh(f"{label}_{part}", self.taken)
-            self.taken.add(label)
+            layer["name"] = label if index == len(made) - 1 else self.function_label.fresh(f"{label}_{part}")
             if index == 0 and layer.get("type") in JOINS:
                 layer["from"] = [self.names[r] for r in reads]
             elif index == 0 and reads and self.names[reads[0]] != self.previous:
