@@ -321,14 +321,19 @@ def sharded_peak(model: Layout, parallel: Parallel) -> ShardedPeak:
     n = parallel.shard_ranks
     root, units = model.units[0], model.units[1:]
     shards = [sum(t.padded_shard(n) for t in u.tensors) for u in units]
+    whole = [n * shard for shard in shards]  # each unit gathered: `Unit.padded`, from its shards
+    root_whole = root.padded(n)
     moments = []
+    up_to, after = root_whole, sum(shards)  # running sums: one pass, not one sum per unit (quadratic)
     for i, unit in enumerate(units):
+        up_to += whole[i]
+        after -= shards[i]
         if parallel.strategy == "zero2":
-            gathered = root.padded(n) + sum(u.padded(n) for u in units[: i + 1])
+            gathered = up_to
         else:
-            gathered = root.padded(n) + unit.padded(n) + (units[i - 1].padded(n) if i > 0 else 0)
-        moments.append(ShardedPeak(unit, gathered, unit.numel + unit.padded(n), sum(shards[i + 1 :])))
-    moments.append(ShardedPeak(root, root.padded(n), root.numel + root.padded(n), sum(shards)))
+            gathered = root_whole + whole[i] + (whole[i - 1] if i > 0 else 0)
+        moments.append(ShardedPeak(unit, gathered, unit.numel + whole[i], after))
+    moments.append(ShardedPeak(root, root_whole, root.numel + root_whole, sum(shards)))
     return max(reversed(moments), key=lambda m: m.elements)  # the first in backward among equals
 
 
