@@ -171,6 +171,35 @@ def test_options_are_checked_before_anything_starts(tiny):
         run_distributed(tiny, options("ddp", timeout_s=0))
     with pytest.raises(UsageError, match="unknown optimizer 'lion'"):
         run_distributed(tiny, options("ddp", optimizer="lion"))
+    for huge in (1e7, float("inf")):  # Popen.communicate raised OverflowError and orphaned the launcher
+        with pytest.raises(UsageError, match=r"--timeout must be at most 604,800 s \(a week\)"):
+            run_distributed(tiny, options("ddp", timeout_s=huge))
+
+
+def test_an_interrupt_while_waiting_stops_the_launcher_and_its_ranks(tiny, monkeypatch):
+    # Ctrl-C reaches the command, not the launcher (its own session): waiting raises
+    # KeyboardInterrupt, and the launcher's process group must be killed before it propagates
+    import cnnsize.backend.distributed as distributed
+
+    killed, waits = [], []
+
+    class Launcher:
+        pid = 4242
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def communicate(self, timeout=None):
+            waits.append(timeout)
+            if len(waits) == 1:
+                raise KeyboardInterrupt
+            return "", ""
+
+    monkeypatch.setattr(distributed.subprocess, "Popen", Launcher)
+    monkeypatch.setattr(distributed.os, "killpg", lambda pid, sig: killed.append((pid, sig)))
+    with pytest.raises(KeyboardInterrupt):
+        run_distributed(tiny, options("ddp"))
+    assert killed == [(4242, distributed.signal.SIGKILL)] and len(waits) == 2  # killed, then reaped
 
 
 def test_a_run_past_its_timeout_is_stopped(tiny):

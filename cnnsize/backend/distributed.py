@@ -66,6 +66,7 @@ from cnnsize.schema import Spec
 MEASURED_STEP = "cnnsize.measured_step"
 PHASES = ("forward", "backward", "optimizer step")
 HELD_AFTER = "held after the step"
+MAX_TIMEOUT_S = 7 * 24 * 3600  # a week: Popen.communicate overflows past about 24.8 days (2^31 ms)
 FAIL_RANK = "CNNSIZE_FAIL_RANK"  # fault injection for tests: the rank that raises after joining
 MAX_CPU_PROCESSES = 64  # on the CPU, at most this many ranks, and no more than the machine's cores
 LEARNING_RATE = 1e-4
@@ -103,6 +104,8 @@ class DistributedOptions:
                 )
         if not self.timeout_s > 0:
             raise UsageError(f"--timeout must be a positive number of seconds, got {self.timeout_s!r}")
+        if not self.timeout_s <= MAX_TIMEOUT_S:  # inf too
+            raise UsageError(f"--timeout must be at most {MAX_TIMEOUT_S:,} s (a week), got {self.timeout_s!r}")
         if self.strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy '{self.strategy}'; choose one of {', '.join(STRATEGIES)}")
         if self.optimizer not in OPTIMIZERS:
@@ -200,13 +203,17 @@ def _launch(folder: str, runs: Sequence[DistributedOptions]) -> None:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True
     )
-    timeout = sum(options.timeout_s for options in runs)
+    timeout = min(sum(options.timeout_s for options in runs), 3 * MAX_TIMEOUT_S)  # within communicate's range
     try:
         _, errors = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)  # the launcher and every rank: one session
         process.communicate()
         raise RankFailed(f"{what} did not finish in {timeout:g} s; stopped") from None
+    except BaseException:  # Ctrl-C (the launcher's own session does not get the SIGINT), or any other
+        os.killpg(process.pid, signal.SIGKILL)  # failure while waiting: never leave the ranks running
+        process.communicate()
+        raise
     if not Path(folder, "result.pickle").exists():
         lines = [line for line in errors.strip().splitlines() if line.strip()]
         last = lines[-1] if lines else f"exit code {process.returncode}"
