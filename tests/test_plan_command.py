@@ -105,6 +105,8 @@ def test_report_takes_the_memory_options():
         (["--reserve", "2GiB"], "error: --reserve (2.00 GiB, 2,147,483,648 B) leaves nothing of --memory (1.00 GiB"),
         (["--reserve", "lots"], "error: --reserve: 'lots' is not a byte size"),
         (["--mode", "inference", "--gpus", "8", "--strategy", "fsdp"], "error: --strategy fsdp shards training state"),
+        # it printed a 'global batch' of batch x ranks x 4 steps, for steps that take no optimizer step
+        (["--mode", "inference", "--accumulate", "4"], "error: --accumulate is for training"),
     ],
 )
 def test_parallel_and_reserve_errors_are_one_message_and_exit_2(args, message):

@@ -171,6 +171,8 @@ def plan(
     try:
         limit = parse_limit(memory)
         check_combination(checkpoint.value, solve.value, mode.value, batch_size)
+        if accumulate is not None and mode == Mode.inference:
+            raise UsageError("--accumulate is for training: inference has no gradients to accumulate")
         parallel = parallel_of(gpus, strategy, nodes, accumulate)
 
         def one(path: str) -> Any:
