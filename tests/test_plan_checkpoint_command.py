@@ -85,7 +85,7 @@ def test_bad_options_are_one_message_exit_2(args, message):
 def test_solve_resolution_with_a_flat_input_is_a_usage_error(tmp_path):
     flat = tmp_path / "flat.yaml"
     flat.write_text("name: flat\ninput: [12]\nlayers:\n  - {type: linear, out_features: 2}\n")
-    code, out, err = invoke("plan", str(flat), "-m", "1MiB", "--solve", "resolution")
+    code, out, err = invoke("plan", str(flat), "-m", "1MiB", "--reserve", "0", "--solve", "resolution")
     assert code == 2 and out == ""
     assert "needs an image input [C, H, W]; flat's input is [12]" in err and "Traceback" not in err
 

@@ -174,9 +174,16 @@ def plan(
         if accumulate is not None and mode == Mode.inference:
             raise UsageError("--accumulate is for training: inference has no gradients to accumulate")
         parallel = parallel_of(gpus, strategy, nodes, accumulate)
+        check_options(limit, reserve, device.value, parallel, mode.value)
 
         def one(path: str) -> Any:
             spec = load_argument(path, shape, params)
+            try:
+                return solved(spec)
+            except UsageError as error:  # the options are checked: this spec cannot take them
+                raise SpecRefused(str(error)) from None
+
+        def solved(spec: Any) -> Any:
             if solve == Solve.resolution:
                 from cnnsize.resolution import solve_resolution
 
@@ -227,6 +234,23 @@ def plan(
     if not plans and (len(specs) == 1 or fmt != Format.json):
         raise typer.Exit(code)
     deliver(lambda: show(plans, fmt.value, sys.stdout, one=len(specs) == 1), code)
+
+
+class SpecRefused(CnnsizeError):
+    """Options one spec cannot take (a flat input for --solve resolution, an integer dtype for
+    training): that spec's failure, exit 2, while the other specs are still planned."""
+
+    exit_code = 2
+
+
+def check_options(limit: int, reserve: Optional[str], device: str, parallel: Any, mode: str) -> None:
+    """The checks no spec changes, made once before any spec is read, so that a usage error left
+    inside a spec's planning is that spec's own (`SpecRefused`)."""
+    from cnnsize.headroom import usable
+    from cnnsize.planner import check_parallel_mode, reserve_of
+
+    check_parallel_mode(parallel, mode)
+    usable(limit, reserve_of(reserve, limit, device), explicit=reserve is not None)
 
 
 def check_combination(checkpoint: str, solve: str, mode: str, batch_size: Optional[int]) -> None:
