@@ -109,6 +109,8 @@ CHECKPOINT_CSV = (
 RESOLUTION_CSV_HEADER = (
     "network", "mode", "optimizer", "dtype", "amp", "device", "checkpoint", "memory_limit_bytes", "batch_size",
     "resolution", "total_bytes", *CSV_LINES, "recompute_bytes", "next_resolution", "next_resolution_total_bytes",
+    "reserve_bytes", "usable_bytes", "strategy", "gpus", "nodes", "world_size", "accumulate", "rank",
+    "global_batch_size", "gradient_bucket_bytes", "unsharded_parameter_bytes", "communication_buffer_bytes",
 )  # fmt: skip
 
 
@@ -360,6 +362,7 @@ def resolution_document(p: Any) -> Any:
     """`--solve resolution`'s answer for one spec."""
     from cnnsize.headroom import NOT_COUNTED
     from cnnsize.listing import Document, Panel, Part, Text
+    from cnnsize.parallel import PARALLEL_LINES
     from cnnsize.render_memory import DEVICE_NAMES, bytes_text, rank_lines
     from cnnsize.units import human_bytes
 
@@ -391,7 +394,12 @@ def resolution_document(p: Any) -> Any:
                 p.checkpoint]  # fmt: skip
     figures = [p.limit, f.batch_size, side, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES),
                f.lines.get("recompute_bytes", ""), p.next_resolution or "", p.next_total or ""]  # fmt: skip
-    return Document(parts, RESOLUTION_CSV_HEADER, [settings + figures], [f"{p.name}: {stamp}"])
+    spread = [
+        p.reserve.bytes, p.usable, par.strategy if par else "", par.gpus if par else 1, par.nodes if par else 1,
+        par.world if par else 1, par.accumulate if par else 1, "" if f.rank is None else f.rank,
+        par.global_batch(f.batch_size) if par else f.batch_size, *(f.lines.get(key, "") for key in PARALLEL_LINES),
+    ]  # fmt: skip
+    return Document(parts, RESOLUTION_CSV_HEADER, [settings + figures + spread], [f"{p.name}: {stamp}"])
 
 
 __all__ = ["plan"]
