@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -225,3 +231,51 @@ def test_bad_distributed_options_exit_2_with_one_message(args, message):
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of group `pgid` still runs (zombies waiting for a reaper aside)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields after the name: state, ppid, pgrp
+            return True
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")
+def test_the_launcher_stops_its_ranks_when_the_command_is_killed():
+    # The command (here `command`) starts the launcher in its own session, so SIGTERM from `timeout`
+    # or a CI runner, or SIGKILL, reaches the command only: the launcher and its ranks (here one
+    # `sleep`) ran on, orphaned, up to --timeout. With stop_with_parent they are gone within a poll.
+    launcher = (
+        "import os, subprocess, sys, time\n"
+        "from cnnsize.backend.distributed import stop_with_parent\n"
+        "stop_with_parent(int(os.environ['WATCHED']), every_s=0.1)\n"
+        "subprocess.Popen(['sleep', '60'])\n"
+        "print(os.getpgid(0), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    command = (
+        "import os, subprocess, sys, time\n"
+        "env = {**os.environ, 'WATCHED': str(os.getpid())}\n"
+        f"subprocess.Popen([sys.executable, '-c', {launcher!r}], start_new_session=True, env=env)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", command], stdout=subprocess.PIPE, text=True)
+    try:
+        pgid = int(parent.stdout.readline())  # the launcher's group, once it watches and its rank runs
+        assert _group_alive(pgid)
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        alive = _group_alive(pgid)
+        if alive:
+            os.killpg(pgid, signal.SIGKILL)
+        assert not alive
+    finally:
+        parent.kill()
