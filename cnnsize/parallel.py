@@ -107,9 +107,9 @@ class Parallel:
 
     def describe(self) -> str:
         """`8 GPUs, fsdp` or `2 nodes x 8 GPUs, fsdp (hybrid sharding)`."""
-        where = f"{self.nodes} nodes x {self.gpus} GPUs" if self.nodes > 1 else _count(self.gpus, "GPU")
+        where = f"{self.nodes:,} nodes x {self.gpus:,} GPUs" if self.nodes > 1 else _count(self.gpus, "GPU")
         hybrid = " (hybrid sharding)" if self.nodes > 1 and self.sharded else ""
-        steps = f", {self.accumulate} accumulated steps" if self.accumulate > 1 else ""
+        steps = f", {self.accumulate:,} accumulated steps" if self.accumulate > 1 else ""
         return f"{where}, {self.strategy}{hybrid}{steps}"
 
     def to_dict(self) -> dict[str, object]:
@@ -123,7 +123,7 @@ class Parallel:
 
 
 def _count(n: int, what: str) -> str:
-    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+    return f"{n} {what}" if n == 1 else f"{n:,} {what}s"
 
 
 # -- the parameters, as PyTorch holds them -------------------------------------------------------

@@ -180,6 +180,12 @@ def test_global_batch_and_description():
     assert p.world == 16 and p.global_batch(32) == 32 * 16 * 4
     assert p.describe() == "2 nodes x 8 GPUs, fsdp (hybrid sharding), 4 accumulated steps"
     assert Parallel(8).describe() == "8 GPUs, ddp"
+    # large counts are grouped, as every other figure is (they printed 1000000 beside 1,000,000)
+    assert (
+        Parallel(1000, nodes=1000, accumulate=10**6).describe()
+        == "1,000 nodes x 1,000 GPUs, ddp, 1,000,000 accumulated steps"
+    )
+    assert Parallel(10**6).describe() == "1,000,000 GPUs, ddp"
 
 
 @pytest.mark.parametrize(

@@ -200,3 +200,9 @@ def test_an_option_no_spec_changes_stops_before_any_spec(tmp_path):
             "give a smaller --reserve"
         ]
     )
+
+
+def test_the_global_batch_line_groups_the_accumulated_steps():
+    code, out, _ = invoke("plan", TOY, "-m", "1GiB", "--gpus", "2", "--accumulate", "1000", "--reserve", "0")
+    batch = int(re.search(r"batch size (\d+) per GPU", out).group(1))
+    assert code == 0 and f"{batch:,} x 2 ranks x 1,000 steps = {batch * 2 * 1000:,}" in out

@@ -304,7 +304,7 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
         if p.peak is not None:
             lines.insert(0, ("Peak", p.peak))
         if par is not None:
-            steps = f" x {par.accumulate} steps" if par.accumulate > 1 else ""
+            steps = f" x {par.accumulate:,} steps" if par.accumulate > 1 else ""
             lines.append(("Global batch", f"{f.batch_size:,} x {par.world:,} ranks{steps} = {p.global_batch:,}"))
         settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device]
         figures = [p.limit, f.batch_size, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES), p.next_total]
