@@ -246,24 +246,27 @@ def _group_alive(pgid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")
-def test_the_launcher_stops_its_ranks_when_the_command_is_killed():
+def test_the_launcher_stops_its_ranks_when_the_command_is_killed(tmp_path):
     # The command (here `command`) starts the launcher in its own session, so SIGTERM from `timeout`
     # or a CI runner, or SIGKILL, reaches the command only: the launcher and its ranks (here one
-    # `sleep`) ran on, orphaned, up to --timeout. With stop_with_parent they are gone within a poll.
+    # `sleep`) ran on, orphaned, up to --timeout, and the run's folder stayed in /tmp. With
+    # stop_with_parent they are gone within a poll.
     launcher = (
         "import os, subprocess, sys, time\n"
         "from cnnsize.backend.distributed import stop_with_parent\n"
-        "stop_with_parent(int(os.environ['WATCHED']), every_s=0.1)\n"
+        "stop_with_parent(int(os.environ['WATCHED']), os.environ['FOLDER'], every_s=0.1)\n"
         "subprocess.Popen(['sleep', '60'])\n"
         "print(os.getpgid(0), flush=True)\n"
         "time.sleep(60)\n"
     )
     command = (
         "import os, subprocess, sys, time\n"
-        "env = {**os.environ, 'WATCHED': str(os.getpid())}\n"
+        f"env = {{**os.environ, 'WATCHED': str(os.getpid()), 'FOLDER': {str(tmp_path / 'run')!r}}}\n"
         f"subprocess.Popen([sys.executable, '-c', {launcher!r}], start_new_session=True, env=env)\n"
         "time.sleep(60)\n"
     )
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "request.pickle").write_bytes(b"")  # the run's folder, which the command cannot remove
     parent = subprocess.Popen([sys.executable, "-c", command], stdout=subprocess.PIPE, text=True)
     try:
         pgid = int(parent.stdout.readline())  # the launcher's group, once it watches and its rank runs
@@ -276,6 +279,6 @@ def test_the_launcher_stops_its_ranks_when_the_command_is_killed():
         alive = _group_alive(pgid)
         if alive:
             os.killpg(pgid, signal.SIGKILL)
-        assert not alive
+        assert not alive and not (tmp_path / "run").exists()
     finally:
         parent.kill()

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,15 +224,18 @@ def _launch(folder: str, runs: Sequence[DistributedOptions]) -> None:
         raise RankFailed(f"{what}: the launcher failed: {last}")
 
 
-def stop_with_parent(parent: int, every_s: float = 0.5) -> threading.Thread:
+def stop_with_parent(parent: int, folder: Optional[str] = None, every_s: float = 0.5) -> threading.Thread:
     """Watch, on a daemon thread, that `parent` (the command that started the launcher) is still
     its parent; once it is not (killed, or stopped by SIGTERM, as `timeout` and CI runners stop a
-    job), kill the launcher's process group: the launcher and every rank. The launcher runs in its
-    own session, so no signal sent to the command reaches them."""
+    job), remove the run's `folder` (the command, killed, could not) and kill the launcher's process
+    group: the launcher and every rank. The launcher runs in its own session, so no signal sent to
+    the command reaches them."""
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(every_s)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
         os.killpg(os.getpgid(0), signal.SIGKILL)
 
     thread = threading.Thread(target=watch, name="cnnsize-parent-watch", daemon=True)
@@ -245,7 +249,7 @@ def launcher_main(folder: str) -> int:
     import torch._dynamo  # noqa: F401  # optimizers import it when made: once here, not in every forked rank
 
     if PARENT in os.environ:
-        stop_with_parent(int(os.environ[PARENT]))
+        stop_with_parent(int(os.environ[PARENT]), folder)
 
     with open(Path(folder, "request.pickle"), "rb") as file:
         spec, runs = pickle.load(file)
