@@ -107,9 +107,9 @@ class Parallel:
 
     def describe(self) -> str:
         """`8 GPUs, fsdp` or `2 nodes x 8 GPUs, fsdp (hybrid sharding)`."""
-        where = f"{self.nodes} nodes x {self.gpus} GPUs" if self.nodes > 1 else _count(self.gpus, "GPU")
+        where = f"{self.nodes:,} nodes x {self.gpus:,} GPUs" if self.nodes > 1 else _count(self.gpus, "GPU")
         hybrid = " (hybrid sharding)" if self.nodes > 1 and self.sharded else ""
-        steps = f", {self.accumulate} accumulated steps" if self.accumulate > 1 else ""
+        steps = f", {self.accumulate:,} accumulated steps" if self.accumulate > 1 else ""
         return f"{where}, {self.strategy}{hybrid}{steps}"
 
     def to_dict(self) -> dict[str, object]:
@@ -123,7 +123,7 @@ class Parallel:
 
 
 def _count(n: int, what: str) -> str:
-    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+    return f"{n} {what}" if n == 1 else f"{n:,} {what}s"
 
 
 # -- the parameters, as PyTorch holds them -------------------------------------------------------
@@ -321,14 +321,19 @@ def sharded_peak(model: Layout, parallel: Parallel) -> ShardedPeak:
     n = parallel.shard_ranks
     root, units = model.units[0], model.units[1:]
     shards = [sum(t.padded_shard(n) for t in u.tensors) for u in units]
+    whole = [n * shard for shard in shards]  # each unit gathered: `Unit.padded`, from its shards
+    root_whole = root.padded(n)
     moments = []
+    up_to, after = root_whole, sum(shards)  # running sums: one pass, not one sum per unit (quadratic)
     for i, unit in enumerate(units):
+        up_to += whole[i]
+        after -= shards[i]
         if parallel.strategy == "zero2":
-            gathered = root.padded(n) + sum(u.padded(n) for u in units[: i + 1])
+            gathered = up_to
         else:
-            gathered = root.padded(n) + unit.padded(n) + (units[i - 1].padded(n) if i > 0 else 0)
-        moments.append(ShardedPeak(unit, gathered, unit.numel + unit.padded(n), sum(shards[i + 1 :])))
-    moments.append(ShardedPeak(root, root.padded(n), root.numel + root.padded(n), sum(shards)))
+            gathered = root_whole + whole[i] + (whole[i - 1] if i > 0 else 0)
+        moments.append(ShardedPeak(unit, gathered, unit.numel + whole[i], after))
+    moments.append(ShardedPeak(root, root_whole, root.numel + root_whole, sum(shards)))
     return max(reversed(moments), key=lambda m: m.elements)  # the first in backward among equals
 
 

@@ -139,6 +139,8 @@ def solve_resolution(
     held = reserve_of(reserve, limit, device)
     room = usable(limit, held, explicit=reserve is not None)
     search = _Search(spec, channels, room, batch_size, mode, optimizer, dtype, amp, device, checkpoint, parallel)
+    if shape[1] != shape[2]:  # not the spec's own input: a square of its larger side may be refused
+        own = search.square_near(own, shape)
     plan = search.run(own)
     return replace(plan, limit=limit, reserve=held, parallel=parallel)
 
@@ -202,6 +204,19 @@ class _Search:
             if self.total(s) is not None:
                 return s
         return None
+
+    def square_near(self, side: int, shape: tuple[int, ...]) -> int:
+        """For a spec whose own input is not square: the valid square side nearest `side` (its
+        larger side; above first), or a usage error quoting the engine when none is within `SCAN`."""
+        found = self.valid_from(side, side + 1 + SCAN)
+        if found is None:
+            found = next((s for s in range(side - 1, max(0, side - 1 - SCAN), -1) if self.total(s) is not None), None)
+        if found is None:
+            raise UsageError(
+                f"--solve resolution tries square inputs; {self.name}'s input is {shape[1]}x{shape[2]}, and no "
+                f"square side from {max(1, side - SCAN)} to {side + SCAN} is valid: {self.refusals[side]}"
+            )
+        return found
 
     def run(self, own: int) -> ResolutionPlan:
         notes: list[str] = []

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -171,6 +177,35 @@ def test_options_are_checked_before_anything_starts(tiny):
         run_distributed(tiny, options("ddp", timeout_s=0))
     with pytest.raises(UsageError, match="unknown optimizer 'lion'"):
         run_distributed(tiny, options("ddp", optimizer="lion"))
+    for huge in (1e7, float("inf")):  # Popen.communicate raised OverflowError and orphaned the launcher
+        with pytest.raises(UsageError, match=r"--timeout must be at most 604,800 s \(a week\)"):
+            run_distributed(tiny, options("ddp", timeout_s=huge))
+
+
+def test_an_interrupt_while_waiting_stops_the_launcher_and_its_ranks(tiny, monkeypatch):
+    # Ctrl-C reaches the command, not the launcher (its own session): waiting raises
+    # KeyboardInterrupt, and the launcher's process group must be killed before it propagates
+    import cnnsize.backend.distributed as distributed
+
+    killed, waits = [], []
+
+    class Launcher:
+        pid = 4242
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def communicate(self, timeout=None):
+            waits.append(timeout)
+            if len(waits) == 1:
+                raise KeyboardInterrupt
+            return "", ""
+
+    monkeypatch.setattr(distributed.subprocess, "Popen", Launcher)
+    monkeypatch.setattr(distributed.os, "killpg", lambda pid, sig: killed.append((pid, sig)))
+    with pytest.raises(KeyboardInterrupt):
+        run_distributed(tiny, options("ddp"))
+    assert killed == [(4242, distributed.signal.SIGKILL)] and len(waits) == 2  # killed, then reaped
 
 
 def test_a_run_past_its_timeout_is_stopped(tiny):
@@ -196,3 +231,54 @@ def test_bad_distributed_options_exit_2_with_one_message(args, message):
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of group `pgid` still runs (zombies waiting for a reaper aside)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields after the name: state, ppid, pgrp
+            return True
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process groups from /proc")
+def test_the_launcher_stops_its_ranks_when_the_command_is_killed(tmp_path):
+    # The command (here `command`) starts the launcher in its own session, so SIGTERM from `timeout`
+    # or a CI runner, or SIGKILL, reaches the command only: the launcher and its ranks (here one
+    # `sleep`) ran on, orphaned, up to --timeout, and the run's folder stayed in /tmp. With
+    # stop_with_parent they are gone within a poll.
+    launcher = (
+        "import os, subprocess, sys, time\n"
+        "from cnnsize.backend.distributed import stop_with_parent\n"
+        "stop_with_parent(int(os.environ['WATCHED']), os.environ['FOLDER'], every_s=0.1)\n"
+        "subprocess.Popen(['sleep', '60'])\n"
+        "print(os.getpgid(0), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    command = (
+        "import os, subprocess, sys, time\n"
+        f"env = {{**os.environ, 'WATCHED': str(os.getpid()), 'FOLDER': {str(tmp_path / 'run')!r}}}\n"
+        f"subprocess.Popen([sys.executable, '-c', {launcher!r}], start_new_session=True, env=env)\n"
+        "time.sleep(60)\n"
+    )
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "request.pickle").write_bytes(b"")  # the run's folder, which the command cannot remove
+    parent = subprocess.Popen([sys.executable, "-c", command], stdout=subprocess.PIPE, text=True)
+    try:
+        pgid = int(parent.stdout.readline())  # the launcher's group, once it watches and its rank runs
+        assert _group_alive(pgid)
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        alive = _group_alive(pgid)
+        if alive:
+            os.killpg(pgid, signal.SIGKILL)
+        assert not alive and not (tmp_path / "run").exists()
+    finally:
+        parent.kill()

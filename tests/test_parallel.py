@@ -24,8 +24,10 @@ from cnnsize.memory import Bytes, Precision
 from cnnsize.parallel import (
     DDP_BUCKET_CAP,
     DDP_FIRST_BUCKET,
+    Layout,
     Parallel,
     ParamTensor,
+    Unit,
     ddp_buckets,
     layout,
     sharded_peak,
@@ -178,6 +180,12 @@ def test_global_batch_and_description():
     assert p.world == 16 and p.global_batch(32) == 32 * 16 * 4
     assert p.describe() == "2 nodes x 8 GPUs, fsdp (hybrid sharding), 4 accumulated steps"
     assert Parallel(8).describe() == "8 GPUs, ddp"
+    # large counts are grouped, as every other figure is (they printed 1000000 beside 1,000,000)
+    assert (
+        Parallel(1000, nodes=1000, accumulate=10**6).describe()
+        == "1,000 nodes x 1,000 GPUs, ddp, 1,000,000 accumulated steps"
+    )
+    assert Parallel(10**6).describe() == "1,000,000 GPUs, ddp"
 
 
 @pytest.mark.parametrize(
@@ -329,3 +337,25 @@ def test_zero1_with_more_ranks_than_tensors_leaves_the_rest_empty(tiny):
     # ten tensors on sixteen ranks: one each, largest first, ranks 10 to 15 own nothing
     sizes = zero1_partition(layout(resolve(tiny)).tensors, 16)
     assert sizes == [324, 324, 108, 24, 12, 6, 6, 6, 4, 2] + [0] * 6
+
+
+@pytest.mark.parametrize("strategy", ["zero2", "fsdp"])
+def test_the_sharded_peak_is_one_pass_over_the_units(monkeypatch, strategy):
+    # 2,000 units of one 8-row tensor each (and a 1-row root) on 4 ranks: each unit gathered is
+    # 4 * ceil(8 / 4) = 8 elements, a shard 2, the root gathered 4. zero2 at unit i holds the root and
+    # units 0..i (8 each) gathered; the first in backward (the last unit) the most: 4 + 2,000 * 8, its
+    # gradients and padded copy 8 + 8, nothing reduced. Each tensor's shard is asked for a bounded
+    # number of times: the sum per unit it replaced asked 2,000 * 2,001 / 2 times (41 s of a plan).
+    units = tuple(Unit(("layers", i), (ParamTensor(("layers", i), "weight", (8,)),)) for i in range(2000))
+    root = Unit(None, (ParamTensor(("layers", -1), "weight", (1,)),))
+    model = Layout(tuple(t for u in (root, *units) for t in u.tensors), (root, *units))
+    calls = []
+    shard = ParamTensor.padded_shard
+    monkeypatch.setattr(ParamTensor, "padded_shard", lambda self, n: calls.append(1) or shard(self, n))
+    peak = sharded_peak(model, Parallel(4, strategy))
+    assert len(calls) <= 2 * len(model.tensors)
+    if strategy == "zero2":
+        assert peak.unit is units[-1] and (peak.gathered, peak.buffers, peak.reduced) == (4 + 2000 * 8, 8 + 8, 0)
+    else:  # the root, unit i and unit i - 1 gathered, and the shards of units after i: unit i (i >= 1)
+        # holds 4 + 8 + 8 + 16 + 2 * (1,999 - i), the most at unit 1; unit 0 4 + 8 + 16 + 2 * 1,999 = 4,026
+        assert peak.unit is units[1] and (peak.gathered, peak.buffers, peak.reduced) == (4 + 8 + 8, 16, 2 * 1998)

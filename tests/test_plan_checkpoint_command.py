@@ -65,6 +65,26 @@ def test_solve_resolution_prints_the_side_and_the_next():
     assert int(csv_dicts(out)[0]["batch_size"]) == 1  # the default batch
 
 
+def test_solve_resolution_s_csv_carries_the_rank_s_lines_and_they_add_up():
+    # on 2 GPUs under fsdp the rank holds gathered units and reduce-scatter buffers: the CSV had
+    # no column for them (nor the reserve, the strategy or the global batch), so its lines fell short
+    # of its total by exactly those two lines
+    args = ["--solve", "resolution", "-b", "2", "--gpus", "2", "--strategy", "fsdp", "--reserve", "10%"]
+    code, out, _ = invoke("plan", RESNET, "-m", "64MiB", *args, "-f", "csv")
+    row = csv_dicts(out)[0]
+    code, out, _ = invoke("plan", RESNET, "-m", "64MiB", *args, "-f", "json")
+    answer = json.loads(out)
+    held = answer["footprint"]
+    lines = [key for key in held if key.endswith("_bytes") and key != "total_bytes"]
+    assert sum(int(row[key] or 0) for key in lines) == int(row["total_bytes"]) == held["total_bytes"]
+    assert int(row["unsharded_parameter_bytes"]) == held["unsharded_parameter_bytes"] > 0
+    assert int(row["communication_buffer_bytes"]) == held["communication_buffer_bytes"] > 0
+    assert int(row["reserve_bytes"]) == 64 * 2**20 // 10  # 10% of 67,108,864 B, rounded down
+    assert int(row["usable_bytes"]) == 64 * 2**20 - int(row["reserve_bytes"])
+    assert (row["strategy"], row["world_size"], row["rank"]) == ("fsdp", "2", "0")
+    assert int(row["global_batch_size"]) == 2 * 2  # batch 2 per rank x 2 ranks
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -85,7 +105,7 @@ def test_bad_options_are_one_message_exit_2(args, message):
 def test_solve_resolution_with_a_flat_input_is_a_usage_error(tmp_path):
     flat = tmp_path / "flat.yaml"
     flat.write_text("name: flat\ninput: [12]\nlayers:\n  - {type: linear, out_features: 2}\n")
-    code, out, err = invoke("plan", str(flat), "-m", "1MiB", "--solve", "resolution")
+    code, out, err = invoke("plan", str(flat), "-m", "1MiB", "--reserve", "0", "--solve", "resolution")
     assert code == 2 and out == ""
     assert "needs an image input [C, H, W]; flat's input is [12]" in err and "Traceback" not in err
 

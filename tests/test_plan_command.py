@@ -105,6 +105,8 @@ def test_report_takes_the_memory_options():
         (["--reserve", "2GiB"], "error: --reserve (2.00 GiB, 2,147,483,648 B) leaves nothing of --memory (1.00 GiB"),
         (["--reserve", "lots"], "error: --reserve: 'lots' is not a byte size"),
         (["--mode", "inference", "--gpus", "8", "--strategy", "fsdp"], "error: --strategy fsdp shards training state"),
+        # it printed a 'global batch' of batch x ranks x 4 steps, for steps that take no optimizer step
+        (["--mode", "inference", "--accumulate", "4"], "error: --accumulate is for training"),
     ],
 )
 def test_parallel_and_reserve_errors_are_one_message_and_exit_2(args, message):
@@ -166,3 +168,41 @@ def test_every_format_carries_the_parallel_lines(fmt):
     else:
         assert "Gathered parameters (FSDP)" in out and "Communication buffers" in out
         assert "Global batch" in out and "Usable memory" in out and "Not counted" in out
+
+
+def test_a_spec_that_cannot_take_the_options_fails_alone(tmp_path):
+    # --solve resolution on a flat input is that spec's own refusal: the toy is still planned, the
+    # flat spec gives one line naming its file, and the exit code is the usage error's, 2 (it used
+    # to stop every spec, printing nothing for the toy)
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("name: flat\ninput: [12]\nlayers:\n  - {type: linear, out_features: 2}\n")
+    code, out, err = invoke("plan", str(flat), TOY, "-m", "1GiB", "--reserve", "0", "--solve", "resolution")
+    assert code == 2
+    assert out.startswith("cs231n-toy: input 3x")
+    assert err.strip().splitlines() == [
+        f"{flat}: error: --solve resolution needs an image input [C, H, W]; flat's input is [12], which has no "
+        "height and width"
+    ]
+    code, out, _ = invoke("plan", TOY, str(flat), "-m", "1GiB", "--reserve", "0", "--solve", "resolution", "-f", "json")
+    assert code == 2 and [p["name"] for p in json.loads(out)] == ["cs231n-toy"]
+
+
+def test_an_option_no_spec_changes_stops_before_any_spec(tmp_path):
+    # the reserve and inference's strategy are checked once: one message, no spec read (a missing one
+    # is not reported), exit 2
+    code, out, err = invoke("plan", TOY, str(tmp_path / "missing.yaml"), "-m", "1GiB", "--reserve", "2GiB")
+    assert (
+        code == 2
+        and out == ""
+        and err.strip().splitlines()
+        == [
+            "error: --reserve (2.00 GiB, 2,147,483,648 B) leaves nothing of --memory (1.00 GiB, 1,073,741,824 B); "
+            "give a smaller --reserve"
+        ]
+    )
+
+
+def test_the_global_batch_line_groups_the_accumulated_steps():
+    code, out, _ = invoke("plan", TOY, "-m", "1GiB", "--gpus", "2", "--accumulate", "1000", "--reserve", "0")
+    batch = int(re.search(r"batch size (\d+) per GPU", out).group(1))
+    assert code == 0 and f"{batch:,} x 2 ranks x 1,000 steps = {batch * 2 * 1000:,}" in out

@@ -140,3 +140,23 @@ def test_with_several_gpus_the_side_is_what_one_rank_fits():
     assert answer.to_dict()["parallel"]["strategy"] == "fsdp"
     # sharding the model states leaves more room than one whole copy per GPU
     assert side >= solve_resolution(spec, 2**30, batch_size=8).resolution
+
+
+def test_a_rectangular_input_is_searched_from_its_larger_side():
+    # the tiny network on a 1x4x8 input: the search starts at the larger side, 8, as a square, and
+    # ends where 8 + 8 s^2 <= 808 B: side 10 (808 B), as on the square input
+    spec = cnnsize.load(TINY.replace("[1, 4, 4]", "[1, 4, 8]"))
+    answer = solve_resolution(spec, 808, device="cpu")
+    assert answer.resolution == 10 and answer.footprint.total_bytes == footprint(10) == 808
+
+
+def test_a_rectangular_input_no_square_side_takes_is_a_usage_error():
+    # a 2x3 convolution (no padding) on 1x4x8 gives 1x3x6 = 18 features, which a linear layer fixes:
+    # a square s gives (s - 1)(s - 2) features, never 18, so every square side is refused. It was the
+    # linear layer's error at side 8 (located in a spec that is valid as written), exit 1
+    spec = cnnsize.load(
+        "name: rect\ninput: [1, 4, 8]\nlayers:\n  - {type: conv2d, out_channels: 1, kernel_size: [2, 3]}\n"
+        "  - flatten\n  - {type: linear, in_features: 18, out_features: 2}\n"
+    )
+    with pytest.raises(UsageError, match=r"rect's input is 4x8, and no square side from 1 to 72 is valid: linear"):
+        solve_resolution(spec, 10**6, device="cpu")

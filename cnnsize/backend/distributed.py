@@ -38,10 +38,12 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager, nullcontext
@@ -66,6 +68,8 @@ from cnnsize.schema import Spec
 MEASURED_STEP = "cnnsize.measured_step"
 PHASES = ("forward", "backward", "optimizer step")
 HELD_AFTER = "held after the step"
+MAX_TIMEOUT_S = 7 * 24 * 3600  # a week: Popen.communicate overflows past about 24.8 days (2^31 ms)
+PARENT = "CNNSIZE_LAUNCHER_PARENT"  # the pid of the command that started the launcher
 FAIL_RANK = "CNNSIZE_FAIL_RANK"  # fault injection for tests: the rank that raises after joining
 MAX_CPU_PROCESSES = 64  # on the CPU, at most this many ranks, and no more than the machine's cores
 LEARNING_RATE = 1e-4
@@ -103,6 +107,8 @@ class DistributedOptions:
                 )
         if not self.timeout_s > 0:
             raise UsageError(f"--timeout must be a positive number of seconds, got {self.timeout_s!r}")
+        if not self.timeout_s <= MAX_TIMEOUT_S:  # inf too
+            raise UsageError(f"--timeout must be at most {MAX_TIMEOUT_S:,} s (a week), got {self.timeout_s!r}")
         if self.strategy not in STRATEGIES:
             raise UsageError(f"unknown strategy '{self.strategy}'; choose one of {', '.join(STRATEGIES)}")
         if self.optimizer not in OPTIMIZERS:
@@ -196,27 +202,54 @@ def _launch(folder: str, runs: Sequence[DistributedOptions]) -> None:
     what = f"{first.strategy} on {first.nproc} processes" if len(runs) == 1 else f"{len(runs)} distributed runs"
     root = str(Path(__file__).resolve().parents[2])  # the folder holding the cnnsize package
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    env[PARENT] = str(os.getpid())  # the launcher stops itself and its ranks once this process is gone
     command = [sys.executable, "-m", "cnnsize.backend.distributed", folder]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True
     )
-    timeout = sum(options.timeout_s for options in runs)
+    timeout = min(sum(options.timeout_s for options in runs), 3 * MAX_TIMEOUT_S)  # within communicate's range
     try:
         _, errors = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)  # the launcher and every rank: one session
         process.communicate()
         raise RankFailed(f"{what} did not finish in {timeout:g} s; stopped") from None
+    except BaseException:  # Ctrl-C (the launcher's own session does not get the SIGINT), or any other
+        os.killpg(process.pid, signal.SIGKILL)  # failure while waiting: never leave the ranks running
+        process.communicate()
+        raise
     if not Path(folder, "result.pickle").exists():
         lines = [line for line in errors.strip().splitlines() if line.strip()]
         last = lines[-1] if lines else f"exit code {process.returncode}"
         raise RankFailed(f"{what}: the launcher failed: {last}")
 
 
+def stop_with_parent(parent: int, folder: Optional[str] = None, every_s: float = 0.5) -> threading.Thread:
+    """Watch, on a daemon thread, that `parent` (the command that started the launcher) is still
+    its parent; once it is not (killed, or stopped by SIGTERM, as `timeout` and CI runners stop a
+    job), remove the run's `folder` (the command, killed, could not) and kill the launcher's process
+    group: the launcher and every rank. The launcher runs in its own session, so no signal sent to
+    the command reaches them."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    thread = threading.Thread(target=watch, name="cnnsize-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def launcher_main(folder: str) -> int:
     """The launcher process: for each run, N ranks through the elastic launcher, then the
     one-process baseline; the outcomes are written back in order, up to the first failure."""
     import torch._dynamo  # noqa: F401  # optimizers import it when made: once here, not in every forked rank
+
+    if PARENT in os.environ:
+        stop_with_parent(int(os.environ[PARENT]), folder)
 
     with open(Path(folder, "request.pickle"), "rb") as file:
         spec, runs = pickle.load(file)

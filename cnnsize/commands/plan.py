@@ -109,6 +109,8 @@ CHECKPOINT_CSV = (
 RESOLUTION_CSV_HEADER = (
     "network", "mode", "optimizer", "dtype", "amp", "device", "checkpoint", "memory_limit_bytes", "batch_size",
     "resolution", "total_bytes", *CSV_LINES, "recompute_bytes", "next_resolution", "next_resolution_total_bytes",
+    "reserve_bytes", "usable_bytes", "strategy", "gpus", "nodes", "world_size", "accumulate", "rank",
+    "global_batch_size", "gradient_bucket_bytes", "unsharded_parameter_bytes", "communication_buffer_bytes",
 )  # fmt: skip
 
 
@@ -171,10 +173,19 @@ def plan(
     try:
         limit = parse_limit(memory)
         check_combination(checkpoint.value, solve.value, mode.value, batch_size)
+        if accumulate is not None and mode == Mode.inference:
+            raise UsageError("--accumulate is for training: inference has no gradients to accumulate")
         parallel = parallel_of(gpus, strategy, nodes, accumulate)
+        check_options(limit, reserve, device.value, parallel, mode.value)
 
         def one(path: str) -> Any:
             spec = load_argument(path, shape, params)
+            try:
+                return solved(spec)
+            except UsageError as error:  # the options are checked: this spec cannot take them
+                raise SpecRefused(str(error)) from None
+
+        def solved(spec: Any) -> Any:
             if solve == Solve.resolution:
                 from cnnsize.resolution import solve_resolution
 
@@ -227,6 +238,23 @@ def plan(
     deliver(lambda: show(plans, fmt.value, sys.stdout, one=len(specs) == 1), code)
 
 
+class SpecRefused(CnnsizeError):
+    """Options one spec cannot take (a flat input for --solve resolution, an integer dtype for
+    training): that spec's failure, exit 2, while the other specs are still planned."""
+
+    exit_code = 2
+
+
+def check_options(limit: int, reserve: Optional[str], device: str, parallel: Any, mode: str) -> None:
+    """The checks no spec changes, made once before any spec is read, so that a usage error left
+    inside a spec's planning is that spec's own (`SpecRefused`)."""
+    from cnnsize.headroom import usable
+    from cnnsize.planner import check_parallel_mode, reserve_of
+
+    check_parallel_mode(parallel, mode)
+    usable(limit, reserve_of(reserve, limit, device), explicit=reserve is not None)
+
+
 def check_combination(checkpoint: str, solve: str, mode: str, batch_size: Optional[int]) -> None:
     """Refuse options that do not go together, before any spec is read (exit 2)."""
     if checkpoint != "none" and mode != "training":
@@ -276,7 +304,7 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
         if p.peak is not None:
             lines.insert(0, ("Peak", p.peak))
         if par is not None:
-            steps = f" x {par.accumulate} steps" if par.accumulate > 1 else ""
+            steps = f" x {par.accumulate:,} steps" if par.accumulate > 1 else ""
             lines.append(("Global batch", f"{f.batch_size:,} x {par.world:,} ranks{steps} = {p.global_batch:,}"))
         settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device]
         figures = [p.limit, f.batch_size, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES), p.next_total]
@@ -334,6 +362,7 @@ def resolution_document(p: Any) -> Any:
     """`--solve resolution`'s answer for one spec."""
     from cnnsize.headroom import NOT_COUNTED
     from cnnsize.listing import Document, Panel, Part, Text
+    from cnnsize.parallel import PARALLEL_LINES
     from cnnsize.render_memory import DEVICE_NAMES, bytes_text, rank_lines
     from cnnsize.units import human_bytes
 
@@ -365,7 +394,12 @@ def resolution_document(p: Any) -> Any:
                 p.checkpoint]  # fmt: skip
     figures = [p.limit, f.batch_size, side, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES),
                f.lines.get("recompute_bytes", ""), p.next_resolution or "", p.next_total or ""]  # fmt: skip
-    return Document(parts, RESOLUTION_CSV_HEADER, [settings + figures], [f"{p.name}: {stamp}"])
+    spread = [
+        p.reserve.bytes, p.usable, par.strategy if par else "", par.gpus if par else 1, par.nodes if par else 1,
+        par.world if par else 1, par.accumulate if par else 1, "" if f.rank is None else f.rank,
+        par.global_batch(f.batch_size) if par else f.batch_size, *(f.lines.get(key, "") for key in PARALLEL_LINES),
+    ]  # fmt: skip
+    return Document(parts, RESOLUTION_CSV_HEADER, [settings + figures + spread], [f"{p.name}: {stamp}"])
 
 
 __all__ = ["plan"]
