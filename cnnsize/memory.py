@@ -161,6 +161,27 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class BackwardStep:
+    """One node autograd recorded, as backward meets it (`cnnsize.step` walks them in reverse):
+    the values it read (`inputs`, those needing a gradient flagged in `input_grads`) and made
+    (`outputs`), whether each input's gradient is the output's gradient or a view of it
+    (`grad_views`, the kind's `node_grad_views`), the elements of its own parameters (`params`;
+    a shared call's gradient is added to its owner's, `shares`), and the bytes of the storages it
+    was the first to save, freed once its backward has run (`releases`; the input batch excepted,
+    as the caller holds it)."""
+
+    index: int
+    path: SpecPath
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    input_grads: tuple[bool, ...]
+    grad_views: tuple[bool, ...]
+    params: int
+    shares: Optional[int]
+    releases: Bytes
+
+
+@dataclass(frozen=True)
 class Trace:
     """One forward pass, followed tensor by tensor.
 
@@ -184,6 +205,9 @@ class Trace:
     input: Bytes
     input_saved: bool
     recomputed: tuple[Bytes, ...] = ()
+    steps: tuple[BackwardStep, ...] = ()  # training without checkpointing: every recorded node
+    gradients: tuple[Bytes, ...] = ()  # for each value, the bytes of its gradient
+    outputs: tuple[int, ...] = ()  # the network's outputs needing a gradient
 
     @property
     def saved(self) -> Bytes:
@@ -229,11 +253,16 @@ class _Tracer:
     shadow: dict[int, None] = field(default_factory=dict)  # what it would save, each storage once
     shadow_copies: Bytes = Bytes()
     recomputed: list[Bytes] = field(default_factory=list)
+    saved_node: dict[int, int] = field(default_factory=dict)  # storage -> the node that saved it first
+    index: int = 0  # the node running
+    steps: list[tuple[Node, int, tuple[bool, ...]]] = field(default_factory=list)
 
     def run(self) -> Trace:
         graph = self.graph
         values: list[Optional[_Value]] = [None] * len(graph.values)
         first = self.precision.dtype  # the caller's batch: float32 under mixed precision too
+        grads = [False] * len(graph.values)
+        gradients = [Bytes()] * len(graph.values)
         inputs = []
         for _, v in graph.inputs:
             x = _Value(self.alloc(graph.values[v].shape, first), first, grad=False)
@@ -249,9 +278,15 @@ class _Tracer:
                 for v in self.segment.inputs:
                     self.save(values[v].storage, self.segment.path)  # type: ignore[union-attr]
                 before = self.saved_total
-            made = self.node(node, [values[v] for v in node.inputs])  # type: ignore[misc]
+            self.index = index
+            xs = [values[v] for v in node.inputs]
+            made = self.node(node, xs)  # type: ignore[arg-type]
+            if made and made[0].grad and self.training:
+                self.steps.append((node, index, tuple(x.grad for x in xs)))  # type: ignore[union-attr]
             for v, value in zip(node.outputs, made):
                 values[v] = value
+                grads[v] = value.grad
+                gradients[v] = Bytes(0, prod(graph.values[v].shape) * BYTES[value.dtype])
             if self.segment is not None and index == self.segment.last:
                 again = total(self.sizes[s] for s in self.shadow if s not in self.saved)
                 self.recomputed.append(before + again + self.shadow_copies)
@@ -273,6 +308,31 @@ class _Tracer:
             input=total(self.sizes[x.storage] for x in inputs),
             input_saved=any(x.storage in self.saved for x in inputs),
             recomputed=tuple(self.recomputed),
+            steps=() if self.checkpointed else self.backward_steps({x.storage for x in inputs}),
+            gradients=tuple(gradients),
+            outputs=tuple(v for _, v in graph.outputs if grads[v]),
+        )
+
+    def backward_steps(self, held: set[int]) -> tuple[BackwardStep, ...]:
+        """The recorded nodes, with what each frees once its backward has run (`held`: storages
+        the caller keeps)."""
+        releases: dict[int, Bytes] = {}
+        for storage, index in self.saved_node.items():
+            if storage not in held:
+                releases[index] = releases.get(index, Bytes()) + self.sizes[storage]
+        return tuple(
+            BackwardStep(
+                index=index,
+                path=node.path,
+                inputs=node.inputs,
+                outputs=node.outputs,
+                input_grads=input_grads,
+                grad_views=node.layer.node_grad_views(len(node.inputs)),
+                params=node.layer.node_params(node.in_shapes) if node.shares is None else 0,
+                shares=node.shares,
+                releases=releases.get(index, Bytes()),
+            )
+            for node, index, input_grads in self.steps
         )
 
     # storages: allocated, held by references, alive while any reference remains
@@ -299,6 +359,7 @@ class _Tracer:
             self.shadow[storage] = None
         elif storage not in self.saved:
             self.saved[storage] = path
+            self.saved_node[storage] = self.index
             self.saved_total += self.sizes[storage]
             self.hold(storage)
 

@@ -24,6 +24,7 @@ from cnnsize.parallel import Layout, Parallel, check_rank, largest_rank, layout,
 from cnnsize.provenance import Stamp, made_at
 from cnnsize.report import LayerRow, Report
 from cnnsize.schema import Spec, require_spec
+from cnnsize.step import Moment, moments, optimizer_temporaries, peak, step_scalars, zero1_tensors
 from cnnsize.units import DTYPE_BYTES, human_bytes
 
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}  # state tensors per parameter
@@ -50,6 +51,7 @@ class MemoryModel:
     training: Trace
     inference: Trace
     layout: Optional[Layout] = None  # the parameter tensors and FSDP units, for `parallel`
+    stepwise: bool = True  # training's footprint is the step's peak moment (False: the forward's end, all gradients)
 
     def lines(
         self, mode: str, optimizer: str = "sgd", parallel: Optional[Parallel] = None, rank: Optional[int] = None
@@ -80,6 +82,40 @@ class MemoryModel:
             "input_bytes": Bytes() if t.input_saved else t.input,
         }
 
+    def moments(
+        self, optimizer: str, parallel: Optional[Parallel] = None, rank: Optional[int] = None
+    ) -> list[Moment]:
+        """The moments of one training step (`cnnsize.step`), each with its lines; with `parallel`
+        (DDP or ZeRO-1), what one rank holds at each. Empty where the step is not followed moment
+        by moment: under checkpointing (`recompute_bytes` instead) and FSDP2 (its reduce-scatter)."""
+        t = self.training
+        if not self.stepwise or not t.steps or (parallel is not None and parallel.sharded):
+            return []
+        model = self.layout
+        assert model is not None, "model_memory gives the layout"
+        element = DTYPE_BYTES[self.precision.param_dtype]
+        device = self.precision.device
+        tensors = len(model.tensors)
+        which = 0
+        if parallel is not None:
+            which = largest_rank(parallel, model) if rank is None else rank
+            check_rank(parallel, which)
+            if parallel.strategy == "zero1":
+                tensors = zero1_tensors(model.tensors, parallel.world)[which]
+        single = self.lines("training", optimizer)
+        held = {key: single[key] for key in ("parameter_bytes", "running_stat_bytes", "optimizer_state_bytes")}
+        temporaries = optimizer_temporaries(optimizer, device, [t.numel * element for t in model.tensors])
+        accumulating = parallel is not None and parallel.accumulate > 1
+        found = moments(t, held, element, temporaries, accumulating)
+        scalars = Bytes(step_scalars(optimizer, device, tensors), 0)
+        out = []
+        for m in found:
+            lines = m.lines
+            if parallel is not None:
+                lines = rank_lines(lines, model, parallel, OPTIMIZERS[optimizer], element, which)
+            out.append(Moment(m.name, {**lines, "optimizer_state_bytes": lines["optimizer_state_bytes"] + scalars}))
+        return out
+
     def footprint(
         self,
         mode: str,
@@ -92,7 +128,10 @@ class MemoryModel:
         """What `mode` holds at `batch_size`; with `parallel`, what one rank holds at its peak at
         that per-rank batch (`rank`, or the rank holding the most)."""
         check_optimizer(optimizer)
-        lines = {key: size.at(batch_size) for key, size in self.lines(mode, optimizer, parallel, rank).items()}
+        found = self.moments(optimizer, parallel, rank) if mode == "training" else []
+        moment = peak(found, batch_size) if found else None
+        by_line = moment.lines if moment else self.lines(mode, optimizer, parallel, rank)
+        lines = {key: size.at(batch_size) for key, size in by_line.items()}
         if mode == "inference":
             lines["activation_peak_bytes"] = self.inference.peak(batch_size)
         elif self.training.recomputed:  # checkpointing: a block run again in backward may hold more
@@ -102,7 +141,9 @@ class MemoryModel:
         which = None
         if parallel is not None and mode == "training":
             which = largest_rank(parallel, self.layout) if rank is None else rank  # type: ignore[arg-type]
-        return Footprint(mode, optimizer if mode == "training" else None, batch_size, lines, which)
+        return Footprint(
+            mode, optimizer if mode == "training" else None, batch_size, lines, which, moment.name if moment else None
+        )
 
     def pieces(self, mode: str, optimizer: str, parallel: Optional[Parallel] = None) -> list[Bytes]:
         """Linear forms whose largest value is the footprint at any batch size: one for training;
@@ -111,6 +152,9 @@ class MemoryModel:
         if mode == "forward":
             base = total(self.lines("inference").values())
             return [base + moment for moment in self.training.moments]
+        found = self.moments(optimizer, parallel) if mode == "training" else []
+        if found:  # each moment of the step
+            return [m.total for m in found]
         base = total(self.lines(mode, optimizer, parallel).values())
         if mode == "training":  # with checkpointing, also each moment a block is run again in backward
             t = self.training
@@ -130,7 +174,7 @@ class MemoryModel:
             elif parallel is not None:
                 what = f"what one rank holds before any sample ({parallel.strategy}, {parallel.world} ranks) takes"
             elif OPTIMIZERS[optimizer]:
-                what = f"the parameters, their gradients and {optimizer}'s state alone take"
+                what = f"the parameters, their gradients and {optimizer}'s state (and the step's temporaries) alone take"
             else:
                 what = "the parameters and their gradients alone take"
             raise NoBatchFits(f"no batch size fits {within}: {what} {human_bytes(fixed)} ({fixed:,} B)")

@@ -104,6 +104,9 @@ class Add(Join):
         # `((a + b) + c) + ...`: while the last sum runs, the one before it is alive too
         return (Tensor(outs[0]),) if len(ins) > 2 else ()
 
+    def node_grad_views(self, inputs: int) -> tuple[bool, ...]:
+        return (True,) * inputs  # AddBackward returns the incoming gradient itself for every input
+
     def node_module(self, ins: Shapes, tk: "TorchKit") -> "nn.Module":
         return tk.blocks.Add()
 
@@ -162,6 +165,9 @@ class Cat(Join):
 
     def autocast_op(self) -> str:
         return "cat"
+
+    def node_grad_views(self, inputs: int) -> tuple[bool, ...]:
+        return (True,) * inputs  # CatBackward narrows the incoming gradient: views of its storage
 
     def node_module(self, ins: Shapes, tk: "TorchKit") -> "nn.Module":
         return tk.blocks.Cat(self.dim)
