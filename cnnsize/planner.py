@@ -82,9 +82,7 @@ class MemoryModel:
             "input_bytes": Bytes() if t.input_saved else t.input,
         }
 
-    def moments(
-        self, optimizer: str, parallel: Optional[Parallel] = None, rank: Optional[int] = None
-    ) -> list[Moment]:
+    def moments(self, optimizer: str, parallel: Optional[Parallel] = None, rank: Optional[int] = None) -> list[Moment]:
         """The moments of one training step (`cnnsize.step`), each with its lines; with `parallel`
         (DDP or ZeRO-1), what one rank holds at each. Empty where the step is not followed moment
         by moment: under checkpointing (`recompute_bytes` instead) and FSDP2 (its reduce-scatter)."""
@@ -174,7 +172,8 @@ class MemoryModel:
             elif parallel is not None:
                 what = f"what one rank holds before any sample ({parallel.strategy}, {parallel.world} ranks) takes"
             elif OPTIMIZERS[optimizer]:
-                what = f"the parameters, their gradients and {optimizer}'s state (and the step's temporaries) alone take"
+                extra = " (and the step's temporaries)" if optimizer_temporaries(optimizer, "cuda", [1]) else ""
+                what = f"the parameters, their gradients and {optimizer}'s state{extra} alone take"
             else:
                 what = "the parameters and their gradients alone take"
             raise NoBatchFits(f"no batch size fits {within}: {what} {human_bytes(fixed)} ({fixed:,} B)")
