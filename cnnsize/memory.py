@@ -179,6 +179,7 @@ class BackwardStep:
     params: int
     shares: Optional[int]
     releases: Bytes
+    workspace: Bytes = Bytes()  # what its backward holds beside the gradients (`node_backward_workspace`)
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ class _Tracer:
     recomputed: list[Bytes] = field(default_factory=list)
     saved_node: dict[int, int] = field(default_factory=dict)  # storage -> the node that saved it first
     index: int = 0  # the node running
-    steps: list[tuple[Node, int, tuple[bool, ...]]] = field(default_factory=list)
+    steps: list[tuple[Node, int, tuple[bool, ...], Bytes]] = field(default_factory=list)
 
     def run(self) -> Trace:
         graph = self.graph
@@ -282,7 +283,15 @@ class _Tracer:
             xs = [values[v] for v in node.inputs]
             made = self.node(node, xs)  # type: ignore[arg-type]
             if made and made[0].grad and self.training:
-                self.steps.append((node, index, tuple(x.grad for x in xs)))  # type: ignore[union-attr]
+                grads_in = tuple(x.grad for x in xs)  # type: ignore[union-attr]
+                scratch = node.layer.node_backward_workspace(node.in_shapes, node.out_shapes, grads_in)
+                workspace = total(
+                    Bytes(0, prod(t.shape) * BYTES[made[0].dtype if t.dtype == ACTIVATION else t.dtype])
+                    if t.per_sample
+                    else Bytes(prod(t.shape) * BYTES[made[0].dtype if t.dtype == ACTIVATION else t.dtype], 0)
+                    for t in scratch
+                )
+                self.steps.append((node, index, grads_in, workspace))
             for v, value in zip(node.outputs, made):
                 values[v] = value
                 grads[v] = value.grad
@@ -331,8 +340,9 @@ class _Tracer:
                 params=node.layer.node_params(node.in_shapes) if node.shares is None else 0,
                 shares=node.shares,
                 releases=releases.get(index, Bytes()),
+                workspace=workspace,
             )
-            for node, index, input_grads in self.steps
+            for node, index, input_grads, workspace in self.steps
         )
 
     # storages: allocated, held by references, alive while any reference remains

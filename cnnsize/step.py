@@ -12,11 +12,14 @@ step), and no parameter has a gradient until backward makes it.
   storages saved by it and by every node before it (a storage is freed once the backward of the
   first node that saved it has run), the gradients of the parameters of the nodes after it and of
   its own being made, the gradients of values waiting for their producer (the gradient w.r.t.
-  each of the node's outputs among them) and the gradients w.r.t. its inputs it makes. A value read
-  twice gets its second gradient added in place into the first (`InputBuffer::accumulate`), the
-  incoming one freed after. An add's backward hands every input the incoming gradient itself, a
+  each of the node's outputs among them) and the gradients w.r.t. its inputs it makes. Then the
+  engine drops the gradients the node was given and the storages it saved, and passes on what it
+  made: a value read twice (a residual's input, a skip) gets its second gradient summed with the
+  first into a new buffer (`old + new`, as measured on the CPU, both freed after: a moment of its
+  own, holding the three). An add's backward hands every input the incoming gradient itself, a
   cat's views of it and a reshape's a view (`LayerKind.node_grad_views`): no new storage. The loss
-  (`output.mean()`) starts backward with a new gradient the size of the output.
+  (`output.float().mean()`, a float32 scalar) starts backward with a scalar gradient, expanded
+  into a new gradient the size of the output.
 - The optimizer's step: the activations are gone; the parameters, gradients, state, the input
   batch the caller still holds, and the step's temporaries (`optimizer_temporaries`).
 
@@ -168,19 +171,21 @@ def _backward(
             else:
                 made_here.append((v, new(trace.gradients[v])))
         name = f"backward of {format_path(step.path)}"
+        scratch = step.workspace
 
-        def now(extra: Bytes = Bytes()) -> Moment:
+        def now(name: str = name) -> Moment:
             return moment(
                 name,
                 gradient_bytes=(grads_all if accumulating else made + (Bytes() if added else own)),
                 weight_copy_bytes=trace.saved_weight_copies,
                 saved_activation_bytes=saved,
                 input_bytes=input_line,
-                activation_gradient_bytes=live() + (own if added else Bytes()) + extra + Bytes(LOSS, 0),
+                activation_gradient_bytes=live() + (own if added else Bytes()) + Bytes(LOSS, 0) + scratch,
                 optimizer_temporary_bytes=Bytes(),
             )
 
         found.append(now())
+        scratch = Bytes()
         for out in step.outputs:  # the engine drops the gradients it was given, and what the node saved
             if out in of_value:
                 refs[of_value.pop(out)] -= 1
@@ -189,11 +194,9 @@ def _backward(
             old = of_value.get(v)
             if old is None:
                 of_value[v] = storage
-            elif refs[old] == 1 and sizes[old] == trace.gradients[v]:  # added in place into the old one
-                refs[storage] -= 1
-            else:  # the old one is shared, or a view into a larger gradient (a cat's): old + new
+            else:  # `old + new` into a new buffer, then both freed
                 total_grad = new(trace.gradients[v])
-                found.append(now())
+                found.append(now(f"{name}, summing two gradients of one value"))
                 refs[old] -= 1
                 refs[storage] -= 1
                 of_value[v] = total_grad

@@ -129,6 +129,11 @@ class Mul(Join):
         # a's gradient is grad * b, b's is grad * a: each operand is kept for the other's gradient
         return Saved(operands=tuple(i for i, other in ((1, 0), (0, 1)) if grads[other]))
 
+    def node_backward_workspace(self, ins: Shapes, outs: Shapes, grads: tuple[bool, ...]) -> tuple[Tensor, ...]:
+        # a broadcast operand's gradient is `grad * other` at the output's size, then summed down to
+        # its own (`sum_to_size`); the product is alive until the sum is made (measured on the CPU)
+        return tuple(Tensor(outs[0]) for shape, needs in zip(ins, grads) if needs and shape != outs[0])
+
     def node_module(self, ins: Shapes, tk: "TorchKit") -> "nn.Module":
         return tk.blocks.Mul()
 
