@@ -68,9 +68,10 @@ def step_scalars(optimizer: str, device: str, tensors: int) -> int:
 
 def optimizer_temporaries(optimizer: str, device: str, sizes: Sequence[int]) -> int:
     """The most bytes of temporaries the optimizer's step holds at once, for parameters of `sizes`
-    bytes each (in the order the network registers them), as torch 2.13's `torch.optim` runs on `device` by default (`foreach` on CUDA, as
-    every parameter is there, `_default_to_fused_or_foreach`; a loop over the parameters on the
-    CPU, where foreach kernels are not supported).
+    bytes each (in the order the network registers them), as torch 2.13's `torch.optim` runs on
+    `device` by default (`foreach` on CUDA, as every parameter is there,
+    `_default_to_fused_or_foreach`; a loop over the parameters on the CPU, where foreach kernels
+    are not supported).
 
     - `sgd`, `momentum`: none: `param.add_(grad, alpha=-lr)`, `buf.mul_(momentum).add_(grad)` and
       their `_foreach_*_` forms work in place (the momentum buffer is state, made at the first step).
