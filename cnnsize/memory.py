@@ -180,6 +180,9 @@ class BackwardStep:
     shares: Optional[int]
     releases: Bytes
     workspace: Bytes = Bytes()  # what its backward holds beside the gradients (`node_backward_workspace`)
+    copies: Bytes = Bytes()  # autocast's weight copy it saved first, freed once its backward has run
+    half_grads: Bytes = Bytes()  # under autocast: its parameters' gradients in the half dtype
+    cast: Bytes = Bytes()  # and the first cast to float32 (the weight's), made beside them
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,7 @@ class Trace:
     steps: tuple[BackwardStep, ...] = ()  # training without checkpointing: every recorded node
     gradients: tuple[Bytes, ...] = ()  # for each value, the bytes of its gradient
     outputs: tuple[int, ...] = ()  # the network's outputs needing a gradient
+    output_floats: tuple[Bytes, ...] = ()  # for each, its float32 copy's bytes where it is not float32
 
     @property
     def saved(self) -> Bytes:
@@ -257,12 +261,15 @@ class _Tracer:
     saved_node: dict[int, int] = field(default_factory=dict)  # storage -> the node that saved it first
     index: int = 0  # the node running
     steps: list[tuple[Node, int, tuple[bool, ...], Bytes]] = field(default_factory=list)
+    copy_node: dict[int, Bytes] = field(default_factory=dict)  # node -> the weight copy it saved first
+    half_grads: dict[int, tuple[Bytes, Bytes]] = field(default_factory=dict)  # BackwardStep.half_grads, cast
 
     def run(self) -> Trace:
         graph = self.graph
         values: list[Optional[_Value]] = [None] * len(graph.values)
         first = self.precision.dtype  # the caller's batch: float32 under mixed precision too
         grads = [False] * len(graph.values)
+        values_dtype = [first] * len(graph.values)
         gradients = [Bytes()] * len(graph.values)
         inputs = []
         for _, v in graph.inputs:
@@ -295,6 +302,7 @@ class _Tracer:
             for v, value in zip(node.outputs, made):
                 values[v] = value
                 grads[v] = value.grad
+                values_dtype[v] = value.dtype
                 gradients[v] = Bytes(0, prod(graph.values[v].shape) * BYTES[value.dtype])
             if self.segment is not None and index == self.segment.last:
                 again = total(self.sizes[s] for s in self.shadow if s not in self.saved)
@@ -320,6 +328,11 @@ class _Tracer:
             steps=() if self.checkpointed else self.backward_steps({x.storage for x in inputs}),
             gradients=tuple(gradients),
             outputs=tuple(v for _, v in graph.outputs if grads[v]),
+            output_floats=tuple(
+                Bytes() if values_dtype[v] == "float32" else Bytes(0, prod(graph.values[v].shape) * 4)
+                for _, v in graph.outputs
+                if grads[v]
+            ),
         )
 
     def backward_steps(self, held: set[int]) -> tuple[BackwardStep, ...]:
@@ -341,6 +354,9 @@ class _Tracer:
                 shares=node.shares,
                 releases=releases.get(index, Bytes()),
                 workspace=workspace,
+                copies=self.copy_node.get(index, Bytes()),
+                half_grads=self.half_grads.get(index, (Bytes(), Bytes()))[0],
+                cast=self.half_grads.get(index, (Bytes(), Bytes()))[1],
             )
             for node, index, input_grads, workspace in self.steps
         )
@@ -412,6 +428,13 @@ class _Tracer:
             ys.append(y)
         if recorded:  # what autograd saves stays alive: a leaf's workspace is among it
             self.save_for_backward(node, xs, ys, source, compute, policy == LOWER)
+        if recorded and policy == LOWER and params:  # backward makes the weight copies' gradients in
+            # the half dtype; `_to_copy`'s backward casts each to float32 after (the weight's first)
+            weight = prod(layer.node_weights(ins).get("weight", ()))
+            self.half_grads[self.index] = (
+                Bytes(params * BYTES[compute], 0),
+                Bytes(weight * BYTES[self.precision.param_dtype], 0),
+            )
         for tensor in layer.node_workspace(ins, outs, recorded):
             temporaries.append(
                 self.alloc(tensor.shape, self.dtype_of(tensor, layer, ins[0], compute), tensor.per_sample)
@@ -444,6 +467,7 @@ class _Tracer:
         elif lowered and weight_saved and holder not in self.copies_saved:  # one cached copy, saved once
             self.copies_saved.add(holder)
             self.saved_copies[path] = Bytes(prod(layer.node_weights(node.in_shapes)["weight"]) * BYTES[compute], 0)
+            self.copy_node[self.index] = self.saved_copies[path]
 
     def dtype_of(self, tensor: Tensor, layer: LayerKind, inp: Shape, compute: str) -> str:
         """The dtype a declared tensor has, on this device and at this precision."""

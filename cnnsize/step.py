@@ -155,12 +155,26 @@ def _backward(
     def live() -> Bytes:
         return total(size for size, n in zip(sizes, refs) if n > 0)
 
+    floats = trace.output_floats or tuple(Bytes() for _ in trace.outputs)
     for v in trace.outputs:  # the loss's backward: a gradient the size of each output
         of_value[v] = new(trace.gradients[v])
     owners = {s.index: s.params for s in trace.steps}
     made = Bytes()  # parameter gradients backward has made
+    copies = trace.saved_weight_copies  # autocast's weight copies still saved
     has_grad: set[int] = set()
     found = []
+    if any(f != Bytes() for f in floats):  # `output.float()`: its backward casts a float32 gradient back
+        found.append(
+            moment(
+                "backward of the loss's cast to float32",
+                gradient_bytes=grads_all if accumulating else Bytes(),
+                weight_copy_bytes=copies,
+                saved_activation_bytes=saved,
+                input_bytes=input_line,
+                activation_gradient_bytes=live() + total(floats) + Bytes(LOSS, 0),
+                optimizer_temporary_bytes=Bytes(),
+            )
+        )
     for step in reversed(trace.steps):
         owner = step.index if step.shares is None else step.shares
         own = Bytes(owners.get(owner, 0) * param_bytes, 0)
@@ -177,23 +191,31 @@ def _backward(
         name = f"backward of {format_path(step.path)}"
         scratch = step.workspace
 
+        lowered = step.half_grads != Bytes()
+        making = step.half_grads if lowered else own  # under autocast its gradients are half ones first
+
         def now(name: str = name) -> Moment:
             return moment(
                 name,
-                gradient_bytes=(grads_all if accumulating else made + (Bytes() if added else own)),
-                weight_copy_bytes=trace.saved_weight_copies,
+                gradient_bytes=(grads_all if accumulating else made + (Bytes() if added else making)),
+                weight_copy_bytes=copies,
                 saved_activation_bytes=saved,
                 input_bytes=input_line,
-                activation_gradient_bytes=live() + (own if added else Bytes()) + Bytes(LOSS, 0) + scratch,
+                activation_gradient_bytes=live() + (making if added else Bytes()) + Bytes(LOSS, 0) + scratch,
                 optimizer_temporary_bytes=Bytes(),
             )
 
         found.append(now())
         scratch = Bytes()
+        copies -= step.copies
         for out in step.outputs:  # the engine drops the gradients it was given, and what the node saved
             if out in of_value:
                 refs[of_value.pop(out)] -= 1
         saved -= step.releases
+        if lowered and not added:  # then the casts: the weight's float32 gradient beside the half ones
+            making = step.half_grads + step.cast
+            found.append(now(f"{name}, casting its gradients to float32"))
+            making = own
         for v, storage in made_here:
             old = of_value.get(v)
             if old is None:

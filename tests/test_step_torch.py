@@ -56,7 +56,7 @@ SKIP_BY_CAT = {  # a skip joined by cat: its gradient is a view into the cat's, 
 }
 
 
-def measured_step_peak(spec, batch: int, optimizer: str) -> int:
+def measured_step_peak(spec, batch: int, optimizer: str, amp: bool = False) -> int:
     torch.manual_seed(0)
     network = build_network(spec)
     x = network.example_input(batch)
@@ -64,7 +64,10 @@ def measured_step_peak(spec, batch: int, optimizer: str) -> int:
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        network(x).float().mean().backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            loss = network(x).float().mean()
+        loss.backward()
+        del loss  # as the planned loop: one that keeps the loss holds its 4 B through the step too
         opt.step()
 
     step()
@@ -94,3 +97,21 @@ def test_the_planned_peak_is_the_measured_one(spec, batch, optimizer, one_torch_
     loaded = cnnsize.load(spec) if isinstance(spec, str) else spec_of(spec)
     planned = model_memory(loaded, Precision(device="cpu")).footprint("training", optimizer, batch).total_bytes
     assert planned == measured_step_peak(loaded, batch, optimizer)
+
+
+@pytest.mark.parametrize(
+    "spec, batch, optimizer",
+    [
+        (TWO_CONVS, 2, "sgd"),
+        ("specs/toy.yaml", 2, "sgd"),
+        ("specs/small-resnet.yaml", 4, "adam"),
+        (SKIP_BY_CAT, 2, "adam"),
+    ],
+)
+def test_under_bf16_autocast_too(spec, batch, optimizer, one_torch_thread):
+    # the weight copies saved for backward are freed as it passes their layers; a layer's parameter
+    # gradients are made in bfloat16, then cast to float32 by `_to_copy`'s backward
+    loaded = cnnsize.load(spec) if isinstance(spec, str) else spec_of(spec)
+    model = model_memory(loaded, Precision(amp="bf16", device="cpu"))
+    planned = model.footprint("training", optimizer, batch).total_bytes
+    assert planned == measured_step_peak(loaded, batch, optimizer, amp=True)
