@@ -1,9 +1,13 @@
 """Memory footprints and the largest batch that fits, from the memory model (`cnnsize.memory`).
 
-Training holds, for one step: the parameters, running statistics, one gradient per parameter, the
-optimizer's state (`sgd`: none; `momentum`: one buffer per parameter; `adam`/`adamw`: two), under
-mixed precision autocast's half-precision copies of the weights, the activations autograd saves
-for backward, and the input batch (unless autograd saves that very storage). Inference holds the
+Training's footprint is the peak of one step (`cnnsize.step`): the moment, from the forward's end
+through each node's backward to the optimizer's step, holding the most of the parameters, running
+statistics, the gradients made by then, the optimizer's state (`sgd`: none; `momentum`: one buffer
+per parameter; `adam`/`adamw`: two), under mixed precision autocast's half-precision copies of the
+weights, the activations autograd saves for backward and has not freed, the input batch (unless
+autograd saves that very storage), the activation gradients alive and the optimizer's temporaries.
+(`MemoryModel.lines` is the forward's end with every gradient counted, as checkpointing and FSDP2
+plan.) Inference holds the
 parameters, running statistics and the most bytes alive at once in a forward pass without
 autograd. Every line is `fixed + per_sample * batch`, so the largest batch that fits a limit is
 solved exactly: `floor((limit - fixed) / per_sample)`, over each moment of the pass for inference.
@@ -57,8 +61,9 @@ class MemoryModel:
         self, mode: str, optimizer: str = "sgd", parallel: Optional[Parallel] = None, rank: Optional[int] = None
     ) -> dict[str, Bytes]:
         """The breakdown of `mode`, each line linear in the batch (for inference, the activations
-        line is the peak moment at batch 1: use `footprint` for another batch); with `parallel`,
-        what one rank holds (`rank`, or the rank holding the most)."""
+        line is the peak moment at batch 1: use `footprint` for another batch); for training, the
+        forward's end with every gradient counted (`moments` follows the step; `footprint` takes
+        its peak); with `parallel`, what one rank holds (`rank`, or the rank holding the most)."""
         if parallel is not None and mode == "training":
             single = self.lines(mode, optimizer)
             model = self.layout
