@@ -140,3 +140,26 @@ def test_a_value_read_twice_sums_its_gradients_into_a_new_buffer(make_spec):
     ]
     summing = model.moments("sgd")[3].lines
     assert summing["activation_gradient_bytes"] == Bytes(LOSS, 3 * 128)  # g, b's gradient of r, their sum
+
+
+def test_accumulated_micro_batches_hold_every_gradient_throughout():
+    from cnnsize.parallel import Parallel
+
+    model = model_memory(cnnsize.load(TWO_CONVS), Precision(device="cpu"))
+    found = {m.name: m for m in model.moments("sgd", Parallel(1, "ddp", accumulate=2))}
+    # the gradients of the micro-batches before persist: all 232 B at the forward's end already
+    assert found[FORWARD_END].lines["gradient_bytes"] == Bytes(PARAMS, 0)
+    conv2 = found["backward of layers[2]"].lines
+    assert conv2["gradient_bytes"] == Bytes(PARAMS, 0)
+    # conv2's new gradients (152 B) are a temporary, added in place into its .grad
+    assert conv2["activation_gradient_bytes"] == Bytes(LOSS + 152, 128 + 128)
+    assert conv2["gradient_bucket_bytes"] == Bytes(PARAMS, 0)  # DDP's buckets, made with the model
+
+
+def test_a_checkpointed_or_fsdp_step_is_planned_at_the_forward_s_end():
+    from cnnsize.parallel import Parallel
+
+    model = model_memory(cnnsize.load(TWO_CONVS), Precision(device="cpu"))
+    assert model.moments("sgd", Parallel(2, "fsdp")) == []
+    footprint = model.footprint("training", "sgd", 1, Parallel(2, "fsdp"))
+    assert footprint.moment is None and "activation_gradient_bytes" not in footprint.lines
