@@ -75,6 +75,7 @@ class MemoryReport:
     inference: Footprint
     saved_bytes: int
     saved_by: dict[SpecPath, int]
+    step: tuple[tuple[str, int], ...] = ()  # training: each moment of a step and what it holds (cnnsize.step)
 
     @property
     def trainable(self) -> bool:

@@ -247,6 +247,7 @@ def with_memory(
         inference=model.footprint("inference", optimizer, batch),
         saved_bytes=model.training.saved.at(batch),
         saved_by=saved,
+        step=tuple((m.name, m.total.at(batch)) for m in model.moments(optimizer)) if precision.trainable else (),
     )
     return replace(report, memory=memory)
 
