@@ -98,16 +98,17 @@ class MemoryModel:
         assert model is not None, "model_memory gives the layout"
         element = DTYPE_BYTES[self.precision.param_dtype]
         device = self.precision.device
-        tensors = len(model.tensors)
+        stepped = list(model.tensors)  # the tensors this rank's optimizer steps
         which = 0
         if parallel is not None:
             which = largest_rank(parallel, model) if rank is None else rank
             check_rank(parallel, which)
-            if parallel.strategy == "zero1":
-                tensors = zero1_tensors(model.tensors, parallel.world)[which]
+            if parallel.strategy == "zero1":  # its local optimizer: the rank's partition
+                stepped = zero1_tensors(model.tensors, parallel.world)[which]
+        tensors = len(stepped)
         single = self.lines("training", optimizer)
         held = {key: single[key] for key in ("parameter_bytes", "running_stat_bytes", "optimizer_state_bytes")}
-        temporaries = optimizer_temporaries(optimizer, device, [t.numel * element for t in model.tensors])
+        temporaries = optimizer_temporaries(optimizer, device, [t.numel * element for t in stepped])
         accumulating = parallel is not None and parallel.accumulate > 1
         found = moments(t, held, element, temporaries, accumulating)
         scalars = Bytes(step_scalars(optimizer, device, tensors), 0)

@@ -237,15 +237,17 @@ def _outputs(step: BackwardStep) -> list[int]:
     return [step.outputs[0]] * len(step.inputs)
 
 
-def zero1_tensors(tensors: Sequence[ParamTensor], ranks: int) -> list[int]:
-    """Parameter tensors each rank owns under ZeroRedundancyOptimizer (as
-    `cnnsize.parallel.zero1_partition` assigns them: largest first, to the emptiest rank)."""
-    sizes, counts = [0] * ranks, [0] * ranks
+def zero1_tensors(tensors: Sequence[ParamTensor], ranks: int) -> list[list[ParamTensor]]:
+    """The parameter tensors each rank owns under ZeroRedundancyOptimizer, in its local
+    optimizer's order (as `cnnsize.parallel.zero1_partition` assigns them: largest first, stable,
+    each to the emptiest rank)."""
+    sizes = [0] * ranks
+    owned: list[list[ParamTensor]] = [[] for _ in range(ranks)]
     for tensor in sorted(tensors, key=lambda t: t.numel, reverse=True):
         rank = sizes.index(min(sizes))
         sizes[rank] += tensor.numel
-        counts[rank] += 1
-    return counts
+        owned[rank].append(tensor)
+    return owned
 
 
 def peak(found: list[Moment], batch_size: int) -> Moment:

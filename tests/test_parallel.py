@@ -329,3 +329,12 @@ def test_resnet50_one_gpu_fixed_bytes_and_batch(resnet50):
     assert answer.batch_size == (USABLE - peak) // PEAK_PER_SAMPLE == 931
     step = resnet50.moments("adam")[-1]  # foreach adam on CUDA: a square root of every parameter at once
     assert step.lines["optimizer_temporary_bytes"] == Bytes(P50, 0)
+
+
+def test_zero1_s_optimizer_steps_the_rank_s_partition_only(tiny):
+    # adam on the CPU, its local optimizer's tensors largest first: rank 0 the 324 of b2's weight
+    # (2 x 324 x 4 B); rank 3 24, 12, 6, 6, 6, 4, 2: at the first, 2 x 24 x 4 = 192 B, the most
+    model = model_memory(tiny, Precision(device="cpu"))
+    step = {r: model.moments("adam", Parallel(4, "zero1"), r)[-1].lines for r in (0, 3)}
+    assert step[0]["optimizer_temporary_bytes"] == Bytes(2 * 324 * 4, 0)
+    assert step[3]["optimizer_temporary_bytes"] == Bytes(2 * 24 * 4, 0)
