@@ -25,21 +25,27 @@ layer, which saves its input, always runs again.
 
 `auto` picks blocks greedily, cheapest recompute per byte saved first (FLOPs per sample over the
 bytes per sample the block alone frees at the forward's end), until a wanted batch fits, or keeps
-the prefix of that order that fits the largest batch: one trace per block and one per prefix.
+the prefix of that order that fits the largest batch. It traces the network once, recording who
+saves what, and works out each block's saving and each prefix's footprint from that
+(`cnnsize.checkpoint_search`): the same figures as a trace per block and per prefix, without them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
+from cnnsize.checkpoint_search import Savings
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, SpecPath, UsageError, format_path
 from cnnsize.graph import Graph, Group, Member, resolve
-from cnnsize.memory import Precision, Segment, trace
-from cnnsize.planner import MemoryModel, NoBatchFits, Plan, check_optimizer, model_memory
+from cnnsize.headroom import Reserve, usable
+from cnnsize.memory import Precision, Segment, total, trace
+from cnnsize.parallel import Parallel, peak_moment
+from cnnsize.planner import MemoryModel, NoBatchFits, Plan, check_optimizer, model_memory, reserve_of
 from cnnsize.report import Report
 from cnnsize.schema import Spec
+from cnnsize.units import human_bytes
 
 CHOICES = ("none", "all", "auto")
 STEP_FLOPS = 3  # a training step's FLOPs as a multiple of the forward's: forward 1x, backward 2x
@@ -161,6 +167,7 @@ def choose(
     optimizer: str,
     limit: int,
     batch_size: Optional[int] = None,
+    parallel: Optional[Parallel] = None,
 ) -> tuple[list[Block], str]:
     """The blocks `choice` checkpoints (`model(segments)` gives a `MemoryModel` with those segments
     checkpointed), and a note on how they were chosen. `auto`: cheapest FLOPs per byte saved first,
@@ -172,36 +179,37 @@ def choose(
         return [], ""
     if choice == "all":
         return found, ""
-    base = model(()).training.saved.per_sample
+    plain = model(())
+    lines = plain.lines("training", optimizer, parallel)
+    fixed = total(size for key, size in lines.items() if key not in ("saved_activation_bytes", "input_bytes"))
+    recorded = trace(graph, plain.precision, True, record=True)  # who saves what: one trace for every set
+    savings = Savings(recorded, [(b.first, b.last, b.inputs) for b in found], fixed)
     ranked = []
-    for block in found:  # what each alone frees at the forward's end, per sample
-        freed = base - model((block.segment(),)).training.saved.per_sample
-        if freed > 0:
-            ranked.append((block.flops / freed, block))
+    for k, freed in enumerate(savings.freed()):  # what each alone frees at the forward's end, per sample
+        if freed.per_sample > 0:
+            ranked.append((found[k].flops / freed.per_sample, k))
     ranked.sort(key=lambda pair: pair[0])
-    order = [block for _, block in ranked]
-
-    def largest(prefix: Sequence[Block]) -> int:
-        try:
-            return model(tuple(b.segment() for b in prefix)).largest_batch(limit, "training", optimizer)
-        except NoBatchFits:
-            return 0
-
+    order = [k for _, k in ranked]
+    prefix = savings.prefixes()
     if batch_size is not None:
         for count in range(len(order) + 1):
-            if largest(order[:count]) >= batch_size:
-                chosen = order[:count]
+            if count:
+                prefix.add(order[count - 1])
+            if prefix.largest(limit) >= batch_size:
+                chosen = [found[k] for k in order[:count]]
                 return _in_order(chosen), f"cheapest recompute per byte first, until batch size {batch_size} fits"
         raise CannotFit(
             f"batch size {batch_size} does not fit even with every block that frees memory checkpointed "
-            f"({len(order)} of {len(found)}): the largest that fits then is {largest(order)}"
+            f"({len(order)} of {len(found)}): the largest that fits then is {prefix.largest(limit)}"
         )
-    best, best_count = -1, 0
-    for count in range(len(order) + 1):
-        fits = largest(order[:count])
-        if fits > best:
-            best, best_count = fits, count
-    return _in_order(order[:best_count]), "cheapest recompute per byte first, for the largest batch"
+    best, best_count = prefix.largest(limit), 0
+    for count in range(1, len(order) + 1):
+        prefix.add(order[count - 1])
+        if prefix.end_bound(limit) > best:  # else the forward's end alone holds it to no more than the best
+            fits = prefix.largest(limit)
+            if fits > best:
+                best, best_count = fits, count
+    return _in_order([found[k] for k in order[:best_count]]), "cheapest recompute per byte first, for the largest batch"
 
 
 def _in_order(chosen: Sequence[Block]) -> list[Block]:
@@ -242,16 +250,21 @@ def plan_checkpointed(
     dtype: Optional[str] = None,
     amp: Optional[str] = None,
     device: str = "cuda",
+    parallel: Optional[Parallel] = None,
+    reserve: Union[None, int, str, Reserve] = None,
 ) -> Plan:
-    """The largest training batch of `spec` in `limit` bytes with `checkpoint`'s blocks checkpointed
-    (`none`, `all`, or `auto`: for `batch_size` to fit, or for the largest batch), and what that
-    costs (`Plan.checkpointing`)."""
+    """The largest training batch of `spec` in `limit` bytes less `reserve` (as `cnnsize.plan`'s;
+    with `parallel`, what one rank holds) with `checkpoint`'s blocks checkpointed (`none`, `all`, or
+    `auto`: for `batch_size` to fit, or for the largest batch), and what that costs
+    (`Plan.checkpointing`)."""
     check_choice(checkpoint)
     check_optimizer(optimizer)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise UsageError(f"the memory limit must be a positive number of bytes, got {limit!r}")
     if batch_size is not None and checkpoint != "auto":
         raise UsageError("a wanted batch size is for --checkpoint auto, which picks blocks until it fits")
+    held = reserve_of(reserve, limit, device)
+    room = usable(limit, held, explicit=reserve is not None)
     report = analyze(spec, 1, dtype)
     precision = Precision(report.dtype, amp, device)
     if not precision.trainable:
@@ -266,13 +279,14 @@ def plan_checkpointed(
         return cache[segments]
 
     try:
-        chosen, note = choose(graph, report, checkpoint, model, optimizer, limit, batch_size)
+        chosen, note = choose(graph, report, checkpoint, model, optimizer, room, batch_size, parallel)
         checked = model(tuple(b.segment() for b in chosen))
-        batch = checked.largest_batch(limit, "training", optimizer)
+        batch = checked.largest_batch(room, "training", optimizer, parallel)
     except (NoBatchFits, CannotFit) as exc:
-        raise type(exc)(f"{report.name}: {exc}") from None
-    footprint = checked.footprint("training", optimizer, batch)
-    unchecked = model(()).footprint("training", optimizer, batch).total_bytes
+        after = f" (--memory {human_bytes(limit)} less the reserve, {human_bytes(held.bytes)})" if held.bytes else ""
+        raise type(exc)(f"{report.name}: {exc}{after}") from None
+    footprint = checked.footprint("training", optimizer, batch, parallel)
+    unchecked = model(()).footprint("training", optimizer, batch, parallel).total_bytes
     cost = summary(checkpoint, chosen, len(blocks(graph, report)), batch, footprint.total_bytes, unchecked,
                    report.totals.flops, note)  # fmt: skip
     return Plan(
@@ -281,9 +295,12 @@ def plan_checkpointed(
         limit=limit,
         precision=precision,
         footprint=footprint,
-        next_total=checked.footprint("training", optimizer, batch + 1).total_bytes,
+        next_total=checked.footprint("training", optimizer, batch + 1, parallel).total_bytes,
         inputs=report.inputs,
         checkpointing=cost,
+        reserve=held,
+        parallel=parallel,
+        peak=peak_moment(plain.layout, parallel) if parallel and plain.layout else None,
     )
 
 

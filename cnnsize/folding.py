@@ -55,6 +55,7 @@ class _Flat:
     layers: list[Layer]
     reads: list[list[Source]]
     readers: dict[int, list[tuple[int, Source]]]
+    shares: dict[int, int] = field(default_factory=dict)  # a layer `{shares: name}` -> where that layer is
 
 
 @dataclass
@@ -79,9 +80,10 @@ def fold(data: dict[str, Any], classes: Optional[Mapping[str, str]] = None) -> d
     try:
         reads = [_reads(layer, i, position) for i, layer in enumerate(layers)]
         outputs = [_source(ref, len(layers), position) for ref in data.get("outputs", [])]
+        shares = {i: _source(layer["shares"], i, position).at for i, layer in enumerate(layers) if "shares" in layer}
     except ValueError:  # a reference the importer does not write: left as it is
         return dict(data)
-    flat = _Flat(layers, reads, _readers(reads, outputs, len(layers)))
+    flat = _Flat(layers, reads, _readers(reads, outputs, len(layers)), shares)
     chosen = _choose(_groups(flat))
     if not chosen:
         return dict(data)
@@ -170,7 +172,9 @@ def _foldable(group: _Group, flat: _Flat) -> bool:
         outside = [s for reader, s in flat.readers.get(at, []) if reader not in inside]
         if outside and (at != group.stop - 1 or any(s.port is not None for s in outside)):
             return False  # a layer inside is read from outside, besides the last one's output
-    return flat.layers[group.stop - 1]["type"] not in SPLITS
+    if any((at in inside) != (target in inside) for at, target in flat.shares.items()):
+        return False  # weights shared across the group's border: each use would have its own
+    return flat.layers[group.stop - 1].get("type") not in SPLITS
 
 
 def _structure(group: _Group, flat: _Flat) -> tuple[tuple[Any, ...], list[dict[str, Any]]]:
@@ -180,25 +184,33 @@ def _structure(group: _Group, flat: _Flat) -> tuple[tuple[Any, ...], list[dict[s
     fields = []
     for at in range(group.start, group.stop):
         layer = flat.layers[at]
-        wiring = tuple(("in",) if s.at < group.start else (s.at - group.start, s.port) for s in flat.reads[at])
-        values = {k: v for k, v in layer.items() if k not in ("type", "name", "from")}
+        wiring: tuple[Any, ...] = tuple(
+            ("in",) if s.at < group.start else (s.at - group.start, s.port) for s in flat.reads[at]
+        )
+        if at in flat.shares:  # `{shares: <a layer of the group>}`: the same layer of every use
+            wiring += (("shares", flat.shares[at] - group.start),)
+        values = {k: v for k, v in layer.items() if k not in _WRITTEN}
         filled = {k: v for k, v in values.items()}
-        for key, default in _defaults(layer["type"]).items():
+        for key, default in _defaults(layer.get("type")).items():
             filled.setdefault(key, default)
-        fixed = frozenset(k for k in values if k not in _defaults(layer["type"]))  # no default: must match
+        fixed = frozenset(k for k in values if k not in _defaults(layer.get("type")))  # no default: must match
         listed = isinstance(layer.get("from"), list)
-        signature.append((_local(layer["name"], group.prefix), layer["type"], wiring, listed, fixed))
+        signature.append((_local(layer["name"], group.prefix), layer.get("type"), wiring, listed, fixed))
         fields.append(filled)
     return tuple(signature), fields
 
 
-_DEFAULTS: dict[str, dict[str, Any]] = {}
+_WRITTEN = ("type", "name", "from", "shares")
+"""A layer's keys that are not its kind's fields: written by the fold itself, never parameters."""
+
+_DEFAULTS: dict[Optional[str], dict[str, Any]] = {}
 
 
-def _defaults(kind: str) -> dict[str, Any]:
-    """The fields of `kind` with a plain default (a number, a truth value, a string)."""
+def _defaults(kind: Optional[str]) -> dict[str, Any]:
+    """The fields of `kind` with a plain default (a number, a truth value, a string); none for a
+    layer that shares another's (it has no kind of its own)."""
     if kind not in _DEFAULTS:
-        cls = KINDS.get(kind)
+        cls = KINDS.get(kind) if kind is not None else None
         model_fields = getattr(cls, "model_fields", {}) if cls is not None else {}
         _DEFAULTS[kind] = {
             key: info.default
@@ -313,10 +325,13 @@ def _definition(members: list[_Group], layers: list[Layer]) -> tuple[dict[str, A
     template: list[Layer] = []
     for k, at in enumerate(range(first.start, first.stop)):
         original = layers[at]
-        layer: Layer = {"type": original["type"]}
-        keys = [key for key in original if key not in ("type", "name", "from")]
+        if "shares" in original:
+            layer: Layer = {"shares": _local(original["shares"], first.prefix)}  # inside the group (_foldable)
+        else:
+            layer = {"type": original["type"]}
+        keys = [key for key in original if key not in _WRITTEN]
         keys += [key for key in first.fields[k] if key not in keys and any(key in layers[m.start + k] for m in members)]
-        order = list(getattr(KINDS.get(original["type"]), "model_fields", {}))
+        order = list(getattr(KINDS.get(original.get("type", "")), "model_fields", {}))
         keys.sort(key=lambda key: order.index(key) if key in order else len(order))  # the kind's own order
         for key in keys:
             values = [m.fields[k][key] for m in members]
@@ -330,13 +345,13 @@ def _definition(members: list[_Group], layers: list[Layer]) -> tuple[dict[str, A
                 params[vector] = _param_name(key, local, set(params.values()))
                 for args, value in zip(arguments, values):
                     args[params[vector]] = value
-            defaults.setdefault(params[vector], []).append(_defaults(original["type"]).get(key, _NONE))
+            defaults.setdefault(params[vector], []).append(_defaults(original.get("type")).get(key, _NONE))
             layer[key] = f"${{{params[vector]}}}"
         layer["name"] = _local(original["name"], first.prefix)
         if "from" in original:
             layer["from"] = _local_refs(original["from"], first.prefix)
         template.append(layer)
-    kinds = Counter(layer["type"] for layer in template)
+    kinds = Counter(layer.get("type", "shared") for layer in template)
     definition: dict[str, Any] = {
         "description": f"{len(template)} layers ("
         + ", ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in kinds.items())

@@ -94,6 +94,30 @@ class Panel:
     lines: Sequence[tuple[str, str]]
 
 
+def packed(items: Sequence[str], width: int, rows: int) -> list[str]:
+    """`items` as a panel shows a long list: joined by `, ` into lines of at most `width` characters
+    (an item longer than that on a line of its own, which a terminal folds as it folds any panel
+    value), at most `rows` of them, then `... and N more` for the items left out. Every `items`
+    but the last on a line ends in a comma, so the lines read as one list."""
+    lines: list[list[str]] = [[]]
+    used = 0
+    for item in items:
+        line = lines[-1]
+        if line and used + 2 + len(item) + 1 > width:  # `, item` and the comma the line then ends in
+            if len(lines) == rows:
+                break
+            lines.append([])
+            line, used = lines[-1], 0
+        used += len(item) + (2 if line else 0)
+        line.append(item)
+    shown = sum(len(line) for line in lines)
+    last = len(lines) - 1 if shown == len(items) else len(lines)  # the line with no comma, if any
+    texts = [", ".join(line) + ("," if i < last else "") for i, line in enumerate(lines)]
+    if shown < len(items):
+        texts.append(f"... and {len(items) - shown} more")
+    return texts if items else []
+
+
 @dataclass(frozen=True)
 class Text:
     """A line of prose (a heading, a verdict); a `stamp` (what the figures were counted at, see

@@ -198,7 +198,8 @@ class Trace:
     `recomputed`: with checkpointed segments, for each, the bytes saved for backward while backward
     runs it again: all that was saved before it (its inputs included), and what it saves when run
     again (the nodes after it have released theirs by then), autocast's weight copies saved before
-    it left out (they are among `weight_copies`), those it saves when run again counted.
+    it left out (they are among `weight_copies`), those it saves when run again counted;
+    `savers`: who saves what, when the trace was asked to record it (`Savers`).
     """
 
     training: bool
@@ -213,6 +214,7 @@ class Trace:
     gradients: tuple[Bytes, ...] = ()  # for each value, the bytes of its gradient
     outputs: tuple[int, ...] = ()  # the network's outputs needing a gradient
     output_floats: tuple[Bytes, ...] = ()  # for each, its float32 copy's bytes where it is not float32
+    savers: Optional["Savers"] = None
 
     @property
     def saved(self) -> Bytes:
@@ -225,18 +227,41 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class Savers:
+    """Who saves what, recorded by a training trace without checkpointing (`trace(..., record=True)`):
+    for `cnnsize.checkpoint_search` to tell what any set of checkpointed blocks would save without
+    tracing again. `sizes[s]`: each storage's bytes; `by_storage[s]`: the indices of the nodes that
+    ask autograd to save storage `s`, in order (several may: counted once); `copies[holder]`: the
+    nodes that save autocast's copy of `holder`'s weight, with its bytes (`(node, Bytes)`);
+    `value_storage[v]`: the storage each value of the graph is; `inputs`: the network's inputs';
+    `born[s]`: the index of the node that made storage `s` (-1: before the first, the inputs)."""
+
+    sizes: tuple[Bytes, ...]
+    by_storage: dict[int, tuple[int, ...]]
+    copies: dict[SpecPath, tuple[tuple[int, Bytes], ...]]
+    value_storage: tuple[int, ...]
+    inputs: tuple[int, ...]
+    born: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class _Value:
     storage: int
     dtype: str
     grad: bool  # requires grad
 
 
-def trace(graph: Graph, precision: Precision, training: bool, checkpointed: Sequence[Segment] = ()) -> Trace:
+def trace(
+    graph: Graph, precision: Precision, training: bool, checkpointed: Sequence[Segment] = (), record: bool = False
+) -> Trace:
     """Follow `graph` (a resolved spec) through one forward pass, in training mode with autograd
     (`training`) or in eval mode without it, as the module cnnsize builds runs it: node by node, each
     value released once its last reader has run (the network's inputs are held by the caller, its
-    outputs returned). `checkpointed`: segments run under activation checkpointing (training only)."""
-    return _Tracer(graph, precision, training, tuple(checkpointed)).run()
+    outputs returned). `checkpointed`: segments run under activation checkpointing (training only);
+    `record`: keep who saves what (`Trace.savers`), for a trace without segments."""
+    if record and checkpointed:
+        raise ValueError("record who saves what in a trace without checkpointed segments")
+    return _Tracer(graph, precision, training, tuple(checkpointed), record=record).run()
 
 
 @dataclass
@@ -259,10 +284,15 @@ class _Tracer:
     shadow_copies: Bytes = Bytes()
     recomputed: list[Bytes] = field(default_factory=list)
     saved_node: dict[int, int] = field(default_factory=dict)  # storage -> the node that saved it first
-    index: int = 0  # the node running
     steps: list[tuple[Node, int, tuple[bool, ...], Bytes]] = field(default_factory=list)
     copy_node: dict[int, Bytes] = field(default_factory=dict)  # node -> the weight copy it saved first
     half_grads: dict[int, tuple[Bytes, Bytes]] = field(default_factory=dict)  # BackwardStep.half_grads, cast
+    record: bool = False  # who saves what, kept as the pass runs:
+    saver_nodes: dict[int, list[int]] = field(default_factory=dict)
+    copy_events: dict[SpecPath, list[tuple[int, Bytes]]] = field(default_factory=dict)
+    storage_of: list[int] = field(default_factory=list)  # each value's storage
+    born: list[int] = field(default_factory=list)  # the node that made each storage
+    index: int = -1  # the node running
 
     def run(self) -> Trace:
         graph = self.graph
@@ -278,6 +308,9 @@ class _Tracer:
             self.hold(x.storage)  # and the network, until its last reader
             values[v] = x
             inputs.append(x)
+        self.storage_of = [-1] * len(graph.values)
+        for (_, v), x in zip(graph.inputs, inputs):
+            self.storage_of[v] = x.storage
         self.moment()
         starts = {s.first: s for s in self.checkpointed} if self.training else {}
         for index, (node, frees) in enumerate(zip(graph.nodes, graph.frees())):
@@ -303,6 +336,7 @@ class _Tracer:
                 values[v] = value
                 grads[v] = value.grad
                 values_dtype[v] = value.dtype
+                self.storage_of[v] = value.storage
                 gradients[v] = Bytes(0, prod(graph.values[v].shape) * BYTES[value.dtype])
             if self.segment is not None and index == self.segment.last:
                 again = total(self.sizes[s] for s in self.shadow if s not in self.saved)
@@ -316,6 +350,16 @@ class _Tracer:
             saved_by[path] = saved_by.get(path, Bytes()) + self.sizes[storage]
         for path, size in self.saved_copies.items():
             saved_by[path] = saved_by.get(path, Bytes()) + size
+        savers = None
+        if self.record:
+            savers = Savers(
+                sizes=tuple(self.sizes),
+                by_storage={s: tuple(nodes) for s, nodes in self.saver_nodes.items()},
+                copies={h: tuple(events) for h, events in self.copy_events.items()},
+                value_storage=tuple(self.storage_of),
+                inputs=tuple(x.storage for x in inputs),
+                born=tuple(self.born),
+            )
         return Trace(
             training=self.training,
             saved_by=saved_by,
@@ -325,6 +369,7 @@ class _Tracer:
             input=total(self.sizes[x.storage] for x in inputs),
             input_saved=any(x.storage in self.saved for x in inputs),
             recomputed=tuple(self.recomputed),
+            savers=savers,
             steps=() if self.checkpointed else self.backward_steps({x.storage for x in inputs}),
             gradients=tuple(gradients),
             outputs=tuple(v for _, v in graph.outputs if grads[v]),
@@ -366,6 +411,8 @@ class _Tracer:
     def alloc(self, shape: Shape, dtype: str, per_sample: bool = True) -> int:
         size = prod(shape) * BYTES[dtype]
         self.sizes.append(Bytes(0, size) if per_sample else Bytes(size, 0))
+        if self.record:
+            self.born.append(self.index)
         return len(self.sizes) - 1
 
     def hold(self, storage: int) -> None:
@@ -381,6 +428,8 @@ class _Tracer:
     def save(self, storage: int, path: SpecPath) -> None:
         """Autograd keeps `storage` for backward (alive to the end of the pass); inside a checkpointed
         segment it keeps nothing, and the storage only counts for when the segment runs again."""
+        if self.record:
+            self.saver_nodes.setdefault(storage, []).append(self.index)
         if self.segment is not None and path != self.segment.path:
             self.shadow[storage] = None
         elif storage not in self.saved:
@@ -462,6 +511,9 @@ class _Tracer:
         # a float32 weight saved is the parameter itself; autocast's half copy of it is a new storage
         weight_saved = saved.weight == WEIGHT_ALWAYS or (saved.weight == WEIGHT_FOR_INPUT_GRAD and xs[0].grad)
         holder = self.graph.nodes[node.shares].path if node.shares is not None else path  # whose weights
+        if self.record and lowered and weight_saved:
+            size = Bytes(prod(layer.node_weights(node.in_shapes)["weight"]) * BYTES[compute], 0)
+            self.copy_events.setdefault(holder, []).append((self.index, size))
         if lowered and weight_saved and self.segment is not None:
             self.shadow_copies += Bytes(prod(layer.node_weights(node.in_shapes)["weight"]) * BYTES[compute], 0)
         elif lowered and weight_saved and holder not in self.copies_saved:  # one cached copy, saved once

@@ -39,6 +39,7 @@ Every line is `fixed + per_sample * batch`, as on one GPU: the per-rank batch is
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from math import ceil, prod
 from typing import Optional
@@ -200,22 +201,25 @@ class Layout:
 
 
 def layout(graph: Graph) -> Layout:
-    """The parameter tensors of `graph`'s layers (their kinds' `weight_shapes`) and its FSDP units."""
-    tensors = tuple(
-        ParamTensor(node.path, name, shape)
+    """The parameter tensors of `graph`'s layers (their kinds' `weight_shapes`; a layer that shares
+    another's weights holds none of its own) and its FSDP units, in one pass over the nodes."""
+    by_node = [
+        ()
+        if node.shares is not None
+        else tuple(ParamTensor(node.path, n, shape) for n, shape in node.layer.node_weights(node.in_shapes).items())
         for node in graph.nodes
-        for name, shape in node.layer.node_weights(node.in_shapes).items()
-    )
-    in_unit: set[SpecPath] = set()
+    ]
+    tensors = tuple(t for held in by_node for t in held)
+    in_unit: set[int] = set()
     units = []
     for member in graph.tree:
         if isinstance(member, Group):
-            paths = {graph.nodes[i].path for i in _nodes_of(member)}
-            inside = tuple(t for t in tensors if t.path in paths)
+            nodes = sorted(_nodes_of(member))
+            inside = tuple(t for i in nodes for t in by_node[i])
             if inside:
                 units.append(Unit(member.path, inside, member.layer.name))
-                in_unit |= paths
-    root = Unit(None, tuple(t for t in tensors if t.path not in in_unit))
+                in_unit.update(nodes)
+    root = Unit(None, tuple(t for i, held in enumerate(by_node) if i not in in_unit for t in held))
     return Layout(tensors, (root, *units))
 
 
@@ -231,11 +235,14 @@ def _nodes_of(group: Group) -> list[int]:
 
 def zero1_partition(tensors: tuple[ParamTensor, ...], ranks: int) -> list[int]:
     """Elements each rank owns under ZeroRedundancyOptimizer: the parameters sorted by size,
-    largest first (stable), each to the rank owning the fewest so far (the first such rank)."""
+    largest first (stable), each to the rank owning the fewest so far (the first such rank: a heap
+    of (owned, rank) pops the fewest, then the lowest rank)."""
     sizes = [0] * ranks
+    heap = [(0, rank) for rank in range(min(ranks, len(tensors)))]  # ranks beyond the tensors own nothing
     for tensor in sorted(tensors, key=lambda t: t.numel, reverse=True):
-        rank = sizes.index(min(sizes))
-        sizes[rank] += tensor.numel
+        owned, rank = heapq.heappop(heap)
+        sizes[rank] = owned + tensor.numel
+        heapq.heappush(heap, (sizes[rank], rank))
     return sizes
 
 

@@ -162,7 +162,8 @@ class MemoryModel:
         base = total(self.lines(mode, optimizer, parallel).values())
         if mode == "training":  # with checkpointing, also each moment a block is run again in backward
             t = self.training
-            return [base] + [base - (t.saved - t.saved_weight_copies) + r for r in t.recomputed]
+            kept = base - (t.saved - t.saved_weight_copies)  # once: `saved` sums every layer's
+            return [base] + [kept + r for r in t.recomputed]
         return [base + moment for moment in self.inference.moments]
 
     def largest_batch(self, limit: int, mode: str, optimizer: str, parallel: Optional[Parallel] = None) -> int:
@@ -341,12 +342,8 @@ def plan(
     check_optimizer(optimizer)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise UsageError(f"the memory limit must be a positive number of bytes, got {limit!r}")
-    if parallel is not None and mode == "inference" and parallel.strategy != "ddp":
-        raise UsageError(
-            f"--strategy {parallel.strategy} shards training state; inference on several GPUs runs a whole "
-            "copy per GPU: use --strategy ddp (the default)"
-        )
-    held = _reserve(reserve, limit, device)
+    check_parallel_mode(parallel, mode)
+    held = reserve_of(reserve, limit, device)
     room = usable(limit, held, explicit=reserve is not None)
     report = analyze(spec, 1, dtype)
     model = model_memory(spec, Precision(report.dtype, amp, device), report)
@@ -371,7 +368,18 @@ def plan(
     )
 
 
-def _reserve(reserve: Union[None, int, str, Reserve], limit: int, device: str) -> Reserve:
+def check_parallel_mode(parallel: Optional[Parallel], mode: str) -> None:
+    """Inference on several GPUs is a whole copy per GPU: only `ddp` describes it."""
+    if parallel is not None and mode == "inference" and parallel.strategy != "ddp":
+        raise UsageError(
+            f"--strategy {parallel.strategy} shards training state; inference on several GPUs runs a whole "
+            "copy per GPU: use --strategy ddp (the default)"
+        )
+
+
+def reserve_of(reserve: Union[None, int, str, Reserve], limit: int, device: str) -> Reserve:
+    """What `reserve` holds back of `limit` bytes: bytes, a `--reserve` text (`10%`), a `Reserve`,
+    or None for the device's default (cnnsize.headroom)."""
     if reserve is None:
         return default_reserve(device, limit)
     if isinstance(reserve, Reserve):

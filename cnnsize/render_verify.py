@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import IO, Any, Iterator, Optional, Sequence
+from typing import IO, Any, Iterator, Optional, Sequence, Union
 
+from cnnsize.distributed_verification import DistributedVerification
 from cnnsize.errors import format_path
 from cnnsize.listing import Document, Listing, Panel, Part, Text, console_for, write
 from cnnsize.render import write_json
+from cnnsize.render_distributed import distributed_document
 from cnnsize.units import human_bytes, human_count
 from cnnsize.verification import Verification, shown
 
@@ -22,7 +24,10 @@ def render_verification(verification: Verification, fmt: str, out: Optional[IO[s
 
 
 def render_verifications(
-    verifications: Sequence[Verification], fmt: str, out: Optional[IO[str]] = None, one: Optional[bool] = None
+    verifications: Sequence[Union[Verification, DistributedVerification]],
+    fmt: str,
+    out: Optional[IO[str]] = None,
+    one: Optional[bool] = None,
 ) -> None:
     """Several verifications in one output, drawn whole, then written: JSON as `render.write_json`
     (one object for one, a list for several or with `one` False), CSV under one header."""
@@ -30,7 +35,8 @@ def render_verifications(
     if fmt == "json":
         write_json([v.to_dict() for v in verifications], out, one)
     else:
-        write([document(v) for v in verifications], fmt, out)
+        write([distributed_document(v) if isinstance(v, DistributedVerification) else document(v)
+               for v in verifications], fmt, out)  # fmt: skip
 
 
 def seconds_text(seconds: float) -> str:

@@ -15,15 +15,17 @@ sizes it tries and says so if a larger size ever took less.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Optional, Union
 
 from cnnsize.engine import analyze
 from cnnsize.errors import SpecError, UsageError
+from cnnsize.headroom import Reserve, usable
 from cnnsize.loader import with_input
 from cnnsize.memory import Precision
 from cnnsize.memory_report import Footprint
-from cnnsize.planner import MODES, NoBatchFits, check_optimizer, model_memory
+from cnnsize.parallel import Parallel
+from cnnsize.planner import MODES, NoBatchFits, check_optimizer, check_parallel_mode, model_memory, reserve_of
 from cnnsize.provenance import Stamp, made_at
 from cnnsize.schema import Spec
 from cnnsize.units import human_bytes
@@ -51,10 +53,17 @@ class ResolutionPlan:
     analyses: int
     notes: tuple[str, ...] = ()
     checkpoint: str = "none"
+    reserve: Reserve = Reserve(0, "none")
+    parallel: Optional[Parallel] = None
 
     @property
     def batch_size(self) -> int:
         return self.footprint.batch_size
+
+    @property
+    def usable(self) -> int:
+        """The memory the footprint must fit: the limit less the reserve."""
+        return self.limit - self.reserve.bytes
 
     def stamp(self) -> Stamp:
         return made_at((("input", (self.channels, self.resolution, self.resolution)),), self.batch_size,
@@ -73,6 +82,9 @@ class ResolutionPlan:
             "amp": self.precision.amp,
             "device": self.precision.device,
             "checkpoint": self.checkpoint,
+            **self.reserve.to_dict(),
+            "usable_bytes": self.usable,
+            "parallel": self.parallel.to_dict() if self.parallel else None,
             "batch_size": f.batch_size,
             "resolution": self.resolution,
             "input": [self.channels, self.resolution, self.resolution],
@@ -97,12 +109,16 @@ def solve_resolution(
     amp: Optional[str] = None,
     device: str = "cuda",
     checkpoint: str = "none",
+    parallel: Optional[Parallel] = None,
+    reserve: Union[None, int, str, Reserve] = None,
 ) -> ResolutionPlan:
     """The largest square input side of `spec` whose footprint at `batch_size` fits `limit` bytes
-    (`checkpoint`: `none` or `all` of the top-level blocks); `NoBatchFits` when no size does."""
+    less `reserve` (as `cnnsize.plan`'s; with `parallel`, what one rank holds at that per-rank batch;
+    `checkpoint`: `none` or `all` of the top-level blocks); `NoBatchFits` when no size does."""
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}'; choose one of {', '.join(MODES)}")
     check_optimizer(optimizer)
+    check_parallel_mode(parallel, mode)
     if checkpoint not in ("none", "all"):
         raise UsageError(
             f"--solve resolution takes --checkpoint none or all, not {checkpoint}: auto picks blocks for a batch"
@@ -120,8 +136,11 @@ def solve_resolution(
             "which has no height and width"
         )
     channels, own = shape[0], max(shape[1], shape[2])
-    search = _Search(spec, channels, limit, batch_size, mode, optimizer, dtype, amp, device, checkpoint)
-    return search.run(own)
+    held = reserve_of(reserve, limit, device)
+    room = usable(limit, held, explicit=reserve is not None)
+    search = _Search(spec, channels, room, batch_size, mode, optimizer, dtype, amp, device, checkpoint, parallel)
+    plan = search.run(own)
+    return replace(plan, limit=limit, reserve=held, parallel=parallel)
 
 
 @dataclass
@@ -136,6 +155,7 @@ class _Search:
     amp: Optional[str]
     device: str
     checkpoint: str
+    parallel: Optional[Parallel]
 
     def __post_init__(self) -> None:
         self.totals: dict[int, Optional[int]] = {}  # side -> total, None where the spec refuses it
@@ -168,7 +188,7 @@ class _Search:
 
             segments = tuple(b.segment() for b in blocks(resolve(spec), report))
         model = model_memory(spec, precision, report, segments)
-        footprint = model.footprint(self.mode, self.optimizer, self.batch_size)
+        footprint = model.footprint(self.mode, self.optimizer, self.batch_size, self.parallel)
         self.footprints[side] = footprint
         return footprint.total_bytes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -107,3 +108,33 @@ def test_allocation_peak_counts_what_the_allocator_held():
         del y
     assert (allocated.peak, allocated.end) == (80_000, 40_000)
     assert z.shape == (100, 100)
+
+
+def test_allocation_peak_within_a_marked_block_counts_what_was_allocated_before_it():
+    with AllocationPeak(marks=["step"]) as allocated:
+        before = torch.empty(1_000, dtype=torch.uint8)  # held from before the mark: 1,000 B
+        with torch.profiler.record_function("step"):
+            scratch = torch.empty(5_000, dtype=torch.uint8)
+            del scratch  # freed inside the block: the peak there is 1,000 + 5,000
+            kept = torch.empty(3_000, dtype=torch.uint8)  # then 1,000 + 3,000
+        after = torch.empty(100_000, dtype=torch.uint8)  # outside the block: in `peak`, not `within`
+    assert allocated.within("step") == 1_000 + 5_000
+    assert allocated.before("step") == 1_000
+    assert allocated.peak == 1_000 + 3_000 + 100_000
+    assert before.numel() + kept.numel() + after.numel() == 104_000
+    with pytest.raises(KeyError, match="no record_function"):
+        allocated.within("other")
+
+
+def test_allocation_peak_sees_only_the_thread_that_entered_it():
+    # torch's profiler records the memory events of the profiled thread: a free on another thread
+    # (as gloo's threads drop FSDP's communication buffers) is not seen, so `end` keeps the bytes
+    import threading
+
+    kept: list[torch.Tensor] = []
+    with AllocationPeak() as allocated:
+        kept.append(torch.empty(7_000, dtype=torch.uint8))
+        other = threading.Thread(target=kept.clear)
+        other.start()
+        other.join()
+    assert kept == [] and (allocated.peak, allocated.end) == (7_000, 7_000)

@@ -14,7 +14,7 @@ from cnnsize.engine import analyze
 from cnnsize.errors import UsageError
 from cnnsize.graph import resolve
 from cnnsize.memory import Bytes, Precision, trace
-from cnnsize.planner import model_memory
+from cnnsize.planner import NoBatchFits, model_memory
 
 # Every map of 2 channels at 4x4 is 2*4*4 = 32 float32 values: 128 B a sample; block a's inner map
 # of 8 channels is 8*4*4*4 = 512 B.
@@ -160,7 +160,7 @@ def test_checkpointing_every_zoo_resnet_block_never_holds_more():
     plain = cnnsize.plan(spec, 8 * 2**30, optimizer="adam")
     checked = plan_checkpointed(spec, 8 * 2**30, checkpoint="all", optimizer="adam")
     assert checked.batch_size > plain.batch_size
-    assert checked.footprint.total_bytes <= 8 * 2**30 < checked.next_total
+    assert checked.footprint.total_bytes <= checked.usable < checked.next_total
     assert len(checked.checkpointing.blocks) == checked.checkpointing.candidates
 
 
@@ -176,3 +176,26 @@ def test_the_footprint_total_is_the_worst_piece_at_every_batch(amp):
         footprint = model.footprint("training", "adam", batch)
         assert footprint.total_bytes == max(p.at(batch) for p in model.pieces("training", "adam"))
         assert footprint.lines["recompute_bytes"] > 0  # ResNet-18's first unit run again is the peak
+
+
+def test_the_reserve_and_several_gpus_apply_as_to_a_plain_plan():
+    spec, _, _ = tiny()
+    limit = FIXED + 10 * 768
+    # holding back 768 B (one sample of the checkpointed footprint) leaves room for batch 9
+    held = plan_checkpointed(spec, limit, checkpoint="all", device="cpu", reserve=768)
+    assert held.batch_size == 9 and held.reserve.bytes == 768 and held.usable == limit - 768
+    with pytest.raises(NoBatchFits, match="less the reserve"):
+        plan_checkpointed(spec, FIXED + 768, checkpoint="all", device="cpu", reserve=768)
+    # DDP on 2 ranks: each rank's footprint is the checkpointed model's with DDP's lines (its
+    # gradient buckets), solved per rank in the same room
+    from cnnsize.memory import Precision
+    from cnnsize.parallel import Parallel
+
+    par = Parallel(2, "ddp")
+    answer = plan_checkpointed(spec, 10**6, checkpoint="all", device="cpu", parallel=par)
+    segments = tuple(b.segment() for b in blocks(resolve(spec), analyze(spec, 1)))
+    model = model_memory(spec, Precision(device="cpu"), None, segments)
+    assert answer.batch_size == model.largest_batch(10**6, "training", "sgd", par)
+    assert answer.footprint == model.footprint("training", "sgd", answer.batch_size, par)
+    assert answer.footprint.lines["gradient_bucket_bytes"] == answer.footprint.lines["gradient_bytes"]
+    assert answer.global_batch == 2 * answer.batch_size

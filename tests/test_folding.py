@@ -326,3 +326,53 @@ def test_a_block_is_named_after_the_class_its_modules_share(classes: dict[str, s
         for layer in ("c1", "c2", "c3")
     ]
     assert list(fold({"input": [4, 4, 4], "layers": layers}, classes)["blocks"]) == [name]
+
+
+SHARED_UNITS = """
+import torch.nn.functional as F
+from torch import nn
+
+
+class Twice(nn.Module):  # one convolution called twice: its second call shares the first's weights
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        return self.conv(F.relu(self.conv(x)))
+
+
+class Net(nn.Module):
+    def __init__(self, again=False):
+        super().__init__()
+        self.again = again
+        self.stem = nn.Conv2d(3, 8, 1)
+        self.u1, self.u2, self.u3 = Twice(8), Twice(8), Twice(8)
+
+    def forward(self, x):
+        x = self.u3(self.u2(self.u1(self.stem(x))))
+        return self.u1.conv(x) if self.again else x  # u1's convolution called from outside it too
+"""
+
+
+def test_units_that_share_weights_inside_fold_with_a_local_shares(tmp_path: Path) -> None:
+    (tmp_path / "shared.py").write_text(SHARED_UNITS, encoding="utf-8")
+    _, flat = imported(f"{tmp_path / 'shared.py'}:Net", "3,8,8", "--no-fold")
+    _, data = imported(f"{tmp_path / 'shared.py'}:Net", "3,8,8")
+    assert flat["layers"][3] == {"shares": "u1.conv", "name": "u1.conv_2"}
+    assert data["blocks"]["twice"]["layers"][-1] == {"shares": "conv", "name": "conv_2"}  # each use's own conv
+    assert uses(data) == [("twice", "u1"), ("twice", "u2"), ("twice", "u3")]
+    assert figures(data) == figures(flat)
+    # stem 3*8 + 8; each unit's convolution 8*8*9 counted once, though called twice
+    assert figures(data)[0]["params"] == 3 * 8 + 8 + 3 * (8 * 8 * 9) == 1760
+
+
+def test_a_group_whose_weights_are_shared_from_outside_stays_flat(tmp_path: Path) -> None:
+    (tmp_path / "shared.py").write_text(SHARED_UNITS, encoding="utf-8")
+    _, data = imported(f"{tmp_path / 'shared.py'}:Net", "3,8,8", "--args", '{"again": true}')
+    # u1's convolution is called at the end as well: u1 stays flat, u2 and u3 fold
+    assert uses(data) == [("twice", "u2"), ("twice", "u3")]
+    assert [layer["name"] for layer in data["layers"][1:4]] == ["u1.conv", "u1.relu", "u1.conv_2"]
+    assert data["layers"][-1] == {"shares": "u1.conv", "name": "u1.conv_3"}
+    _, flat = imported(f"{tmp_path / 'shared.py'}:Net", "3,8,8", "--args", '{"again": true}', "--no-fold")
+    assert figures(data) == figures(flat)

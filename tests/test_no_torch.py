@@ -42,7 +42,7 @@ sys.exit(code)
         ["conv", "--input", "5", "--kernel", "3", "--padding", "1", "--draw"],
         ["plan", "resnet50", "--memory", "24GiB", "--optimizer", "adam", "--amp", "bf16"],
         ["plan", "resnet18", "--memory", "8GiB", "--checkpoint", "auto", "--batch-size", "500", "--format", "csv"],
-        ["plan", "specs/small-resnet.yaml", "--memory", "64MiB", "--solve", "resolution", "-b", "8"],
+        ["plan", "specs/small-resnet.yaml", "--memory", "64MiB", "--solve", "resolution", "-b", "8", "--reserve", "0"],
         ["zoo"],
         ["schema"],
         ["conv", "--input", "32", "--kernel", "5", "--solve", "padding", "--output", "32"],

@@ -338,3 +338,24 @@ def test_zero1_s_optimizer_steps_the_rank_s_partition_only(tiny):
     step = {r: model.moments("adam", Parallel(4, "zero1"), r)[-1].lines for r in (0, 3)}
     assert step[0]["optimizer_temporary_bytes"] == Bytes(2 * 324 * 4, 0)
     assert step[3]["optimizer_temporary_bytes"] == Bytes(2 * 24 * 4, 0)
+
+
+def test_a_layer_that_shares_weights_holds_no_tensor_of_its_own(make_spec):
+    # a 3x3 conv 16 -> 16 (16*16*9 + 16 = 2,320 parameters) applied twice: FSDP on 2 ranks shards
+    # the one weight (16 rows -> 8 a rank: 1,152) and bias (8): 1,160 elements, 4,640 B a rank
+    spec = make_spec({
+        "name": "twice", "input": [16, 8, 8],
+        "layers": [{"type": "conv2d", "name": "c", "out_channels": 16, "kernel_size": 3, "padding": 1},
+                   "relu", {"shares": "c"}],
+    })  # fmt: skip
+    held = layout(resolve(spec))
+    assert [t.name for t in held.tensors] == ["weight", "bias"]
+    assert sum(t.numel for t in held.tensors) == 16 * 16 * 9 + 16 == 2_320
+    f = model_memory(spec, Precision(device="cpu")).footprint("training", "sgd", 1, Parallel(2, "fsdp"))
+    assert f.lines["parameter_bytes"] == (8 * 16 * 9 + 8) * 4 == 4_640
+
+
+def test_zero1_with_more_ranks_than_tensors_leaves_the_rest_empty(tiny):
+    # ten tensors on sixteen ranks: one each, largest first, ranks 10 to 15 own nothing
+    sizes = zero1_partition(layout(resolve(tiny)).tensors, 16)
+    assert sizes == [324, 324, 108, 24, 12, 6, 6, 6, 4, 2] + [0] * 6

@@ -108,8 +108,38 @@ def test_usage_errors(source, kwargs, message):
 
 def test_checkpointing_all_lets_a_larger_input_fit():
     spec = cnnsize.load("specs/small-resnet.yaml")
-    plain = solve_resolution(spec, 64 * 2**20, batch_size=8)
-    checked = solve_resolution(spec, 64 * 2**20, batch_size=8, checkpoint="all")
+    plain = solve_resolution(spec, 64 * 2**20, batch_size=8, reserve=0)
+    checked = solve_resolution(spec, 64 * 2**20, batch_size=8, checkpoint="all", reserve=0)
     assert checked.resolution > plain.resolution
     for answer in (plain, checked):
         assert answer.footprint.total_bytes <= 64 * 2**20 < answer.next_total
+
+
+def test_the_reserve_is_taken_off_before_the_search():
+    # --reserve 104 of a 900 B limit leaves 796 B: side 7 (12 + 784 = 796 B) still fits, exactly
+    answer = solve_resolution(cnnsize.load(TINY), 900, device="cpu", reserve=104)
+    assert answer.resolution == 7 and answer.usable == 900 - 104 == footprint(7)
+    # one byte more held back and side 7 no longer fits: side 6 takes 12 + 576 = 588 B
+    answer = solve_resolution(cnnsize.load(TINY), 900, device="cpu", reserve=105)
+    assert answer.resolution == 6 and answer.footprint.total_bytes == footprint(6) == 588
+    assert answer.to_dict()["reserve_bytes"] == 105 and answer.to_dict()["usable_bytes"] == 795
+
+
+def test_with_several_gpus_the_side_is_what_one_rank_fits():
+    from cnnsize.parallel import Parallel
+    from cnnsize.planner import model_memory
+
+    spec = cnnsize.load("specs/small-resnet.yaml")
+    par = Parallel(gpus=4, strategy="fsdp")
+    answer = solve_resolution(spec, 2**30, batch_size=8, parallel=par)
+    # the default reserve on CUDA: 512 MiB + 5% of 1 GiB
+    assert answer.reserve.bytes == 512 * 2**20 + 2**30 * 5 // 100
+    side = answer.resolution
+    from cnnsize.loader import with_input
+
+    at = with_input(spec, (3, side, side))
+    per_rank = model_memory(at).footprint("training", "sgd", 8, par)
+    assert answer.footprint.total_bytes == per_rank.total_bytes <= answer.usable < answer.next_total
+    assert answer.to_dict()["parallel"]["strategy"] == "fsdp"
+    # sharding the model states leaves more room than one whole copy per GPU
+    assert side >= solve_resolution(spec, 2**30, batch_size=8).resolution

@@ -8,30 +8,19 @@ dropped from the layer names, so they are the spec's module paths).
 
 from __future__ import annotations
 
-import operator
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 from torch import fx, nn
 
 from cnnsize.backend import blocks
+from cnnsize.backend.import_functions import cnnsize_padding, layernorm2d
 
 Rule = Callable[[Any], dict[str, Any]]
 
 
 def _dim(m: Any, default: int = 1) -> dict[str, Any]:
     return {} if m.dim == default else {"dim": m.dim}
-
-
-def _layernorm2d(m: blocks.LayerNorm2d) -> dict[str, Any]:
-    layer: dict[str, Any] = {"type": "layernorm2d"}
-    if m.eps != 1e-5:
-        layer["eps"] = m.eps
-    if not m.elementwise_affine:
-        layer["elementwise_affine"] = False
-    elif m.bias is None:
-        layer["bias"] = False
-    return layer
 
 
 def _layer_scale(m: blocks.LayerScale) -> dict[str, Any]:
@@ -70,8 +59,7 @@ def _padded(convolution: Rule) -> Rule:
         found = convolution(m.conv)
         if "padding" in found:
             raise ValueError("PaddedConv2d whose convolution pads too")
-        left, right, top, bottom = m.pad.padding  # torch's order; cnnsize's is [top, bottom, left, right]
-        found["padding"] = [top, bottom, left, right]
+        found["padding"] = cnnsize_padding(m.pad.padding)
         return found
 
     return layer
@@ -87,18 +75,13 @@ def executor_modules(convolution: Rule) -> dict[type, Rule]:
         blocks.Chunk: lambda m: {"type": "chunk", "chunks": m.chunks, **_dim(m)},
         blocks.Split: _split,
         blocks.ChannelPool: _channel_pool,
-        blocks.LayerNorm2d: _layernorm2d,
+        blocks.LayerNorm2d: layernorm2d,
         blocks.LayerScale: _layer_scale,
         blocks.StochasticDepth: _stochastic_depth,
         blocks.CenterCrop: _center_crop,
         blocks.Reshape: _reshape,
         blocks.PaddedConv2d: _padded(convolution),
     }
-
-
-SPLITS = ("chunk", "split")
-"""Kinds with several outputs: fx reads each with `operator.getitem`, which the importer names
-`layer.0`, `layer.1`... (as `from:` reads a split's outputs)."""
 
 
 class MappedTracer(fx.Tracer):
@@ -143,16 +126,6 @@ def layer_name(target: str, prefix: str) -> str:
     return target[len(prefix) :] if prefix and target.startswith(prefix) else target
 
 
-def is_output_of_split(node: fx.Node, layers_of: Mapping[fx.Node, dict[str, Any]]) -> bool:
-    """Whether `node` is `result[i]` of a mapped chunk or split (a name for one of its outputs, not a
-    layer)."""
-    if node.op != "call_function" or node.target is not operator.getitem:
-        return False
-    source, index = node.args[0], node.args[1]
-    layer = layers_of.get(source) if isinstance(source, fx.Node) else None
-    return layer is not None and layer["type"] in SPLITS and isinstance(index, int)
-
-
 class FunctionLabels:
     """Layer names for function and method calls (`F.relu`, `+`, `torch.cat`): the path of the module
     whose `forward` made the call, then the function's name, numbered within that module from the
@@ -164,18 +137,23 @@ class FunctionLabels:
         self.taken = {"input", *(layer_name(name, prefix) for name, _ in root.named_modules() if name)}
         self.prefix = prefix
 
-    def __call__(self, node: fx.Node) -> str:
+    def __call__(self, node: fx.Node, name: Optional[str] = None) -> str:
+        """The label of the call `node`, named `name` (else as fx named the node), numbering off."""
         stack = node.meta.get("nn_module_stack") or {}
         where = str(list(stack.values())[-1][0]) if stack else ""
         where = "" if self.prefix.startswith(where + ".") else layer_name(where, self.prefix)
-        base = re.sub(r"_\d+$", "", node.name) or node.name
-        label = f"{where}.{base}" if where else base
-        number = 0
-        while label in self.taken:
+        name = name or node.name
+        base = re.sub(r"_\d+$", "", name) or name
+        return self.fresh(f"{where}.{base}" if where else base)
+
+    def fresh(self, label: str) -> str:
+        """`label`, or where it is taken `label_1`, `label_2`...: the first not taken, then taken."""
+        name, number = label, 0
+        while name in self.taken:
             number += 1
-            label = f"{where}.{base}_{number}" if where else f"{base}_{number}"
-        self.taken.add(label)
-        return label
+            name = f"{label}_{number}"
+        self.taken.add(name)
+        return name
 
 
 def module_classes(model: nn.Module) -> dict[str, str]:

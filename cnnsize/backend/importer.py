@@ -1,7 +1,11 @@
-"""A PyTorch module as a spec: traced with `torch.fx.symbolic_trace`, each node mapped to a cnnsize
-kind, module paths kept as layer names, written as a graph spec (`from:` where a layer does not read
-the one before). A node with no kind is listed with its target, and the import fails: never a spec
-that counts something other than the module.
+"""A PyTorch module as a spec: traced with torch.fx (`import_trace`, through cnnsize's own
+`Network` and keeping its executor modules whole: `import_blocks`), or with `torch.export` where fx
+cannot (`import_export`), each node mapped to a cnnsize kind (modules here, cnnsize's executor
+modules in `import_blocks`, calls in `import_functions`), module paths kept as layer names (a
+module called again: `{shares: <first call>}`), a call named after the module whose `forward` made
+it, written as a graph spec (`from:` where a layer does not read the one before). A node with no
+kind is listed with its target and source line, and the import fails: never a spec that counts
+something other than the module.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import operator
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import fx, nn
 
 from cnnsize.backend import import_blocks
+from cnnsize.backend import import_functions as functions
+from cnnsize.backend import import_patterns as patterns
+from cnnsize.backend.import_functions import pair, refuse
+from cnnsize.backend.import_trace import Call, Traced, fx_traced
 from cnnsize.errors import UsageError
 
 
@@ -66,25 +73,19 @@ def load_target(target: str, args: Optional[str] = None) -> nn.Module:
     return made
 
 
-def _pair(value: Any) -> Any:
-    if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == value[1]:
-        return value[0]
-    return list(value) if isinstance(value, tuple) else value
-
-
 def _convolution(m: Any) -> dict[str, Any]:
     """`nn.Conv2d` or `nn.ConvTranspose2d` as its kind: every setting that differs from the default."""
     if isinstance(m.padding, str) or m.padding_mode != "zeros":
         raise ValueError(f"padding {m.padding!r} ({m.padding_mode})")
     transposed = isinstance(m, nn.ConvTranspose2d)
     kind = "conv_transpose2d" if transposed else "conv2d"
-    layer = {"type": kind, "out_channels": m.out_channels, "kernel_size": _pair(m.kernel_size)}
+    layer = {"type": kind, "out_channels": m.out_channels, "kernel_size": pair(m.kernel_size)}
     settings = [("stride", m.stride, 1), ("padding", m.padding, 0), ("dilation", m.dilation, 1)]
     if transposed:
         settings.insert(2, ("output_padding", m.output_padding, 0))
     for key, value, default in settings:
-        if _pair(value) != default:
-            layer[key] = _pair(value)
+        if pair(value) != default:
+            layer[key] = pair(value)
     if m.groups != 1:
         layer["groups"] = m.groups
     if m.bias is None:
@@ -97,7 +98,7 @@ def _upsample(m: nn.Upsample) -> dict[str, Any]:
     factors = scale if isinstance(scale, tuple) else (scale, scale)
     if m.size is not None or any(f is None or float(f) != int(f) for f in factors):
         raise ValueError("Upsample by a size or a fractional factor")
-    layer: dict[str, Any] = {"type": "upsample", "scale_factor": _pair(tuple(int(f or 0) for f in factors))}
+    layer: dict[str, Any] = {"type": "upsample", "scale_factor": pair(tuple(int(f or 0) for f in factors))}
     if m.mode != "nearest":
         layer["mode"] = m.mode
     if m.align_corners:
@@ -106,8 +107,7 @@ def _upsample(m: nn.Upsample) -> dict[str, Any]:
 
 
 def _zeropad(m: nn.ZeroPad2d) -> dict[str, Any]:
-    left, right, top, bottom = m.padding  # torch's order; cnnsize's is [top, bottom, left, right]
-    return {"type": "zeropad2d", "padding": [top, bottom, left, right]}
+    return {"type": "zeropad2d", "padding": functions.cnnsize_padding(m.padding)}
 
 
 def _norm(m: nn.modules.batchnorm._BatchNorm, kind: str) -> dict[str, Any]:
@@ -129,16 +129,16 @@ def _inplace(kind: str) -> Callable[[Any], dict[str, Any]]:
 
 def _pool(kind: str) -> Callable[[Any], dict[str, Any]]:
     def layer(m: Any) -> dict[str, Any]:
-        found = {"type": kind, "kernel_size": _pair(m.kernel_size)}
-        stride = _pair(m.stride)
+        found = {"type": kind, "kernel_size": pair(m.kernel_size)}
+        stride = pair(m.stride)
         if stride not in (None, found["kernel_size"]):
             found["stride"] = stride
-        if _pair(m.padding) != 0:
-            found["padding"] = _pair(m.padding)
+        if pair(m.padding) != 0:
+            found["padding"] = pair(m.padding)
         if m.ceil_mode:
             found["ceil_mode"] = True
-        if kind == "maxpool2d" and _pair(m.dilation) != 1:
-            found["dilation"] = _pair(m.dilation)
+        if kind == "maxpool2d" and pair(m.dilation) != 1:
+            found["dilation"] = pair(m.dilation)
         if kind == "avgpool2d" and not m.count_include_pad:
             found["count_include_pad"] = False
         return found
@@ -146,7 +146,7 @@ def _pool(kind: str) -> Callable[[Any], dict[str, Any]]:
     return layer
 
 
-MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
+MODULES: dict[type, Callable[[Any], functions.Mapped]] = {
     nn.Conv2d: _convolution,
     nn.BatchNorm2d: lambda m: _norm(m, "batchnorm2d"),
     nn.BatchNorm1d: lambda m: _norm(m, "batchnorm1d"),
@@ -161,16 +161,15 @@ MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.LeakyReLU: lambda m: {"type": "leaky_relu", "negative_slope": m.negative_slope, "inplace": m.inplace},
     nn.MaxPool2d: _pool("maxpool2d"),
     nn.AvgPool2d: _pool("avgpool2d"),
-    nn.AdaptiveAvgPool2d: lambda m: {"type": "adaptive_avgpool2d", "output_size": _pair(m.output_size)},
-    nn.AdaptiveMaxPool2d: lambda m: {"type": "adaptive_maxpool2d", "output_size": _pair(m.output_size)},
+    nn.AdaptiveAvgPool2d: lambda m: {"type": "adaptive_avgpool2d", "output_size": pair(m.output_size)},
+    nn.AdaptiveMaxPool2d: lambda m: {"type": "adaptive_maxpool2d", "output_size": pair(m.output_size)},
     nn.Linear: lambda m: {
         "type": "linear",
         "out_features": m.out_features,
         **({"bias": False} if m.bias is None else {}),
     },
-    nn.Flatten: lambda m: {"type": "flatten"} if (m.start_dim, m.end_dim) == (1, -1) else _refuse("flatten dims"),
+    nn.Flatten: lambda m: {"type": "flatten"} if (m.start_dim, m.end_dim) == (1, -1) else refuse("flatten dims"),
     nn.Dropout: lambda m: {"type": "dropout", "p": m.p, **({"inplace": True} if m.inplace else {})},
-    nn.Identity: lambda m: {"type": "identity"},
     nn.Softmax: lambda m: {"type": "softmax", "dim": m.dim},
     nn.ConvTranspose2d: _convolution,
     nn.Upsample: _upsample,
@@ -183,22 +182,8 @@ MODULES: dict[type, Callable[[Any], dict[str, Any]]] = {
     nn.Dropout2d: lambda m: {"type": "dropout2d", "p": m.p, **({"inplace": True} if m.inplace else {})},
     nn.ELU: lambda m: {"type": "elu", "alpha": m.alpha, **({"inplace": True} if m.inplace else {})},
 }
+MODULES.update(functions.MODULES)  # nn.Identity (no layer), nn.InstanceNorm2d, nn.LayerNorm (refused alone)
 MODULES.update(import_blocks.executor_modules(_convolution))  # what `cnnsize.build` makes
-FUNCTIONS: dict[Any, Callable[[fx.Node], dict[str, Any]]] = {
-    operator.add: lambda n: {"type": "add"},
-    torch.add: lambda n: {"type": "add"},
-    operator.mul: lambda n: {"type": "mul"},
-    torch.mul: lambda n: {"type": "mul"},
-    torch.cat: lambda n: {"type": "cat", "dim": n.kwargs.get("dim", n.args[1] if len(n.args) > 1 else 0)},
-    torch.flatten: lambda n: (
-        {"type": "flatten"}
-        if n.args[1:] in ((1,), ()) and n.kwargs.get("start_dim", 1) == 1
-        else _refuse("flatten dims")
-    ),
-    F.relu: lambda n: {"type": "relu"},
-    torch.relu: lambda n: {"type": "relu"},
-    torch.sigmoid: lambda n: {"type": "sigmoid"},
-}
 
 
 def _source_line(node: fx.Node) -> str:
@@ -212,109 +197,270 @@ def _source_line(node: fx.Node) -> str:
     return f" at {Path(file).name}:{line}: {code.strip()}"
 
 
-def _refuse(what: str) -> dict[str, Any]:
-    raise ValueError(what)
+def _module_layer(module: nn.Module) -> functions.Mapped:
+    rule = MODULES.get(type(module))
+    return rule(module) if rule else refuse(f"{type(module).__name__}: no kind for this module")
 
 
-def _inputs(node: fx.Node) -> list[fx.Node]:
-    """The tensors a node reads, in order (a cat's list flattened)."""
-    found: list[fx.Node] = []
-    for arg in node.args:
-        items = arg if isinstance(arg, (list, tuple)) else [arg]
-        found += [a for a in items if isinstance(a, fx.Node)]
-    return found
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
+    """`model` (what `import_blocks.traceable` gives for it) traced with torch.fx, keeping every
+    module the importer maps whole, or where fx cannot trace it, with torch.export; one message
+    naming both failures when neither can. The example input has a batch of 2, so that the batch
+    stands apart from every other size of 1 in the shapes the rules read."""
+    example = torch.randn(2, *input_shape)
+    tracer = import_blocks.MappedTracer(MODULES)
+    try:
+        return fx_traced(model, example, tracer)
+    except Exception as fx_error:  # fx raises many kinds on code it cannot trace
+        from cnnsize.backend.import_export import exported
+
+        try:
+            found = exported(model, example, tracer)
+        except Exception as export_error:  # so does export
+            raise UsageError(
+                f"cannot trace {name}: torch.fx: {_first_line(fx_error)}; torch.export: {_first_line(export_error)}"
+            ) from None
+        found.tracer = (
+            f"torch.export, its Python branches taken for this input size (torch.fx: {_first_line(fx_error)})"
+        )
+        return found
+
+
+Pattern = tuple[Any, fx.Node, Union[str, Call]]
+
+
+def _patterns(found: Traced) -> tuple[dict[fx.Node, Pattern], set[fx.Node]]:
+    """Calls that together are one kind (`import_patterns`: the channel shuffle, view chains, the
+    channels-last layer norm): by their last node, the layer, its input, and what it is named
+    after (a call's name, or the module call it is: the layer norm); and the nodes they swallow."""
+    found_patterns: dict[fx.Node, Pattern] = {}
+    swallowed: set[fx.Node] = set()
+
+    def norm(node: fx.Node) -> Optional[dict[str, Any]]:
+        call = found.calls.get(node)
+        channels = functions.shape(node)
+        return functions.layer_norm_over_channels(call.module, channels[-1] if channels else None) if call else None
+
+    for node in found.graph.nodes:
+        if node in swallowed or node.op not in ("call_function", "call_method"):
+            continue
+        shuffle = patterns.channel_shuffle(node)
+        if shuffle is not None:
+            last, layer, between = shuffle
+            found_patterns[last] = (layer, node.args[0], "channel_shuffle")
+            swallowed.update(between)
+            continue
+        chain = patterns.view_chain(node)
+        if chain is not None:
+            last, mapped, between = chain
+            found_patterns[last] = (mapped, node.args[0], last.name)
+            swallowed.update(between)
+            continue
+        ln = patterns.channels_last_norm(node, norm)
+        if ln is not None:
+            call_node, last, layer, between = ln
+            found_patterns[last] = (layer, node.args[0], found.calls[call_node])
+            swallowed.update([*between, call_node])
+    return found_patterns, swallowed
+
+
+def _tensors(value: Any) -> list[fx.Node]:
+    """The nodes in an output's (nested) tuples, lists and dicts, in order."""
+    if isinstance(value, fx.Node):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [node for item in value for node in _tensors(item)]
+    return []
+
+
+JOINS = ("add", "mul", "cat")
+
+
+def _holds_node(value: Any) -> bool:
+    """Whether a layer's fields hold a traced value (`kernel_size=x.size(2)`), which no spec can."""
+    if isinstance(value, dict):
+        return any(_holds_node(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_node(v) for v in value)
+    return isinstance(value, fx.Node)
+
+
+def _readable(node: fx.Node, reads: list[fx.Node], several: set[fx.Node], weights: dict[fx.Node, str]) -> None:
+    """ValueError where a call reads what no layer gives: a split's pieces as one value, or a
+    parameter used directly (`x * self.gamma`)."""
+    whole = [r.name for r in reads if r in several]
+    if whole:
+        raise ValueError(f"reads all of {', '.join(whole)}'s pieces as one value (index them: a, b = ...)")
+    direct = [weights[r] for r in reads if r in weights]
+    if direct:
+        raise ValueError(f"{functions.op_name(node)} reads {', '.join(direct)} directly: no layer owns it")
 
 
 def _called_again(
-    target: str, layer: dict[str, Any], module: nn.Module, calls: dict[str, list[str]], modules: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """The name of this call of the module at `target`, and its layer: the module's path at its
-    first call; at the next ones, `target_2`, `target_3`... and, for a module with parameters or
-    buffers, `{shares: <first call>}` (the same weights, counted once; a module without any is
-    written as its kind again, which counts the same)."""
+    target: str, layer: functions.Mapped, module: nn.Module, calls: dict[str, list[str]], fresh: Callable[[str], str]
+) -> tuple[str, functions.Mapped]:
+    """The name of this call of the module at `target` (its layer name), and its layer: the
+    module's path at its first call (a name taken from the start: every module path is); at the
+    next ones, `target_2`, `target_3`... (through `fresh`, which gives a name no other layer has)
+    and, for a module with parameters or buffers, `{shares: <first call>}` (the same weights,
+    counted once; a module without any is written as its kind again, which counts the same)."""
     made = calls.setdefault(target, [])
-    if not made:
-        made.append(target)
+    made.append(fresh(f"{target}_{len(made) + 1}") if made else target)
+    if len(made) == 1:
         return target, layer
-    label = f"{target}_{len(made) + 1}"
-    while label in modules or any(label in names for names in calls.values()):
-        label += "_"
-    made.append(label)
     has_state = any(True for _ in module.parameters()) or any(True for _ in module.buffers())
-    return label, ({"shares": target} if has_state else layer)
+    return made[-1], ({"shares": target} if has_state else layer)
+
+
+class _Walk:
+    """The spec's layers, made node by node in the traced graph's order: what each node's value is
+    called in the spec (`names`: a layer's name, `input`, a split's port `split.0`, or what a
+    call that passes its input on reads), and the nodes no kind stands for (`unmapped`). Module
+    calls are named by their paths less `prefix` (a built `Network`'s wrapper: `import_blocks`),
+    a module's next calls by `_called_again`, every other call by `import_blocks.FunctionLabels`
+    (after the module whose `forward` made it); all of them from its one set of names taken ("input"
+    and every module path from the start, then each name given)."""
+
+    def __init__(self, found: Traced, root: nn.Module, prefix: str) -> None:
+        self.found = found
+        self.prefix = prefix
+        self.patterns, self.swallowed = _patterns(found)
+        self.layers: list[dict[str, Any]] = []
+        self.names: dict[fx.Node, str] = {}
+        self.several: set[fx.Node] = set()  # chunk and split: their outputs are ports, `name.0`
+        self.function_label = import_blocks.FunctionLabels(root, prefix)
+        self.calls: dict[str, list[str]] = {}  # a module's layer name -> the names of its calls so far
+        self.previous: Optional[str] = None
+        self.unmapped: list[str] = []
+        self.outputs: list[fx.Node] = []
+
+    def visit(self, node: fx.Node) -> None:
+        found = self.found
+        if node in found.inputs[:1]:
+            self.names[node] = self.previous = "input"
+        elif node in found.inputs:
+            if functions.gives_tensors(node):
+                self.unmapped.append(f"{node.name}: a second input (the import traces one, of --input's shape)")
+        elif node.op == "output":
+            self.outputs = _tensors(node.args)
+        elif node in found.weights or node in found.inside or node in self.swallowed:
+            pass
+        elif node.op == "call_function" and node.target is operator.getitem and node.args[0] in self.several:
+            split, index = node.args[0], int(node.args[1])  # type: ignore[arg-type]
+            assert isinstance(split, fx.Node)
+            pieces = split.meta.get("tensor_meta", split.meta.get("val")) or ()
+            self.names[node] = f"{self.names[split]}.{index % len(pieces)}"  # x.chunk(2)[-1] is chunk.1
+        elif node in found.calls or node in self.patterns or functions.gives_tensors(node):
+            try:
+                mapped, reads, label = self.mapped(node)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.unmapped.append(f"{node.name}: {exc}{_source_line(node)}")
+                return
+            if all(r in self.names for r in reads):  # else it reads an unmapped node, listed already
+                self.add(node, mapped, reads, label)
+        # else sizes and the arithmetic on them: no tensor, no layer
+
+    def mapped(self, node: fx.Node) -> tuple[functions.Mapped, list[fx.Node], str]:
+        """The layer(s) of a node, the tensors it reads and its name; ValueError saying why none."""
+        found = self.found
+        if node in found.problems:
+            raise ValueError(found.problems[node])
+        if node in found.calls:
+            call = found.calls[node]
+            sized = isinstance(call.module, nn.Upsample) and call.module.size is not None
+            mapped = functions.upsample_to_size(node, call.module) if sized else _module_layer(call.module)
+            label, mapped = self.module_call(call, mapped)
+            reads = [r for r in call.reads if r in found.weights or functions.gives_tensors(r)]
+        elif node in self.patterns:
+            mapped, source, by = self.patterns[node]
+            reads = [source]
+            if isinstance(by, Call):  # the layer norm between permutes: a module call
+                label, mapped = self.module_call(by, mapped)
+            else:
+                label = self.function_label(node, by)
+        else:
+            reads = [r for r in node.all_input_nodes if r in found.weights or functions.gives_tensors(r)]
+            _readable(node, reads, self.several, {})  # the pieces first; the call names weights better
+            mapped, label = functions.map_call(node), self.function_label(node)
+        _readable(node, reads, self.several, found.weights)
+        if not node.users:
+            raise ValueError(
+                "its result is not used: the spec would leave it out (an in-place call not assigned, "
+                "x.relu_() or F.relu(x, inplace=True) alone? write x = x.relu_())"
+            )
+        if _holds_node(mapped):
+            raise ValueError("an argument computed in forward")
+        return mapped, reads, label
+
+    def module_call(self, call: Call, mapped: functions.Mapped) -> tuple[str, functions.Mapped]:
+        """A module call's layer name (its path as the spec's) and its layer (`{shares: ...}` when
+        the module was called before)."""
+        path = import_blocks.layer_name(call.path, self.prefix)
+        return _called_again(path, mapped, call.module, self.calls, self.function_label.fresh)
+
+    def add(self, node: fx.Node, mapped: functions.Mapped, reads: list[fx.Node], label: str) -> None:
+        """The node's layers appended (joins list their inputs; another layer says `from:` where
+        it does not read the one before), or its name when it passes its input on."""
+        if isinstance(mapped, functions.Through):
+            self.names[node] = self.names[reads[0]]
+            return
+        made = mapped if isinstance(mapped, list) else [mapped]
+        for index, layer in enumerate(made):
+            part = layer.pop("name", layer.get("type"))  # a rule may name the parts of a call: `mean_pool`
+            layer["name"] = label if index == len(made) - 1 else self.function_label.fresh(f"{label}_{part}")
+            if index == 0 and layer.get("type") in JOINS:
+                layer["from"] = [self.names[r] for r in reads]
+            elif index == 0 and reads and self.names[reads[0]] != self.previous:
+                layer["from"] = self.names[reads[0]]
+            self.layers.append(layer)
+            self.previous = layer["name"]
+        self.names[node] = label
+        if made[-1].get("type") in ("chunk", "split"):
+            self.several.add(node)
 
 
 def to_spec(model: nn.Module, input_shape: tuple[int, ...], name: str) -> dict[str, Any]:
     """The spec (as data) of `model` traced with an input of `input_shape` (one sample)."""
     try:
         root, prefix = import_blocks.traceable(model)
-        traced = fx.GraphModule(root, import_blocks.MappedTracer(MODULES).trace(root))
-    except Exception as exc:  # fx raises many kinds on code it cannot trace
-        raise UsageError(f"torch.fx cannot trace {name}: {type(exc).__name__}: {exc}") from None
-    modules = dict(traced.named_modules())
-    function_label = import_blocks.FunctionLabels(root, prefix)
-    layers: list[dict[str, Any]] = []
-    names: dict[fx.Node, str] = {}
-    previous: Optional[fx.Node] = None
-    unmapped: list[str] = []
-    layers_of: dict[fx.Node, dict[str, Any]] = {}
-    outputs: list[fx.Node] = []
-    calls: dict[str, list[str]] = {}  # a module's target -> the layer names of its calls so far
-    for node in traced.graph.nodes:
-        if node.op == "placeholder":
-            names[node] = "input"
-            previous = node
-            continue
-        if node.op == "output":
-            outputs = _inputs(node)
-            continue
-        if import_blocks.is_output_of_split(node, layers_of):
-            names[node] = f"{names[node.args[0]]}.{node.args[1]}"  # as `from:` reads a split's outputs
-            continue
-        try:
-            if node.op == "call_module":
-                module = modules[str(node.target)]
-                rule = MODULES.get(type(module))
-                layer = rule(module) if rule else _refuse(type(module).__name__)
-                label, layer = _called_again(
-                    import_blocks.layer_name(str(node.target), prefix), layer, module, calls, modules
-                )
-            elif node.op == "call_function" and node.target in FUNCTIONS:
-                layer = FUNCTIONS[node.target](node)
-                label = function_label(node)
-            else:
-                raise ValueError(f"{node.op} {getattr(node.target, '__name__', node.target)}")
-        except (ValueError, KeyError) as exc:
-            unmapped.append(f"{node.name}: {exc}{_source_line(node)}")
-            continue
-        reads = _inputs(node)
-        layer["name"] = label
-        if layer.get("type") in ("add", "mul", "cat"):
-            layer["from"] = [names[r] for r in reads]
-        elif reads and reads[0] is not previous:
-            layer["from"] = names[reads[0]]
-        names[node] = label
-        layers_of[node] = layer
-        layers.append(layer)
-        previous = node
-    if unmapped:
-        raise Unmapped(f"{name}: no cnnsize kind for {len(unmapped)} node(s): " + "; ".join(unmapped))
-    spec: dict[str, Any] = {"name": name, "input": list(input_shape), "layers": layers}
-    if outputs and outputs[0] is not previous:
-        spec["outputs"] = [names[o] for o in outputs]
+    except ValueError as exc:  # a built network of several inputs
+        raise UsageError(f"cannot trace {name}: {exc}") from None
+    found = traced(root, input_shape, name)
+    walk = _Walk(found, root, prefix)
+    for node in found.graph.nodes:
+        walk.visit(node)
+    if not walk.layers and not walk.unmapped:
+        walk.unmapped.append("output: the module passes its input on, so the spec would have no layer")
+    if walk.unmapped:
+        raise Unmapped(f"{name}: no cnnsize kind for {len(walk.unmapped)} node(s): " + "; ".join(walk.unmapped))
+    spec: dict[str, Any] = {"name": name, "description": f"traced with {found.tracer}"}
+    spec.update({"input": list(input_shape), "layers": walk.layers})
+    output_names = [walk.names[o] for o in walk.outputs if o in walk.names]
+    if output_names != [walk.previous]:
+        spec["outputs"] = output_names
     return spec
 
 
 def checked(model: nn.Module, data: dict[str, Any]) -> None:
     """The spec counts what the module counts, or an error says where they differ: parameters
-    (`sum(p.numel())`, buffers apart) and FlopCounterMode's FLOPs for one sample."""
+    (`sum(p.numel())`), floating-point buffers (running statistics; `num_batches_tracked` is an
+    integer counter, left out as `verify` leaves it out) and FlopCounterMode's FLOPs for one sample."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    from cnnsize.backend.probes import running_stats
     from cnnsize.engine import analyze
     from cnnsize.loader import load
 
     report = analyze(load(json.dumps(data)))
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    buffers = running_stats(model)
     x = torch.randn(1, *data["input"])
     was = model.training
     model.eval()
@@ -324,6 +470,8 @@ def checked(model: nn.Module, data: dict[str, Any]) -> None:
     problems = []
     if report.totals.params != params:
         problems.append(f"parameters: the spec {report.totals.params:,}, the module {params:,}")
+    if report.totals.non_trainable_params != buffers:
+        problems.append(f"buffers: the spec {report.totals.non_trainable_params:,}, the module {buffers:,}")
     if report.totals.flops != counter.get_total_flops():
         problems.append(f"FLOPs: the spec {report.totals.flops:,}, the module {counter.get_total_flops():,}")
     if problems:

@@ -281,12 +281,22 @@ class AllocationPeak:
     PyTorch's CPU allocator, in time order, from the profiler's event tree (as torch's own memory
     profiler reads them; per-operator memory figures would net out a temporary freed inside its
     operator, such as the indices max pooling drops).
+
+    Only the thread that entered the block is watched: memory another thread allocates or frees
+    (a communication library's worker) is not seen.
+
+    `within(mark)`: the most bytes held at once while a `torch.profiler.record_function(mark)` block
+    ran inside the `with` block, counted the same way (from what was allocated when it began), for
+    a mark named in `marks`: the peak of one step, with everything made before it still counted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, marks: Iterable[str] = ()) -> None:
         self.profiler = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+        self.marks = frozenset(marks)
         self.peak = 0
         self.end = 0
+        self._changes: list[tuple[int, int]] = []
+        self._windows: dict[str, tuple[int, int]] = {}
 
     def __enter__(self) -> "AllocationPeak":
         self.profiler.__enter__()
@@ -304,12 +314,36 @@ class AllocationPeak:
             node = nodes.pop()
             if node.typed[0] == _EventType.Allocation:
                 changes.append((node.start_time_ns, node.typed[1].alloc_size))
+            elif node.name in self.marks and node.start_time_ns >= self._windows.get(node.name, (-1, -1))[0]:
+                self._windows[node.name] = (node.start_time_ns, node.end_time_ns)  # the last such block
             nodes.extend(node.children)
+        self._changes = sorted(changes, key=lambda c: c[0])
         held = 0
-        for _, change in sorted(changes, key=lambda c: c[0]):
+        for _, change in self._changes:
             held += change
             self.peak = max(self.peak, held)
         self.end = held
+
+    def within(self, mark: str) -> int:
+        """The most bytes held at once during the last `record_function(mark)` block."""
+        start, end = self._window(mark)
+        held = self.before(mark)
+        peak = held
+        for time, change in self._changes:
+            if start <= time <= end:
+                held += change
+                peak = max(peak, held)
+        return peak
+
+    def before(self, mark: str) -> int:
+        """The bytes held when the last `record_function(mark)` block began."""
+        start, _ = self._window(mark)
+        return sum(change for time, change in self._changes if time < start)
+
+    def _window(self, mark: str) -> tuple[int, int]:
+        if mark not in self._windows:
+            raise KeyError(f"no record_function({mark!r}) block was seen (is it named in marks?)")
+        return self._windows[mark]
 
 
 def _unpack(tensor: torch.Tensor) -> torch.Tensor:

@@ -31,9 +31,12 @@ def export(
     try:
         if not torch:
             raise UsageError("choose what to write: --torch (PyTorch source)")
-        from cnnsize.backend import require_torch
+        from cnnsize.backend import INSTALL_HINT, TorchMissing, require_torch
 
-        require_torch()
+        try:
+            require_torch()
+        except TorchMissing:
+            raise UsageError(f"cnnsize export --torch needs PyTorch: {INSTALL_HINT}") from None
         from cnnsize.backend.export import export_torch
 
         source = export_torch(load_argument(spec, input_shape(input), assignments(overrides)))

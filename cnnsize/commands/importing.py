@@ -26,22 +26,27 @@ def import_module(
     ] = False,
     output: OutputOption = None,
 ) -> None:
-    """Trace a PyTorch module with torch.fx and write it as a spec (YAML): module paths as layer
-    names, `from:` where a layer does not read the one before; submodules of the same structure
-    (up to channel counts, strides and other values) written once as a block and used with
-    arguments, unless --no-fold. A node no kind stands for is listed and the import fails; so does
-    a spec whose parameters or FLOPs differ from the module's.
+    """Trace a PyTorch module with torch.fx (torch.export where fx cannot: Python branches on
+    shapes) and write it as a spec (YAML): module paths as layer names, `from:` where a layer does
+    not read the one before, functional calls (F.interpolate, chunk, view, x.mean((2, 3))...) as
+    their kinds, a module called again as `{shares: <first call>}`; submodules of the same
+    structure (up to channel counts, strides and other values) written once as a block and used
+    with arguments, unless --no-fold. A node no kind stands for is listed with its source line and
+    the import fails; so does a spec whose parameters, buffers or FLOPs differ from the module's.
 
     Example: cnnsize import mynet.py:Net --input 3,224,224 -o mynet.yaml
     """
     from cnnsize.cli import deliver, exit_on_user_error, write_file
-    from cnnsize.errors import CnnsizeError
+    from cnnsize.errors import CnnsizeError, UsageError
     from cnnsize.listing import emit
 
     try:
-        from cnnsize.backend import require_torch
+        from cnnsize.backend import INSTALL_HINT, TorchMissing, require_torch
 
-        require_torch()
+        try:
+            require_torch()
+        except TorchMissing:
+            raise UsageError(f"cnnsize import needs PyTorch: {INSTALL_HINT}") from None
         import yaml
 
         from cnnsize.backend.importer import checked, load_target, to_spec

@@ -113,6 +113,9 @@ RESOLUTION_CSV_HEADER = (
 )  # fmt: skip
 
 
+BLOCK_ROWS = 4  # lines of checkpointed blocks' labels the table and Markdown show, before `... and N more`
+
+
 def parse_limit(text: str) -> int:
     """`--memory`'s value in bytes; a usage error when it is no size or not positive."""
     from cnnsize.units import parse_bytes
@@ -186,6 +189,8 @@ def plan(
                     amp=amp.value if amp else None,
                     device=device.value,
                     checkpoint=checkpoint.value,
+                    parallel=parallel,
+                    reserve=reserve,
                 )
             if checkpoint != Checkpoint.none:
                 from cnnsize.checkpointing import plan_checkpointed
@@ -199,6 +204,8 @@ def plan(
                     dtype=dtype.value if dtype else None,
                     amp=amp.value if amp else None,
                     device=device.value,
+                    parallel=parallel,
+                    reserve=reserve,
                 )
             return largest_batch(
                 spec,
@@ -305,36 +312,47 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
 
 
 def checkpoint_lines(c: Any) -> list[tuple[str, str]]:
-    """The checkpointing panel: blocks, bytes saved against none, FLOPs paid."""
+    """The checkpointing panel: blocks, bytes saved against none, FLOPs paid. The blocks' labels
+    follow the count, packed to the width of the panel's other lines, the first few of them (JSON
+    and CSV list all); when every block is checkpointed the count says so instead."""
+    from cnnsize.listing import packed
     from cnnsize.render_memory import bytes_text
 
-    blocks = ", ".join(c.blocks) if c.blocks else "none"
-    lines = [
-        ("Blocks", f"{len(c.blocks)} of {c.candidates}: {blocks}"),
+    every = bool(c.blocks) and len(c.blocks) == c.candidates
+    count = f"{len(c.blocks)} of {c.candidates}" + (" (all)" if every else ":" if c.blocks else "")
+    figures = [
         ("Memory saved", f"{bytes_text(c.saved_bytes)} against no checkpointing ({bytes_text(c.unchecked_total)})"),
         ("Extra FLOPs", f"{c.extra_flops:,}: {c.extra_percent:.1f}% of a step's {c.step_flops:,} (3 x forward)"),
-    ]
-    if c.note:
-        lines.append(("Chosen", c.note))
-    return lines
+    ] + ([("Chosen", c.note)] if c.note else [])
+    width = max(len(value) for _, value in figures)
+    labels = [] if every else packed(c.blocks, width, BLOCK_ROWS)
+    if len(labels) == 1 and len(count) + 1 + len(labels[0]) <= width:  # a short list: on the count's line
+        return [("Blocks", f"{count} {labels[0]}"), *figures]
+    return [("Blocks", count), *(("", line) for line in labels), *figures]
 
 
 def resolution_document(p: Any) -> Any:
     """`--solve resolution`'s answer for one spec."""
+    from cnnsize.headroom import NOT_COUNTED
     from cnnsize.listing import Document, Panel, Part, Text
-    from cnnsize.render_memory import DEVICE_NAMES, breakdown_lines, bytes_text
+    from cnnsize.render_memory import DEVICE_NAMES, bytes_text, rank_lines
     from cnnsize.units import human_bytes
 
-    f = p.footprint
+    f, par = p.footprint, p.parallel
     how = f"{f.mode} with {f.optimizer}" if f.optimizer else f.mode
     side = p.resolution
+    per = "" if par is None else f" per GPU on {par.describe()}"
     heading = (
-        f"{p.name}: input {p.channels}x{side}x{side} fits in {human_bytes(p.limit)} at batch size {f.batch_size}: "
-        f"{how}, {p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
+        f"{p.name}: input {p.channels}x{side}x{side} fits in {human_bytes(p.limit)} at batch size {f.batch_size}"
+        f"{per}: {how}, {p.precision.describe()}, PyTorch's rules on {DEVICE_NAMES[p.precision.device]}"
         + (f", checkpointing {p.checkpoint}" if p.checkpoint != "none" else "")
     )
-    spare = f"{bytes_text(f.total_bytes)}, {bytes_text(p.limit - f.total_bytes)} to spare"
-    lines = breakdown_lines(f) + [("Total", spare)]
+    spare = f"{bytes_text(f.total_bytes)}, {bytes_text(p.usable - f.total_bytes)} to spare"
+    lines = rank_lines(f, par) + [
+        ("Total", spare),
+        ("Reserve", f"{bytes_text(p.reserve.bytes)}: {p.reserve.why}"),
+        ("Usable memory", f"{bytes_text(p.usable)} of {bytes_text(p.limit)}"),
+    ]
     if p.next_resolution is not None:
         lines.append((f"Side {p.next_resolution}", f"would take {bytes_text(p.next_total)}"))
     else:
@@ -343,6 +361,7 @@ def resolution_document(p: Any) -> Any:
     stamp = p.stamp().text()
     parts: list[Part] = [Text(heading, bold=True), Text(stamp, stamp=True), Panel(f"At {side}x{side}", lines)]
     parts += [Text(f"Note: {note}") for note in p.notes]
+    parts.append(Text(f"Not counted in the lines (the reserve is for them): {', '.join(NOT_COUNTED)}."))
     settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device,
                 p.checkpoint]  # fmt: skip
     figures = [p.limit, f.batch_size, side, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES),
