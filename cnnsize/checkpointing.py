@@ -270,7 +270,7 @@ def plan_checkpointed(
     if not precision.trainable:
         raise UsageError(f"{report.name}: {precision.untrainable_reason}; checkpointing is for training")
     graph = resolve(spec)
-    plain = model_memory(spec, precision, report)
+    plain = replace(model_memory(spec, precision, report), stepwise=False)  # set against checkpointed traces alike
     cache: dict[tuple[Segment, ...], MemoryModel] = {(): plain}
 
     def model(segments: tuple[Segment, ...]) -> MemoryModel:  # one training trace per set of blocks

@@ -20,8 +20,8 @@ CUDA_CONTEXT = 512 * 2**20  # bytes
 CUDA_FRACTION = 5  # percent of the memory
 
 NOT_COUNTED = (
-    "activation gradients while backward runs",
-    "the loss and optimizer temporaries",
+    "activation gradients and the optimizer's temporaries under --checkpoint and FSDP2 (zero2, fsdp)",
+    "batch norm's num_batches_tracked (8 B each)",
     "kernels' scratch memory",
     "communication libraries' own buffers",
     "allocator rounding and fragmentation",

@@ -161,6 +161,31 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class BackwardStep:
+    """One node autograd recorded, as backward meets it (`cnnsize.step` walks them in reverse):
+    the values it read (`inputs`, those needing a gradient flagged in `input_grads`) and made
+    (`outputs`), whether each input's gradient is the output's gradient or a view of it
+    (`grad_views`, the kind's `node_grad_views`), the elements of its own parameters (`params`;
+    a shared call's gradient is added to its owner's, `shares`), and the bytes of the storages it
+    was the first to save, freed once its backward has run (`releases`; the input batch excepted,
+    as the caller holds it)."""
+
+    index: int
+    path: SpecPath
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    input_grads: tuple[bool, ...]
+    grad_views: tuple[bool, ...]
+    params: int
+    shares: Optional[int]
+    releases: Bytes
+    workspace: Bytes = Bytes()  # what its backward holds beside the gradients (`node_backward_workspace`)
+    copies: Bytes = Bytes()  # autocast's weight copy it saved first, freed once its backward has run
+    half_grads: Bytes = Bytes()  # under autocast: its parameters' gradients in the half dtype
+    cast: Bytes = Bytes()  # and the first cast to float32 (the weight's), made beside them
+
+
+@dataclass(frozen=True)
 class Trace:
     """One forward pass, followed tensor by tensor.
 
@@ -185,6 +210,10 @@ class Trace:
     input: Bytes
     input_saved: bool
     recomputed: tuple[Bytes, ...] = ()
+    steps: tuple[BackwardStep, ...] = ()  # training without checkpointing: every recorded node
+    gradients: tuple[Bytes, ...] = ()  # for each value, the bytes of its gradient
+    outputs: tuple[int, ...] = ()  # the network's outputs needing a gradient
+    output_floats: tuple[Bytes, ...] = ()  # for each, its float32 copy's bytes where it is not float32
     savers: Optional["Savers"] = None
 
     @property
@@ -254,6 +283,10 @@ class _Tracer:
     shadow: dict[int, None] = field(default_factory=dict)  # what it would save, each storage once
     shadow_copies: Bytes = Bytes()
     recomputed: list[Bytes] = field(default_factory=list)
+    saved_node: dict[int, int] = field(default_factory=dict)  # storage -> the node that saved it first
+    steps: list[tuple[Node, int, tuple[bool, ...], Bytes]] = field(default_factory=list)
+    copy_node: dict[int, Bytes] = field(default_factory=dict)  # node -> the weight copy it saved first
+    half_grads: dict[int, tuple[Bytes, Bytes]] = field(default_factory=dict)  # BackwardStep.half_grads, cast
     record: bool = False  # who saves what, kept as the pass runs:
     saver_nodes: dict[int, list[int]] = field(default_factory=dict)
     copy_events: dict[SpecPath, list[tuple[int, Bytes]]] = field(default_factory=dict)
@@ -265,6 +298,9 @@ class _Tracer:
         graph = self.graph
         values: list[Optional[_Value]] = [None] * len(graph.values)
         first = self.precision.dtype  # the caller's batch: float32 under mixed precision too
+        grads = [False] * len(graph.values)
+        values_dtype = [first] * len(graph.values)
+        gradients = [Bytes()] * len(graph.values)
         inputs = []
         for _, v in graph.inputs:
             x = _Value(self.alloc(graph.values[v].shape, first), first, grad=False)
@@ -284,10 +320,24 @@ class _Tracer:
                     self.save(values[v].storage, self.segment.path)  # type: ignore[union-attr]
                 before = self.saved_total
             self.index = index
-            made = self.node(node, [values[v] for v in node.inputs])  # type: ignore[misc]
+            xs = [values[v] for v in node.inputs]
+            made = self.node(node, xs)  # type: ignore[arg-type]
+            if made and made[0].grad and self.training:
+                grads_in = tuple(x.grad for x in xs)  # type: ignore[union-attr]
+                scratch = node.layer.node_backward_workspace(node.in_shapes, node.out_shapes, grads_in)
+                workspace = total(
+                    Bytes(0, prod(t.shape) * BYTES[made[0].dtype if t.dtype == ACTIVATION else t.dtype])
+                    if t.per_sample
+                    else Bytes(prod(t.shape) * BYTES[made[0].dtype if t.dtype == ACTIVATION else t.dtype], 0)
+                    for t in scratch
+                )
+                self.steps.append((node, index, grads_in, workspace))
             for v, value in zip(node.outputs, made):
                 values[v] = value
+                grads[v] = value.grad
+                values_dtype[v] = value.dtype
                 self.storage_of[v] = value.storage
+                gradients[v] = Bytes(0, prod(graph.values[v].shape) * BYTES[value.dtype])
             if self.segment is not None and index == self.segment.last:
                 again = total(self.sizes[s] for s in self.shadow if s not in self.saved)
                 self.recomputed.append(before + again + self.shadow_copies)
@@ -320,6 +370,40 @@ class _Tracer:
             input_saved=any(x.storage in self.saved for x in inputs),
             recomputed=tuple(self.recomputed),
             savers=savers,
+            steps=() if self.checkpointed else self.backward_steps({x.storage for x in inputs}),
+            gradients=tuple(gradients),
+            outputs=tuple(v for _, v in graph.outputs if grads[v]),
+            output_floats=tuple(
+                Bytes() if values_dtype[v] == "float32" else Bytes(0, prod(graph.values[v].shape) * 4)
+                for _, v in graph.outputs
+                if grads[v]
+            ),
+        )
+
+    def backward_steps(self, held: set[int]) -> tuple[BackwardStep, ...]:
+        """The recorded nodes, with what each frees once its backward has run (`held`: storages
+        the caller keeps)."""
+        releases: dict[int, Bytes] = {}
+        for storage, index in self.saved_node.items():
+            if storage not in held:
+                releases[index] = releases.get(index, Bytes()) + self.sizes[storage]
+        return tuple(
+            BackwardStep(
+                index=index,
+                path=node.path,
+                inputs=node.inputs,
+                outputs=node.outputs,
+                input_grads=input_grads,
+                grad_views=node.layer.node_grad_views(len(node.inputs)),
+                params=node.layer.node_params(node.in_shapes) if node.shares is None else 0,
+                shares=node.shares,
+                releases=releases.get(index, Bytes()),
+                workspace=workspace,
+                copies=self.copy_node.get(index, Bytes()),
+                half_grads=self.half_grads.get(index, (Bytes(), Bytes()))[0],
+                cast=self.half_grads.get(index, (Bytes(), Bytes()))[1],
+            )
+            for node, index, input_grads, workspace in self.steps
         )
 
     # storages: allocated, held by references, alive while any reference remains
@@ -350,6 +434,7 @@ class _Tracer:
             self.shadow[storage] = None
         elif storage not in self.saved:
             self.saved[storage] = path
+            self.saved_node[storage] = self.index
             self.saved_total += self.sizes[storage]
             self.hold(storage)
 
@@ -392,6 +477,13 @@ class _Tracer:
             ys.append(y)
         if recorded:  # what autograd saves stays alive: a leaf's workspace is among it
             self.save_for_backward(node, xs, ys, source, compute, policy == LOWER)
+        if recorded and policy == LOWER and params:  # backward makes the weight copies' gradients in
+            # the half dtype; `_to_copy`'s backward casts each to float32 after (the weight's first)
+            weight = prod(layer.node_weights(ins).get("weight", ()))
+            self.half_grads[self.index] = (
+                Bytes(params * BYTES[compute], 0),
+                Bytes(weight * BYTES[self.precision.param_dtype], 0),
+            )
         for tensor in layer.node_workspace(ins, outs, recorded):
             temporaries.append(
                 self.alloc(tensor.shape, self.dtype_of(tensor, layer, ins[0], compute), tensor.per_sample)
@@ -427,6 +519,7 @@ class _Tracer:
         elif lowered and weight_saved and holder not in self.copies_saved:  # one cached copy, saved once
             self.copies_saved.add(holder)
             self.saved_copies[path] = Bytes(prod(layer.node_weights(node.in_shapes)["weight"]) * BYTES[compute], 0)
+            self.copy_node[self.index] = self.saved_copies[path]
 
     def dtype_of(self, tensor: Tensor, layer: LayerKind, inp: Shape, compute: str) -> str:
         """The dtype a declared tensor has, on this device and at this precision."""

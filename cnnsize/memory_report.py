@@ -20,6 +20,8 @@ TRAINING_LINES = (
     ("weight_copy_bytes", "Weight copies (autocast)"),
     ("saved_activation_bytes", "Saved activations"),
     ("input_bytes", "Input batch"),
+    ("activation_gradient_bytes", "Activation gradients (backward)"),
+    ("optimizer_temporary_bytes", "Optimizer step temporaries"),
     ("recompute_bytes", "Recomputed block (backward)"),
 )
 INFERENCE_LINES = (
@@ -38,6 +40,7 @@ class Footprint:
     batch_size: int
     lines: dict[str, int]
     rank: Optional[int] = None  # on several GPUs, the rank these lines are (cnnsize.parallel)
+    moment: Optional[str] = None  # training: the moment of the step the lines are (cnnsize.step)
 
     @property
     def total_bytes(self) -> int:
@@ -52,7 +55,8 @@ class Footprint:
     def to_dict(self) -> dict[str, Any]:
         """`total_bytes` and each line's bytes, by its JSON key."""
         rank = {} if self.rank is None else {"rank": self.rank}
-        return {"total_bytes": self.total_bytes, **rank, **self.lines}
+        moment = {} if self.moment is None else {"peak_moment": self.moment}
+        return {"total_bytes": self.total_bytes, **rank, **moment, **self.lines}
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class MemoryReport:
     inference: Footprint
     saved_bytes: int
     saved_by: dict[SpecPath, int]
+    step: tuple[tuple[str, int], ...] = ()  # training: each moment of a step and what it holds (cnnsize.step)
 
     @property
     def trainable(self) -> bool:

@@ -1,9 +1,13 @@
 """Memory footprints and the largest batch that fits, from the memory model (`cnnsize.memory`).
 
-Training holds, for one step: the parameters, running statistics, one gradient per parameter, the
-optimizer's state (`sgd`: none; `momentum`: one buffer per parameter; `adam`/`adamw`: two), under
-mixed precision autocast's half-precision copies of the weights, the activations autograd saves
-for backward, and the input batch (unless autograd saves that very storage). Inference holds the
+Training's footprint is the peak of one step (`cnnsize.step`): the moment, from the forward's end
+through each node's backward to the optimizer's step, holding the most of the parameters, running
+statistics, the gradients made by then, the optimizer's state (`sgd`: none; `momentum`: one buffer
+per parameter; `adam`/`adamw`: two), under mixed precision autocast's half-precision copies of the
+weights, the activations autograd saves for backward and has not freed, the input batch (unless
+autograd saves that very storage), the activation gradients alive and the optimizer's temporaries.
+(`MemoryModel.lines` is the forward's end with every gradient counted, as checkpointing and FSDP2
+plan.) Inference holds the
 parameters, running statistics and the most bytes alive at once in a forward pass without
 autograd. Every line is `fixed + per_sample * batch`, so the largest batch that fits a limit is
 solved exactly: `floor((limit - fixed) / per_sample)`, over each moment of the pass for inference.
@@ -24,6 +28,7 @@ from cnnsize.parallel import Layout, Parallel, check_rank, largest_rank, layout,
 from cnnsize.provenance import Stamp, made_at
 from cnnsize.report import LayerRow, Report
 from cnnsize.schema import Spec, require_spec
+from cnnsize.step import Moment, moments, optimizer_temporaries, peak, step_scalars, zero1_tensors
 from cnnsize.units import DTYPE_BYTES, human_bytes
 
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}  # state tensors per parameter
@@ -50,13 +55,15 @@ class MemoryModel:
     training: Trace
     inference: Trace
     layout: Optional[Layout] = None  # the parameter tensors and FSDP units, for `parallel`
+    stepwise: bool = True  # training's footprint is the step's peak moment (False: the forward's end, all gradients)
 
     def lines(
         self, mode: str, optimizer: str = "sgd", parallel: Optional[Parallel] = None, rank: Optional[int] = None
     ) -> dict[str, Bytes]:
         """The breakdown of `mode`, each line linear in the batch (for inference, the activations
-        line is the peak moment at batch 1: use `footprint` for another batch); with `parallel`,
-        what one rank holds (`rank`, or the rank holding the most)."""
+        line is the peak moment at batch 1: use `footprint` for another batch); for training, the
+        forward's end with every gradient counted (`moments` follows the step; `footprint` takes
+        its peak); with `parallel`, what one rank holds (`rank`, or the rank holding the most)."""
         if parallel is not None and mode == "training":
             single = self.lines(mode, optimizer)
             model = self.layout
@@ -80,6 +87,39 @@ class MemoryModel:
             "input_bytes": Bytes() if t.input_saved else t.input,
         }
 
+    def moments(self, optimizer: str, parallel: Optional[Parallel] = None, rank: Optional[int] = None) -> list[Moment]:
+        """The moments of one training step (`cnnsize.step`), each with its lines; with `parallel`
+        (DDP or ZeRO-1), what one rank holds at each. Empty where the step is not followed moment
+        by moment: under checkpointing (`recompute_bytes` instead) and FSDP2 (its reduce-scatter)."""
+        t = self.training
+        if not self.stepwise or not t.steps or (parallel is not None and parallel.sharded):
+            return []
+        model = self.layout
+        assert model is not None, "model_memory gives the layout"
+        element = DTYPE_BYTES[self.precision.param_dtype]
+        device = self.precision.device
+        stepped = list(model.tensors)  # the tensors this rank's optimizer steps
+        which = 0
+        if parallel is not None:
+            which = largest_rank(parallel, model) if rank is None else rank
+            check_rank(parallel, which)
+            if parallel.strategy == "zero1":  # its local optimizer: the rank's partition
+                stepped = zero1_tensors(model.tensors, parallel.world)[which]
+        tensors = len(stepped)
+        single = self.lines("training", optimizer)
+        held = {key: single[key] for key in ("parameter_bytes", "running_stat_bytes", "optimizer_state_bytes")}
+        temporaries = optimizer_temporaries(optimizer, device, [t.numel * element for t in stepped])
+        accumulating = parallel is not None and parallel.accumulate > 1
+        found = moments(t, held, element, temporaries, accumulating)
+        scalars = Bytes(step_scalars(optimizer, device, tensors), 0)
+        out = []
+        for m in found:
+            lines = m.lines
+            if parallel is not None:
+                lines = rank_lines(lines, model, parallel, OPTIMIZERS[optimizer], element, which)
+            out.append(Moment(m.name, {**lines, "optimizer_state_bytes": lines["optimizer_state_bytes"] + scalars}))
+        return out
+
     def footprint(
         self,
         mode: str,
@@ -92,7 +132,10 @@ class MemoryModel:
         """What `mode` holds at `batch_size`; with `parallel`, what one rank holds at its peak at
         that per-rank batch (`rank`, or the rank holding the most)."""
         check_optimizer(optimizer)
-        lines = {key: size.at(batch_size) for key, size in self.lines(mode, optimizer, parallel, rank).items()}
+        found = self.moments(optimizer, parallel, rank) if mode == "training" else []
+        moment = peak(found, batch_size) if found else None
+        by_line = moment.lines if moment else self.lines(mode, optimizer, parallel, rank)
+        lines = {key: size.at(batch_size) for key, size in by_line.items()}
         if mode == "inference":
             lines["activation_peak_bytes"] = self.inference.peak(batch_size)
         elif self.training.recomputed:  # checkpointing: a block run again in backward may hold more
@@ -102,7 +145,9 @@ class MemoryModel:
         which = None
         if parallel is not None and mode == "training":
             which = largest_rank(parallel, self.layout) if rank is None else rank  # type: ignore[arg-type]
-        return Footprint(mode, optimizer if mode == "training" else None, batch_size, lines, which)
+        return Footprint(
+            mode, optimizer if mode == "training" else None, batch_size, lines, which, moment.name if moment else None
+        )
 
     def pieces(self, mode: str, optimizer: str, parallel: Optional[Parallel] = None) -> list[Bytes]:
         """Linear forms whose largest value is the footprint at any batch size: one for training;
@@ -111,6 +156,9 @@ class MemoryModel:
         if mode == "forward":
             base = total(self.lines("inference").values())
             return [base + moment for moment in self.training.moments]
+        found = self.moments(optimizer, parallel) if mode == "training" else []
+        if found:  # each moment of the step
+            return [m.total for m in found]
         base = total(self.lines(mode, optimizer, parallel).values())
         if mode == "training":  # with checkpointing, also each moment a block is run again in backward
             t = self.training
@@ -131,7 +179,8 @@ class MemoryModel:
             elif parallel is not None:
                 what = f"what one rank holds before any sample ({parallel.strategy}, {parallel.world} ranks) takes"
             elif OPTIMIZERS[optimizer]:
-                what = f"the parameters, their gradients and {optimizer}'s state alone take"
+                extra = " (and the step's temporaries)" if optimizer_temporaries(optimizer, "cuda", [1]) else ""
+                what = f"the parameters, their gradients and {optimizer}'s state{extra} alone take"
             else:
                 what = "the parameters and their gradients alone take"
             raise NoBatchFits(f"no batch size fits {within}: {what} {human_bytes(fixed)} ({fixed:,} B)")
@@ -200,6 +249,7 @@ def with_memory(
         inference=model.footprint("inference", optimizer, batch),
         saved_bytes=model.training.saved.at(batch),
         saved_by=saved,
+        step=tuple((m.name, m.total.at(batch)) for m in model.moments(optimizer)) if precision.trainable else (),
     )
     return replace(report, memory=memory)
 

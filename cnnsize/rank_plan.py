@@ -24,4 +24,6 @@ def planned_per_rank(
     return planned, f"{plan}; not counted: {NOT_COUNTED}"
 
 
-NOT_COUNTED = "kernels' scratch, activation gradients, optimizer temporaries, gloo's and NCCL's buffers"
+NOT_COUNTED = (
+    "kernels' scratch, gloo's and NCCL's buffers, and under FSDP2 activation gradients and optimizer temporaries"
+)

@@ -193,14 +193,23 @@ def _bars(labels: Sequence[str], values: Sequence[int], kinds: Sequence[str], sh
 
 def timeline(report: Report, leaves: Sequence[LayerRow]) -> Optional[list[tuple[str, int]]]:
     """A training step's live bytes by the memory model, after each layer's forward and then each
-    layer's backward: everything but the saved activations is held throughout (parameters,
-    gradients, optimizer state, weight copies, the input batch), each layer's saved tensors join
-    in forward and leave in its backward. The peak, after the last forward, is the training
-    footprint. None without a training footprint."""
+    layer's backward: in forward, each layer's saved tensors join what is held throughout
+    (parameters, optimizer state, weight copies, the input batch); backward is the step's moments
+    (`MemoryReport.step`: gradients made, saved tensors freed, activation gradients), then the
+    optimizer's step. The highest point is the training footprint. (Without the step's moments,
+    as for a report made before them, backward gives the saved tensors back layer by layer from
+    the footprint, its peak after the last forward.) None without a training footprint."""
     memory = report.memory
     if memory is None or memory.training is None:
         return None
     saved = [memory.saved_at(row.path) for row in leaves]
+    if memory.step:
+        (_, forward_end), *after = memory.step
+        points, live = [("start", forward_end - sum(saved))], forward_end - sum(saved)
+        for row, bytes_ in zip(leaves, saved):
+            live += bytes_
+            points.append((f"forward {_name(row)}", live))
+        return points + list(after)
     held = memory.training.total_bytes - sum(saved)
     points, live = [("start", held)], held
     for row, bytes_ in zip(leaves, saved):

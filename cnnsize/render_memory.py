@@ -27,6 +27,8 @@ def breakdown_lines(footprint: Footprint) -> list[tuple[str, str]]:
     if footprint.optimizer is not None:
         lines = [(f"{label} ({footprint.optimizer})", value) if label == "Optimizer state" else (label, value)
                  for label, value in lines]  # fmt: skip
+    if footprint.moment is not None:  # training: the moment of the step the lines are
+        lines.insert(0, ("Peak", footprint.moment))
     return lines
 
 

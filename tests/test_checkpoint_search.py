@@ -33,7 +33,8 @@ class Setup:
         self.graph = resolve(self.spec)
         self.precision = precision
         self.found = blocks(self.graph, self.report)
-        self.plain = model_memory(self.spec, precision, self.report)
+        # planned at the forward's end, as checkpointing sets its traces against (stepwise=False)
+        self.plain = replace(model_memory(self.spec, precision, self.report), stepwise=False)
         self.cache: dict = {(): self.plain}
         lines = self.plain.lines("training", optimizer)
         fixed = total(v for k, v in lines.items() if k not in ("saved_activation_bytes", "input_bytes"))

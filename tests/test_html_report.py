@@ -48,13 +48,16 @@ def test_a_training_step_rises_to_the_footprint_and_falls_back() -> None:
     assert r.memory is not None and r.memory.training is not None
     leaves = list(r.leaves())
     points = timeline(r, leaves)
-    assert points is not None and len(points) == 1 + 2 * len(leaves)  # the start, each forward, each backward
+    # the start, each forward, then the step's moments after the forward's end
+    assert points is not None and len(points) == 1 + len(leaves) + len(r.memory.step) - 1
     live = [b for _, b in points]
     saved = [r.memory.saved_at(row.path) for row in leaves]
-    # what is held throughout: the footprint less the saved activations; after the last forward
-    # every saved tensor is alive and the total is the footprint; backward gives them back
-    assert live[0] == live[-1] == r.memory.training.total_bytes - sum(saved)
-    assert max(live) == live[len(leaves)] == r.memory.training.total_bytes
+    # in forward, the saved tensors join what is held throughout, up to the forward's end; then
+    # backward's moments and the optimizer's step, the highest of all being the footprint
+    assert live[len(leaves)] == r.memory.step[0][1] and r.memory.step[0][0] == "end of the forward pass"
+    assert live[len(leaves)] - live[0] == sum(saved)
+    assert max(live) == r.memory.training.total_bytes
+    assert points[-1][0] == "optimizer step"
     assert live[1] - live[0] == saved[0]
 
 

@@ -25,6 +25,7 @@ LAYERS = {
         "memory_report",
         "report",
         "parallel",
+        "step",
         "headroom",
         "planner",
         "checkpoint_search",

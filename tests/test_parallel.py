@@ -87,8 +87,9 @@ def test_the_layout_is_the_parameter_tensors_and_the_units(tiny):
 def test_ddp_holds_everything_and_a_bucket_copy_of_the_gradients(tiny):
     single, f = rank(tiny, "ddp")
     p = PARAMS * 4  # 3,264 B
-    assert f.lines["parameter_bytes"] == f.lines["gradient_bytes"] == p == single["gradient_bytes"]
-    assert f.lines["optimizer_state_bytes"] == 2 * p  # adam: exp_avg and exp_avg_sq
+    assert f.lines["parameter_bytes"] == p
+    assert f.lines["gradient_bytes"] == single["gradient_bytes"]  # those made by the peak moment of backward
+    assert f.lines["optimizer_state_bytes"] == 2 * p + 10 * 4  # adam: exp_avg, exp_avg_sq; a 4 B step per tensor
     assert f.lines["gradient_bucket_bytes"] == p  # gradient_as_bucket_view=False: a second copy
     assert f.lines["unsharded_parameter_bytes"] == f.lines["communication_buffer_bytes"] == 0
     assert f.lines["saved_activation_bytes"] == single["saved_activation_bytes"]  # the per-rank batch's
@@ -101,11 +102,12 @@ def test_zero1_keeps_the_optimizer_state_of_the_rank_s_partition(tiny):
     model = layout(resolve(tiny))
     assert zero1_partition(model.tensors, 4) == [324, 324, 108, 60]
     _, f = rank(tiny, "zero1")  # the rank holding the most: rank 0, the first of two
-    assert f.rank == 0 and f.lines["optimizer_state_bytes"] == 2 * 324 * 4  # 2,592
+    # with adam's step counters on the CPU, 4 B for each tensor it owns: rank 0 one, rank 3 seven
+    assert f.rank == 0 and f.lines["optimizer_state_bytes"] == 2 * 324 * 4 + 4  # 2,596
     assert f.lines["gradient_bucket_bytes"] == PARAMS * 4
     _, f3 = rank(tiny, "zero1", rank=3)
-    assert f3.lines["optimizer_state_bytes"] == 2 * 60 * 4  # 480
-    assert f.total_bytes - f3.total_bytes == 2 * (324 - 60) * 4
+    assert f3.lines["optimizer_state_bytes"] == 2 * 60 * 4 + 7 * 4  # 508
+    assert f.total_bytes - f3.total_bytes == 2 * (324 - 60) * 4 + (1 - 7) * 4
 
 
 def test_zero2_peaks_at_the_last_unit_s_reduce_scatter(tiny):
@@ -125,7 +127,9 @@ def test_zero2_peaks_at_the_last_unit_s_reduce_scatter(tiny):
     assert f.lines["unsharded_parameter_bytes"] == (ROOT + B1 + 2 * B2) * 4 == 4 * SHARD * 4  # 4,240
     assert f.lines["communication_buffer_bytes"] == (330 + B2) * 4 == 3_080
     assert f.lines["gradient_bucket_bytes"] == 0
-    assert f.lines["saved_activation_bytes"] == single["saved_activation_bytes"]
+    forward = model_memory(tiny, Precision(device="cpu")).lines("training", "adam")  # FSDP2: the forward's lines
+    assert f.lines["saved_activation_bytes"] == forward["saved_activation_bytes"].at(3)
+    assert f.moment is None  # not followed moment by moment under FSDP2 (docs/memory.md)
 
 
 def test_fsdp_gathers_the_root_the_unit_and_the_one_prefetched(tiny):
@@ -254,6 +258,13 @@ LAYER3 = (512 * 256 + 256 * 256 * 9 + 256 * 1024 + 2 * (256 + 256 + 1024) + 512 
 ROOT50 = 64 * 3 * 7 * 7 + 2 * 64 + 2048 * 1000 + 1000  # conv1, bn1, fc
 USABLE = 80 * 2**30 - (512 * 2**20 + 80 * 2**30 * 5 // 100)  # 81,067,507,712 B after CUDA's reserve
 PER_SAMPLE = 85_909_504  # what ResNet-50 saves per sample (docs/memory.md)
+# The step's peak (cnnsize.step): the backward of layer4's last ReLU, the second in backward after
+# the fc and the pooling: the fc's input is freed (2048 x 4 B saved less per sample), the gradients
+# of the ReLU's output and input are alive (2 x 2048 x 7 x 7 x 4 B), and the fc's gradients
+PEAK = "backward of layers[7].layers[2].layers[1]"
+PEAK_PER_SAMPLE = PER_SAMPLE - 2048 * 4 + 2 * 2048 * 7 * 7 * 4  # 86,704,128
+PEAK_GRADIENTS = (2048 * 1000 + 1000) * 4  # 8,196,000
+LOSS = 8  # the loss and backward's first gradient, float32 scalars
 
 
 @pytest.fixture(scope="module")
@@ -274,13 +285,13 @@ def test_resnet50_stages_as_units(resnet50):
         (
             "ddp",
             {"parameter_bytes": P50, "gradient_bytes": P50, "optimizer_state_bytes": 2 * P50, "gradient_bucket_bytes": P50},
-            937,  # floor((81,067,507,712 - 511,565,600) / 85,909,504)
+            930,  # at the step's peak: floor((81,067,507,712 - 417,533,480) / 86,704,128)
         ),
         (
             "zero1",  # rank 2 owns 3,194,880 elements, the most of the greedy partition
             {"parameter_bytes": P50, "gradient_bytes": P50, "optimizer_state_bytes": 2 * 3_194_880 * 4,
              "gradient_bucket_bytes": P50},
-            939,  # floor((81,067,507,712 - 332,668,384) / 85,909,504)
+            932,  # at the step's peak: floor((81,067,507,712 - 238,636,264) / 86,704,128)
         ),
         (
             "zero2",  # at layer4's reduce-scatter: every unit gathered, no shard reduced yet
@@ -305,17 +316,36 @@ def test_resnet50_on_8_gpus_line_by_line(resnet50, strategy, lines, batch):
     assert by_line["running_stat_bytes"] == Bytes(STATS, 0)
     assert by_line["saved_activation_bytes"] == Bytes(STATS, PER_SAMPLE)  # batch norm's statistics
     fixed = sum(lines.values()) + 2 * STATS
-    assert (USABLE - fixed) // PER_SAMPLE == batch
+    per_sample = PER_SAMPLE
     answer = plan(cnnsize.load("resnet50"), 80 * 2**30, optimizer="adam", parallel=parallel)
+    if not parallel.sharded:  # DDP, ZeRO-1: the step's peak moment (FSDP2: its reduce-scatter)
+        assert answer.footprint.moment == PEAK
+        fixed += PEAK_GRADIENTS - lines["gradient_bytes"] + LOSS
+        per_sample = PEAK_PER_SAMPLE
+    assert (USABLE - fixed) // per_sample == batch
     assert answer.usable == USABLE == 81_067_507_712
     assert answer.batch_size == batch and answer.global_batch == 8 * batch
-    assert answer.footprint.total_bytes == fixed + batch * PER_SAMPLE
+    assert answer.footprint.total_bytes == fixed + batch * per_sample
 
 
 def test_resnet50_one_gpu_fixed_bytes_and_batch(resnet50):
-    fixed = P50 + STATS + P50 + 2 * P50 + STATS  # 409,337,472
+    fixed = P50 + STATS + P50 + 2 * P50 + STATS  # 409,337,472: the forward's end, every gradient counted
     assert sum(line.fixed for line in resnet50.lines("training", "adam").values()) == fixed == 409_337_472
-    assert plan(cnnsize.load("resnet50"), 80 * 2**30, optimizer="adam").batch_size == (USABLE - fixed) // PER_SAMPLE
+    peak = P50 + STATS + 2 * P50 + PEAK_GRADIENTS + STATS + LOSS  # 315,305,352 at the step's peak
+    answer = plan(cnnsize.load("resnet50"), 80 * 2**30, optimizer="adam")
+    assert answer.footprint.moment == PEAK
+    assert answer.batch_size == (USABLE - peak) // PEAK_PER_SAMPLE == 931
+    step = resnet50.moments("adam")[-1]  # foreach adam on CUDA: a square root of every parameter at once
+    assert step.lines["optimizer_temporary_bytes"] == Bytes(P50, 0)
+
+
+def test_zero1_s_optimizer_steps_the_rank_s_partition_only(tiny):
+    # adam on the CPU, its local optimizer's tensors largest first: rank 0 the 324 of b2's weight
+    # (2 x 324 x 4 B); rank 3 24, 12, 6, 6, 6, 4, 2: at the first, 2 x 24 x 4 = 192 B, the most
+    model = model_memory(tiny, Precision(device="cpu"))
+    step = {r: model.moments("adam", Parallel(4, "zero1"), r)[-1].lines for r in (0, 3)}
+    assert step[0]["optimizer_temporary_bytes"] == Bytes(2 * 324 * 4, 0)
+    assert step[3]["optimizer_temporary_bytes"] == Bytes(2 * 24 * 4, 0)
 
 
 def test_a_layer_that_shares_weights_holds_no_tensor_of_its_own(make_spec):

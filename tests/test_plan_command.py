@@ -25,11 +25,13 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_plan_prints_the_batch_and_its_breakdown():
     code, out, err = invoke("plan", TOY, "--memory", "1MiB", "--optimizer", "momentum", "--device", "cpu")
-    # parameters, gradients, momentum: 3 * 124,264 = 372,792; 98,304 per sample -> batch 6
+    # the peak, at the ReLU's backward (tests/test_planner.py): parameters, momentum, the linear's
+    # gradients, the loss: 2 * 124,264 + 122,920 + 8 = 371,456; 159,744 per sample -> batch 4
     assert code == 0 and err == ""
-    assert out.startswith("cs231n-toy: batch size 6 fits in 1.00 MiB: training with momentum, float32")
-    assert "Optimizer state (momentum)  121.35 KiB (124,264 B)" in out
-    assert "Batch size 7" in out and f"{372_792 + 7 * 98_304:,} B" in out
+    assert out.startswith("cs231n-toy: batch size 4 fits in 1.00 MiB: training with momentum, float32")
+    assert re.search(r"Optimizer state \(momentum\) +121.35 KiB \(124,264 B\)", out)
+    assert "Peak" in out and "backward of layers[1]" in out
+    assert "Batch size 5" in out and f"{371_456 + 5 * 159_744:,} B" in out
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "markdown", "csv"])

@@ -41,6 +41,8 @@ def test_ddp_adds_one_bucket_copy_of_the_gradients_on_every_rank():
 def test_zero1_gives_each_rank_the_adam_state_of_its_own_parameters():
     planned, _ = planned_per_rank(load(TINY), 2, "zero1", "adam", 2, "float32", "cpu")
     # rank 0 owns the 225-element conv, rank 1 the other 168 (largest first, to the emptier rank);
-    # adam keeps two float32 tensors per parameter
-    assert planned[0] - planned[1] == 2 * (225 - 168) * 4
-    assert planned[0] == one_process("adam") + ALL * 4 - 2 * 168 * 4  # buckets on, rank 1's state off
+    # adam keeps two float32 tensors per parameter, and on the CPU a 4 B step counter per tensor
+    # (rank 0 one, rank 1 six)
+    assert planned[0] - planned[1] == 2 * (225 - 168) * 4 + (1 - 6) * 4
+    # buckets on, rank 1's state and counters off
+    assert planned[0] == one_process("adam") + ALL * 4 - 2 * 168 * 4 - 6 * 4

@@ -12,8 +12,10 @@ from cnnsize.planner import NoBatchFits
 from cnnsize.resolution import solve_resolution
 
 # One 1x1 convolution (1 weight) then a ReLU, on a 1-channel s x s input. Training with sgd at
-# batch B: parameters and gradients 2 * 4 B; the convolution saves its input (the batch itself,
-# 4 s^2 B a sample) and the ReLU its output (4 s^2 B): 8 + 8 B s^2.
+# batch B, the step's peak is the ReLU's backward: the parameter (4 B), the loss and backward's
+# first gradient (8 B), what the convolution saved (its input, the batch itself: 4 s^2 B a sample)
+# and the ReLU (its output: 4 s^2 B), and the gradients of the ReLU's output and input (2 x 4 s^2 B):
+# 12 + 16 B s^2 (the convolution's gradient is made after, once the ReLU's output is freed).
 TINY = """
 name: tiny
 input: [1, 4, 4]
@@ -24,35 +26,36 @@ layers:
 
 
 def footprint(side, batch=1):
-    return 2 * 4 + batch * 8 * side * side
+    return 4 + 8 + batch * 16 * side * side
 
 
 def test_the_largest_side_that_fits_worked_by_hand():
-    limit = 900  # side 10: 8 + 800 = 808 fits; side 11: 8 + 968 = 976 does not
-    assert footprint(10) <= limit < footprint(11)
+    limit = 900  # side 7: 12 + 784 = 796 fits; side 8: 12 + 1,024 = 1,036 does not
+    assert footprint(7) <= limit < footprint(8)
     answer = solve_resolution(cnnsize.load(TINY), limit, device="cpu")
-    assert answer.resolution == 10 and answer.channels == 1
-    assert answer.footprint.total_bytes == footprint(10) == 808
-    assert answer.next_resolution == 11 and answer.next_total == footprint(11) == 976
+    assert answer.resolution == 7 and answer.channels == 1
+    assert answer.footprint.total_bytes == footprint(7) == 796
+    assert answer.footprint.moment == "backward of layers[1]"
+    assert answer.next_resolution == 8 and answer.next_total == footprint(8) == 1_036
     assert answer.notes == ()
     data = answer.to_dict()
-    assert data["input"] == [1, 10, 10] and data["solve"] == "resolution"
-    assert answer.analyses <= 2 * 11  # doubling, then bisection: a few analyses, not one per side
+    assert data["input"] == [1, 7, 7] and data["solve"] == "resolution"
+    assert answer.analyses <= 2 * 8  # doubling, then bisection: a few analyses, not one per side
 
 
 def test_the_batch_size_scales_the_per_sample_part():
-    # batch 4: 8 + 32 s^2 <= 900 up to s = 5 (808); s = 6 takes 8 + 1,152 = 1,160
+    # batch 4: 12 + 64 s^2 <= 900 up to s = 3 (588); s = 4 takes 12 + 1,024 = 1,036
     answer = solve_resolution(cnnsize.load(TINY), 900, batch_size=4, device="cpu")
-    assert answer.resolution == 5 and answer.footprint.total_bytes == footprint(5, 4) == 808
-    assert answer.next_total == footprint(6, 4)
+    assert answer.resolution == 3 and answer.footprint.total_bytes == footprint(3, 4) == 588
+    assert answer.next_total == footprint(4, 4) == 1_036
 
 
 def test_below_the_specs_own_side_and_nothing_at_all():
-    # the spec's own side, 4, takes 8 + 128 = 136 B: over a limit of 80, side 3 takes 8 + 72 = 80
+    # the spec's own side, 4, takes 12 + 256 = 268 B: over a limit of 80, side 2 takes 12 + 64 = 76
     answer = solve_resolution(cnnsize.load(TINY), 80, device="cpu")
-    assert answer.resolution == 3 and answer.footprint.total_bytes == footprint(3) == 80
-    with pytest.raises(NoBatchFits, match="no square input fits in 15 B .* 1x1, takes 16 B"):
-        solve_resolution(cnnsize.load(TINY), 15, device="cpu")  # side 1: 8 + 8 = 16
+    assert answer.resolution == 2 and answer.footprint.total_bytes == footprint(2) == 76
+    with pytest.raises(NoBatchFits, match="no square input fits in 15 B .* 1x1, takes 28 B"):
+        solve_resolution(cnnsize.load(TINY), 15, device="cpu")  # side 1: 12 + 16 = 28
 
 
 def test_sides_the_spec_refuses_are_skipped_and_said():
@@ -113,13 +116,13 @@ def test_checkpointing_all_lets_a_larger_input_fit():
 
 
 def test_the_reserve_is_taken_off_before_the_search():
-    # --reserve 92 of a 900 B limit leaves 808 B: side 10 (808 B) still fits, exactly
-    answer = solve_resolution(cnnsize.load(TINY), 900, device="cpu", reserve=92)
-    assert answer.resolution == 10 and answer.usable == 900 - 92 == footprint(10)
-    # one byte more held back and side 10 no longer fits: side 9 takes 8 + 648 = 656 B
-    answer = solve_resolution(cnnsize.load(TINY), 900, device="cpu", reserve=93)
-    assert answer.resolution == 9 and answer.footprint.total_bytes == footprint(9) == 656
-    assert answer.to_dict()["reserve_bytes"] == 93 and answer.to_dict()["usable_bytes"] == 807
+    # --reserve 104 of a 900 B limit leaves 796 B: side 7 (12 + 784 = 796 B) still fits, exactly
+    answer = solve_resolution(cnnsize.load(TINY), 900, device="cpu", reserve=104)
+    assert answer.resolution == 7 and answer.usable == 900 - 104 == footprint(7)
+    # one byte more held back and side 7 no longer fits: side 6 takes 12 + 576 = 588 B
+    answer = solve_resolution(cnnsize.load(TINY), 900, device="cpu", reserve=105)
+    assert answer.resolution == 6 and answer.footprint.total_bytes == footprint(6) == 588
+    assert answer.to_dict()["reserve_bytes"] == 105 and answer.to_dict()["usable_bytes"] == 795
 
 
 def test_with_several_gpus_the_side_is_what_one_rank_fits():

@@ -93,7 +93,8 @@ WantedBatchOption = Annotated[
 
 CSV_LINES = (
     "parameter_bytes", "running_stat_bytes", "gradient_bytes", "optimizer_state_bytes", "weight_copy_bytes",
-    "saved_activation_bytes", "input_bytes", "activation_peak_bytes",
+    "saved_activation_bytes", "input_bytes", "activation_gradient_bytes", "optimizer_temporary_bytes",
+    "activation_peak_bytes",
 )  # fmt: skip
 CSV_HEADER = (
     "network", "mode", "optimizer", "dtype", "amp", "device", "memory_limit_bytes", "batch_size", "total_bytes",

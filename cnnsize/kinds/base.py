@@ -232,6 +232,17 @@ class LayerKind(BaseModel):
         """For each of its `outputs`, the input whose storage it is (a view, in place), or None."""
         return (0,) if self.aliases_input(training) else (None,)
 
+    def node_backward_workspace(self, ins: Shapes, outs: Shapes, grads: tuple[bool, ...]) -> tuple[Tensor, ...]:
+        """Temporaries its backward holds beside the gradients it makes (`grads[i]`: whether input i
+        needs one), alive until they are made: none by default."""
+        return ()
+
+    def node_grad_views(self, inputs: int) -> tuple[bool, ...]:
+        """For each of its `inputs`, whether backward hands its gradient on as the output's gradient
+        or a view of it (no new storage): a reshape's, an add's, a cat's slices. By default each
+        input's gradient is a new tensor."""
+        return (False,) * inputs
+
     def node_workspace(self, ins: Shapes, outs: Shapes, recorded: bool) -> tuple[Tensor, ...]:
         """Temporaries alive while it runs, with autograd recording it (`recorded`) or not."""
         if recorded:

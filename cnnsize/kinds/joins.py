@@ -104,6 +104,9 @@ class Add(Join):
         # `((a + b) + c) + ...`: while the last sum runs, the one before it is alive too
         return (Tensor(outs[0]),) if len(ins) > 2 else ()
 
+    def node_grad_views(self, inputs: int) -> tuple[bool, ...]:
+        return (True,) * inputs  # AddBackward returns the incoming gradient itself for every input
+
     def node_module(self, ins: Shapes, tk: "TorchKit") -> "nn.Module":
         return tk.blocks.Add()
 
@@ -125,6 +128,11 @@ class Mul(Join):
     def node_saved(self, ins: Shapes, outs: Shapes, grads: tuple[bool, ...]) -> Saved:
         # a's gradient is grad * b, b's is grad * a: each operand is kept for the other's gradient
         return Saved(operands=tuple(i for i, other in ((1, 0), (0, 1)) if grads[other]))
+
+    def node_backward_workspace(self, ins: Shapes, outs: Shapes, grads: tuple[bool, ...]) -> tuple[Tensor, ...]:
+        # a broadcast operand's gradient is `grad * other` at the output's size, then summed down to
+        # its own (`sum_to_size`); the product is alive until the sum is made (measured on the CPU)
+        return tuple(Tensor(outs[0]) for shape, needs in zip(ins, grads) if needs and shape != outs[0])
 
     def node_module(self, ins: Shapes, tk: "TorchKit") -> "nn.Module":
         return tk.blocks.Mul()
@@ -162,6 +170,9 @@ class Cat(Join):
 
     def autocast_op(self) -> str:
         return "cat"
+
+    def node_grad_views(self, inputs: int) -> tuple[bool, ...]:
+        return (True,) * inputs  # CatBackward narrows the incoming gradient: views of its storage
 
     def node_module(self, ins: Shapes, tk: "TorchKit") -> "nn.Module":
         return tk.blocks.Cat(self.dim)

@@ -39,6 +39,9 @@ class Flatten(LayerKind):
     def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
         return NOTHING
 
+    def node_grad_views(self, inputs: int) -> tuple[bool, ...]:
+        return (True,)  # the gradient is reshaped back: a view
+
     def aliases_input(self, training: bool) -> bool:
         return True  # a view of a contiguous input
 

@@ -138,6 +138,9 @@ class Reshape(LayerKind):
     def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
         return NOTHING
 
+    def node_grad_views(self, inputs: int) -> tuple[bool, ...]:
+        return (True,)  # the gradient is reshaped back: a view
+
     def aliases_input(self, training: bool) -> bool:
         return True
 
@@ -173,6 +176,9 @@ class Unflatten(LayerKind):
 
     def saved_for_backward(self, inp: Shape, out: Shape) -> Saved:
         return NOTHING
+
+    def node_grad_views(self, inputs: int) -> tuple[bool, ...]:
+        return (True,)  # the gradient is reshaped back: a view
 
     def aliases_input(self, training: bool) -> bool:
         return True
