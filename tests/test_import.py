@@ -159,3 +159,24 @@ def test_bad_targets_are_one_message(tmp_path: Path) -> None:
     for target in ("nocolon", f"{tmp_path}/missing.py:Net", "json:loads"):
         done = runner.invoke(app, ["import", target, "--input", "3,8,8"])
         assert done.exit_code == 2 and "Traceback" not in done.output, done.output
+
+
+def test_a_target_file_that_raises_or_exits_is_one_message_naming_its_line(tmp_path: Path) -> None:
+    # a file that raises on import was a traceback; one that called sys.exit(0) exited 0 writing nothing
+    (tmp_path / "raises.py").write_text("import torch\nraise RuntimeError('boom')\n")
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "init.py").write_text(
+        "from torch import nn\nclass Net(nn.Module):\n    def __init__(self, c=3):\n        super().__init__()\n"
+        "        '%d' % c\n"
+    )
+    runner = CliRunner()
+    for target, said in (
+        ("raises.py:Net", "RuntimeError: boom"),
+        ("exits.py:Net", "sys.exit(0)"),
+        ("init.py:Net", "TypeError"),
+    ):
+        args = ["import", f"{tmp_path}/{target}", "--input", "3,8,8", "--args", '{"c": "x"}']
+        done = runner.invoke(app, args)
+        assert done.exit_code == 2 and "Traceback" not in done.output, done.output
+        line = {"raises.py:Net": 2, "exits.py:Net": 2, "init.py:Net": 5}[target]  # the line that raised
+        assert said in done.output and f"line {line}" in done.output, done.output

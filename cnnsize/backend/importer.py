@@ -16,6 +16,7 @@ import json
 import operator
 import re
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -37,6 +38,19 @@ class Unmapped(UsageError):
     exit_code = 1
 
 
+def _raised(exc: BaseException) -> str:
+    """What the user's code raised, and where: the innermost frame of the traceback outside torch
+    and cnnsize (the line of the user's file that raised), so that one message says what to fix."""
+    ours = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1]))
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename and not frame.filename.startswith(ours) and not frame.filename.startswith("<"):
+            where = f" ({frame.filename}, line {frame.lineno})"
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r}){where}"
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
 def load_target(target: str, args: Optional[str] = None) -> nn.Module:
     """`path/to/file.py:Name` or `package.module:name`, called with `args` (JSON keyword arguments)
     when it is a class or a factory."""
@@ -53,8 +67,12 @@ def load_target(target: str, args: Optional[str] = None) -> nn.Module:
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(where)
+    except UsageError:
+        raise
     except (ImportError, OSError, SyntaxError) as exc:
         raise UsageError(f"cannot import {where}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # the user's file, run on import: whatever it raises or exits with
+        raise UsageError(f"cannot import {where}: {_raised(exc)}") from None
     found = getattr(module, name, None)
     if found is None:
         raise UsageError(f"{where} has no {name!r}")
@@ -66,8 +84,8 @@ def load_target(target: str, args: Optional[str] = None) -> nn.Module:
         raise UsageError("--args is a JSON object of keyword arguments")
     try:
         made = found if isinstance(found, nn.Module) else found(**kwargs)
-    except Exception as exc:  # the user's own code: whatever it raises is one message
-        raise UsageError(f"{target}(**{kwargs!r}) failed: {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # the user's own code: whatever it raises is one message
+        raise UsageError(f"{target}(**{kwargs!r}) failed: {_raised(exc)}") from None
     if not isinstance(made, nn.Module):
         raise UsageError(f"{target} gave a {type(made).__name__}, not an nn.Module")
     return made
