@@ -180,3 +180,23 @@ def test_a_target_file_that_raises_or_exits_is_one_message_naming_its_line(tmp_p
         assert done.exit_code == 2 and "Traceback" not in done.output, done.output
         line = {"raises.py:Net": 2, "exits.py:Net": 2, "init.py:Net": 5}[target]  # the line that raised
         assert said in done.output and f"line {line}" in done.output, done.output
+
+
+def test_an_input_too_large_to_run_is_refused_before_it_is_made(tmp_path: Path) -> None:
+    # 3,100000,100000 was a traceback (240 GB asked of the allocator); 1000000000,1,1 took 8 GB and 50 s
+    (tmp_path / "models.py").write_text(textwrap.dedent(MODULES))
+    runner = CliRunner()
+    for sizes, values in (("3,100000,100000", 3 * 100000 * 100000), ("1000000000,1,1", 10**9)):
+        done = runner.invoke(app, ["import", f"{tmp_path}/models.py:Residual", "--input", sizes])
+        assert done.exit_code == 2 and "Traceback" not in done.output, done.output
+        assert f"{values:,} values a sample" in done.output, done.output
+
+
+def test_a_forward_that_fails_on_the_example_says_why_in_one_short_line(tmp_path: Path) -> None:
+    # fx's ShapeProp error held the node's whole metadata, stack trace and all, on one line
+    (tmp_path / "models.py").write_text(textwrap.dedent(MODULES))
+    done = CliRunner().invoke(app, ["import", f"{tmp_path}/models.py:Residual", "--input", "3,8,8"])
+    assert done.exit_code == 2 and "Traceback" not in done.output, done.output
+    assert "ShapeProp" not in done.output and "stack_trace" not in done.output, done.output
+    line = MODULES.splitlines().index("        out = F.relu(self.bn1(self.conv1(x)))") + 1  # conv1: 8 channels, given 3
+    assert f"(at models.py:{line})" in done.output, done.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import math
 import operator
 import re
 import sys
@@ -221,8 +222,21 @@ def _module_layer(module: nn.Module) -> functions.Mapped:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
+    """What went wrong, in one line. fx's shape propagation wraps the module's own error in one line
+    that holds the node's whole metadata (its stack trace among it, hundreds of characters): the
+    module's error is given instead, with the source line fx recorded for the node."""
+    text = str(exc).strip()
+    if text.startswith("ShapeProp error") and exc.__cause__ is not None:
+        where = re.search(r'File "([^"]+)", line (\d+)', text)
+        at = f" (at {Path(where[1]).name}:{where[2]})" if where else ""
+        return _first_line(exc.__cause__) + at
+    lines = text.splitlines()
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+MAX_EXAMPLE = 2**26
+"""The most values one sample of the example input may hold (256 MiB in float32): the import runs a
+batch of 2 through the module on the CPU, and a spec read at one size holds at another (its `input:`)."""
 
 
 def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
@@ -230,6 +244,14 @@ def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
     module the importer maps whole, or where fx cannot trace it, with torch.export; one message
     naming both failures when neither can. The example input has a batch of 2, so that the batch
     stands apart from every other size of 1 in the shapes the rules read."""
+    values = math.prod(input_shape)
+    if values > MAX_EXAMPLE:
+        sizes = ",".join(map(str, input_shape))
+        raise UsageError(
+            f"--input {sizes} is {values:,} values a sample; the import runs an example batch of 2 through"
+            f" the module, at most {MAX_EXAMPLE:,} values a sample: import at a smaller size, then set the"
+            " spec's input (or report it with --input)"
+        )
     example = torch.randn(2, *input_shape)
     tracer = import_blocks.MappedTracer(MODULES)
     try:
