@@ -200,3 +200,43 @@ def test_a_forward_that_fails_on_the_example_says_why_in_one_short_line(tmp_path
     assert "ShapeProp" not in done.output and "stack_trace" not in done.output, done.output
     line = MODULES.splitlines().index("        out = F.relu(self.bn1(self.conv1(x)))") + 1  # conv1: 8 channels, given 3
     assert f"(at models.py:{line})" in done.output, done.output
+
+
+FROZEN_AND_UNUSED = """
+from torch import nn
+
+
+class Frozen(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.head = nn.Conv2d(4, 4, 1)
+        self.conv.requires_grad_(False)
+
+    def forward(self, x):
+        return self.head(self.conv(x))
+
+
+class Unused(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.spare = nn.Linear(10, 10)
+
+    def forward(self, x):
+        return self.conv(x)
+"""
+
+
+def test_frozen_parameters_count_and_a_module_never_called_is_named(tmp_path: Path) -> None:
+    (tmp_path / "models.py").write_text(FROZEN_AND_UNUSED)
+    runner = CliRunner()
+    # a frozen backbone failed as a mismatch ("the spec 132, the module 20": trainable ones only)
+    done = runner.invoke(app, ["import", f"{tmp_path}/models.py:Frozen", "--input", "3,8,8"])
+    assert done.exit_code == 0, done.output
+    spec = cnnsize.load(done.output.split("\n", 1)[1])
+    assert cnnsize.analyze(spec).totals.params == (3 * 4 * 9 + 4) + (4 * 4 + 4)  # conv (frozen) + head
+    done = runner.invoke(app, ["import", f"{tmp_path}/models.py:Unused", "--input", "3,8,8"])
+    assert done.exit_code == 1 and "Traceback" not in done.output, done.output
+    assert f"the module {3 * 4 * 9 + 4 + 10 * 10 + 10:,}" in done.output  # conv + spare
+    assert "not called in forward: spare" in done.output, done.output

@@ -499,14 +499,20 @@ def checked(model: nn.Module, data: dict[str, Any]) -> None:
     from cnnsize.loader import load
 
     report = analyze(load(json.dumps(data)))
-    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # every parameter, frozen ones too (`requires_grad=False`: a fine-tuned backbone's), which a spec
+    # counts as any other: the frozen ones made a true import fail as a mismatch
+    params = sum(p.numel() for p in model.parameters())
     buffers = running_stats(model)
     x = torch.randn(1, *data["input"])
     was = model.training
     model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
-    model.train(was)
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+    except Exception as exc:  # the user's forward, at a batch of 1 where the trace ran 2
+        raise UsageError(f"{data['name']} fails on one sample: {_raised(exc)}") from None
+    finally:
+        model.train(was)
     problems = []
     if report.totals.params != params:
         problems.append(f"parameters: the spec {report.totals.params:,}, the module {params:,}")
@@ -515,5 +521,23 @@ def checked(model: nn.Module, data: dict[str, Any]) -> None:
     if report.totals.flops != counter.get_total_flops():
         problems.append(f"FLOPs: the spec {report.totals.flops:,}, the module {counter.get_total_flops():,}")
     if problems:
-        differ = "; ".join(problems)
+        differ = "; ".join(problems) + _uncalled(model, data)
         raise Unmapped(f"{data['name']}: the spec would count something other than the module: {differ}")
+
+
+def _uncalled(model: nn.Module, data: dict[str, Any]) -> str:
+    """The modules holding parameters or buffers of their own that no layer is named after: most
+    often a module `forward` never calls, which the module counts and a trace cannot see."""
+    names = {str(layer.get("name", "")) for layer in data["layers"]}
+    found = [
+        name
+        for name, module in model.named_modules()
+        if name
+        and name not in names
+        and any(True for _ in module.parameters(recurse=False))
+        and not any(other.startswith(f"{name}.") for other in names)
+    ]
+    if not found:
+        return ""
+    shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    return f" (holding parameters, not called in forward: {shown})"
