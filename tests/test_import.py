@@ -240,3 +240,13 @@ def test_frozen_parameters_count_and_a_module_never_called_is_named(tmp_path: Pa
     assert done.exit_code == 1 and "Traceback" not in done.output, done.output
     assert f"the module {3 * 4 * 9 + 4 + 10 * 10 + 10:,}" in done.output  # conv + spare
     assert "not called in forward: spare" in done.output, done.output
+
+
+def test_output_onto_the_module_file_is_refused_and_leaves_it(tmp_path: Path) -> None:
+    # `-o models.py` for models.py:Residual wrote the spec over the module's source
+    source = textwrap.dedent(MODULES)
+    (tmp_path / "models.py").write_text(source)
+    target = f"{tmp_path}/models.py:Residual"
+    done = CliRunner().invoke(app, ["import", target, "--input", "8,6,6", "-o", f"{tmp_path}/./models.py"])
+    assert done.exit_code == 2 and "would replace it" in done.output, done.output
+    assert (tmp_path / "models.py").read_text() == source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -53,6 +54,7 @@ def import_module(
 
         shape = input_shape(input)
         assert shape is not None
+        _refuse_output_over_the_module(output, target)
         model = load_target(target, args)
         data = to_spec(model, shape, target.rpartition(":")[2])
         checked(model, data)
@@ -68,6 +70,22 @@ def import_module(
         exit_on_user_error(error)
         raise  # pragma: no cover - exit_on_user_error always exits
     deliver(lambda: write_file(output, lambda out: emit(text, out)), 0)
+
+
+def _refuse_output_over_the_module(output: Optional[Path], target: str) -> None:
+    """`-o models.py` for `models.py:Net` would write the spec over the module's own source (it did):
+    a usage error before anything is traced."""
+    from cnnsize.errors import UsageError
+
+    where = target.rpartition(":")[0]
+    if output is None or not where.endswith(".py"):
+        return
+    try:
+        same = Path(where).exists() and Path(where).resolve() == output.resolve()
+    except OSError:
+        same = False
+    if same:
+        raise UsageError(f"--output {output} is the module's file {where}: writing there would replace it")
 
 
 __all__ = ["import_module"]
