@@ -250,3 +250,31 @@ def test_output_onto_the_module_file_is_refused_and_leaves_it(tmp_path: Path) ->
     done = CliRunner().invoke(app, ["import", target, "--input", "8,6,6", "-o", f"{tmp_path}/./models.py"])
     assert done.exit_code == 2 and "would replace it" in done.output, done.output
     assert (tmp_path / "models.py").read_text() == source
+
+
+NAMED = """
+import torch
+from torch import nn
+
+
+class Named(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.add_module("input", nn.Conv2d(4, 8, 1))
+        self.add_module("1e3", nn.Conv2d(4, 4, 3, padding=1))
+
+    def forward(self, x):
+        return torch.cat([self.input(x), getattr(self, "1e3")(x)], 1)
+"""
+
+
+def test_module_names_the_spec_reads_otherwise_import_as_themselves(tmp_path: Path) -> None:
+    # a submodule named `input` was read as the network's input (the import failed as a mismatch);
+    # one named `1e3` was written plain, which cnnsize reads as the number 1000.0
+    (tmp_path / "models.py").write_text(NAMED)
+    done = CliRunner().invoke(app, ["import", f"{tmp_path}/models.py:Named", "--input", "4,8,8"])
+    assert done.exit_code == 0, done.output
+    report = cnnsize.analyze(cnnsize.load(done.output.split("\n", 1)[1]))
+    assert report.totals.params == (4 * 8 + 8) + (4 * 4 * 9 + 4)  # the 1x1 `input` + the 3x3 `1e3`
+    assert report.output_shape == (12, 8, 8)  # 8 + 4 channels
+    assert "name: '1e3'" in done.output and "name: input_module" in done.output

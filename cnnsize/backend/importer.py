@@ -377,6 +377,7 @@ class _Walk:
         self.several: set[fx.Node] = set()  # chunk and split: their outputs are ports, `name.0`
         self.function_label = import_blocks.FunctionLabels(root, prefix)
         self.calls: dict[str, list[str]] = {}  # a module's layer name -> the names of its calls so far
+        self.renamed: dict[str, str] = {}  # a module path the spec reserves (`input`) -> its layer name
         self.previous: Optional[str] = None
         self.unmapped: list[str] = []
         self.outputs: list[fx.Node] = []
@@ -443,6 +444,10 @@ class _Walk:
         """A module call's layer name (its path as the spec's) and its layer (`{shares: ...}` when
         the module was called before)."""
         path = import_blocks.layer_name(call.path, self.prefix)
+        if path == "input":  # a submodule named `input`: the spec's name for the network's input
+            if path not in self.renamed:
+                self.renamed[path] = self.function_label.fresh("input_module")
+            path = self.renamed[path]
         return _called_again(path, mapped, call.module, self.calls, self.function_label.fresh)
 
     def add(self, node: fx.Node, mapped: functions.Mapped, reads: list[fx.Node], label: str) -> None:

@@ -48,9 +48,8 @@ def import_module(
             require_torch()
         except TorchMissing:
             raise UsageError(f"cnnsize import needs PyTorch: {INSTALL_HINT}") from None
-        import yaml
-
         from cnnsize.backend.importer import checked, load_target, to_spec
+        from cnnsize.yamlio import dump_text
 
         shape = input_shape(input)
         assert shape is not None
@@ -65,7 +64,7 @@ def import_module(
 
             data, why = folded(data, module_classes(model))
             header += f"# not folded into blocks: {why}\n" if why else ""
-        text = header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
+        text = header + dump_text(data)
     except CnnsizeError as error:
         exit_on_user_error(error)
         raise  # pragma: no cover - exit_on_user_error always exits
