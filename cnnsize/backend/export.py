@@ -221,5 +221,21 @@ def export_torch(spec: Spec, class_name: str = "Net") -> str:
             "    def example_input(self, batch_size: int = 1) -> torch.Tensor:",
             "        return torch.randn(batch_size, *self.input_shapes[0])",
             "",
+            "",
+            *_MAIN.replace("Net", class_name).splitlines(),
+            "",
         ]
     )
+
+
+# `python model.py`: the module run once on random inputs, with its parameter count and shapes
+# (a file that did nothing when run left its reader to guess whether it worked)
+_MAIN = """if __name__ == "__main__":
+    net = Net().eval()
+    inputs = [torch.randn(1, *shape) for shape in net.input_shapes]
+    with torch.no_grad():
+        outputs = net(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    print(f"{type(net).__name__}: {sum(p.numel() for p in net.parameters()):,} parameters")
+    print("inputs: ", ", ".join(str(tuple(x.shape)) for x in inputs))
+    print("outputs:", ", ".join(str(tuple(y.shape)) for y in outputs))"""
