@@ -278,3 +278,14 @@ def test_module_names_the_spec_reads_otherwise_import_as_themselves(tmp_path: Pa
     assert report.totals.params == (4 * 8 + 8) + (4 * 4 * 9 + 4)  # the 1x1 `input` + the 3x3 `1e3`
     assert report.output_shape == (12, 8, 8)  # 8 + 4 channels
     assert "name: '1e3'" in done.output and "name: input_module" in done.output
+
+
+def test_a_target_name_with_a_newline_stays_in_the_header_comment(tmp_path: Path) -> None:
+    # the header `# imported by cnnsize from TARGET` took the file name as it was: a newline in it
+    # wrote YAML after the comment (here a second `name:`, which makes the spec unreadable)
+    path = tmp_path / "evil\nname: pwned\n#.py"
+    path.write_text(textwrap.dedent(MODULES))
+    done = CliRunner().invoke(app, ["import", f"{path}:Residual", "--input", "8,6,6"])
+    assert done.exit_code == 0, done.output
+    assert "\nname: pwned" not in done.output and "evil\\nname: pwned" in done.output
+    assert cnnsize.load(done.output).name == "Residual"

@@ -57,7 +57,8 @@ def import_module(
         model = load_target(target, args)
         data = to_spec(model, shape, target.rpartition(":")[2])
         checked(model, data)
-        header = f"# imported by cnnsize from {target}\n"
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in target)  # one comment line
+        header = f"# imported by cnnsize from {shown}\n"
         if not no_fold:
             from cnnsize.backend.import_blocks import module_classes
             from cnnsize.folding import folded
