@@ -602,3 +602,23 @@ def _float(text: str) -> float:
     if math.isinf(value):
         raise _TooLarge
     return sign * value
+
+
+class _SpecDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting the strings this reader would read as something else: PyYAML
+    quotes what YAML 1.1 resolves (`yes`, `null`, `1.5`), but not `1e3`, which this reader takes
+    for a number (`_EXPONENT_FLOAT`)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if _EXPONENT_FLOAT.fullmatch(value) else None
+    return dumper.represent_scalar(_STR, value, style=style)
+
+
+_SpecDumper.add_representer(str, _represent_str)
+
+
+def dump_text(data: Any, width: int = 120) -> str:
+    """`data` as YAML that `parse_text` reads back the same (layers as flow mappings, keys in order)."""
+    flow = {"sort_keys": False, "default_flow_style": None, "width": width, "allow_unicode": True}
+    return yaml.dump(data, Dumper=_SpecDumper, **flow)

@@ -123,3 +123,37 @@ def test_names_that_python_or_nn_module_would_refuse_become_usable_names() -> No
         "  - {type: add, from: [self, -1], name: torch}\n"
     )
     assert_same_network(spec)
+
+
+HOSTILE = """
+name: "Evil\\"\\"\\"\\nraise SystemExit('the title ran')\\n\\"\\"\\""
+input: [3, 8, 8]
+layers:
+- {type: conv2d, out_channels: 4, kernel_size: 3, padding: 1, name: "a\\nraise SystemExit('the name ran')"}
+- {type: conv2d, out_channels: 4, kernel_size: 1, name: example_input}
+- {type: conv2d, out_channels: 4, kernel_size: 1, name: input_shapes}
+"""
+
+
+def test_hostile_names_stay_text_and_never_replace_the_class_own_attributes() -> None:
+    # a title with `\"\"\"` closed the docstring and a name with a newline ended its comment: the
+    # lines after them ran as code; layers named example_input and input_shapes replaced them
+    spec = cnnsize.load(HOSTILE)
+    source = export_torch(spec)
+    assert "\nraise" not in source
+    net = imported(source).Net()
+    assert net.example_input(2).shape == (2, 3, 8, 8)
+    assert net(net.example_input(2)).shape == (2, 4, 8, 8)
+    assert sum(p.numel() for p in net.parameters()) == (3 * 4 * 9 + 4) + 2 * (4 * 4 + 4)  # 3x3, then two 1x1
+    assert imported(source).__doc__.startswith('Evil"""\\nraise')  # the title, escaped, on one line
+
+
+def test_running_the_file_prints_its_parameters_and_shapes(capsys: pytest.CaptureFixture[str]) -> None:
+    # `python model.py` did nothing at all
+    source = export_torch(cnnsize.load(str(ROOT / "specs" / "fpn.yaml")))
+    exec(compile(source, "model.py", "exec"), {"__name__": "__main__"})
+    said = capsys.readouterr().out
+    params = cnnsize.analyze(cnnsize.load(str(ROOT / "specs" / "fpn.yaml"))).totals.params
+    assert f"Net: {params:,} parameters" in said
+    assert "inputs:  (1, 3, 128, 128)" in said  # the spec's input, a batch of 1
+    assert "outputs: (1, 256, 16, 16), (1, 256, 8, 8)" in said  # 256 channels at strides 8 and 16 of 128

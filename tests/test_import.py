@@ -159,3 +159,133 @@ def test_bad_targets_are_one_message(tmp_path: Path) -> None:
     for target in ("nocolon", f"{tmp_path}/missing.py:Net", "json:loads"):
         done = runner.invoke(app, ["import", target, "--input", "3,8,8"])
         assert done.exit_code == 2 and "Traceback" not in done.output, done.output
+
+
+def test_a_target_file_that_raises_or_exits_is_one_message_naming_its_line(tmp_path: Path) -> None:
+    # a file that raises on import was a traceback; one that called sys.exit(0) exited 0 writing nothing
+    (tmp_path / "raises.py").write_text("import torch\nraise RuntimeError('boom')\n")
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "init.py").write_text(
+        "from torch import nn\nclass Net(nn.Module):\n    def __init__(self, c=3):\n        super().__init__()\n"
+        "        '%d' % c\n"
+    )
+    runner = CliRunner()
+    for target, said in (
+        ("raises.py:Net", "RuntimeError: boom"),
+        ("exits.py:Net", "sys.exit(0)"),
+        ("init.py:Net", "TypeError"),
+    ):
+        args = ["import", f"{tmp_path}/{target}", "--input", "3,8,8", "--args", '{"c": "x"}']
+        done = runner.invoke(app, args)
+        assert done.exit_code == 2 and "Traceback" not in done.output, done.output
+        line = {"raises.py:Net": 2, "exits.py:Net": 2, "init.py:Net": 5}[target]  # the line that raised
+        assert said in done.output and f"line {line}" in done.output, done.output
+
+
+def test_an_input_too_large_to_run_is_refused_before_it_is_made(tmp_path: Path) -> None:
+    # 3,100000,100000 was a traceback (240 GB asked of the allocator); 1000000000,1,1 took 8 GB and 50 s
+    (tmp_path / "models.py").write_text(textwrap.dedent(MODULES))
+    runner = CliRunner()
+    for sizes, values in (("3,100000,100000", 3 * 100000 * 100000), ("1000000000,1,1", 10**9)):
+        done = runner.invoke(app, ["import", f"{tmp_path}/models.py:Residual", "--input", sizes])
+        assert done.exit_code == 2 and "Traceback" not in done.output, done.output
+        assert f"{values:,} values a sample" in done.output, done.output
+
+
+def test_a_forward_that_fails_on_the_example_says_why_in_one_short_line(tmp_path: Path) -> None:
+    # fx's ShapeProp error held the node's whole metadata, stack trace and all, on one line
+    (tmp_path / "models.py").write_text(textwrap.dedent(MODULES))
+    done = CliRunner().invoke(app, ["import", f"{tmp_path}/models.py:Residual", "--input", "3,8,8"])
+    assert done.exit_code == 2 and "Traceback" not in done.output, done.output
+    assert "ShapeProp" not in done.output and "stack_trace" not in done.output, done.output
+    line = MODULES.splitlines().index("        out = F.relu(self.bn1(self.conv1(x)))") + 1  # conv1: 8 channels, given 3
+    assert f"(at models.py:{line})" in done.output, done.output
+
+
+FROZEN_AND_UNUSED = """
+from torch import nn
+
+
+class Frozen(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.head = nn.Conv2d(4, 4, 1)
+        self.conv.requires_grad_(False)
+
+    def forward(self, x):
+        return self.head(self.conv(x))
+
+
+class Unused(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.spare = nn.Linear(10, 10)
+
+    def forward(self, x):
+        return self.conv(x)
+"""
+
+
+def test_frozen_parameters_count_and_a_module_never_called_is_named(tmp_path: Path) -> None:
+    (tmp_path / "models.py").write_text(FROZEN_AND_UNUSED)
+    runner = CliRunner()
+    # a frozen backbone failed as a mismatch ("the spec 132, the module 20": trainable ones only)
+    done = runner.invoke(app, ["import", f"{tmp_path}/models.py:Frozen", "--input", "3,8,8"])
+    assert done.exit_code == 0, done.output
+    spec = cnnsize.load(done.output.split("\n", 1)[1])
+    assert cnnsize.analyze(spec).totals.params == (3 * 4 * 9 + 4) + (4 * 4 + 4)  # conv (frozen) + head
+    done = runner.invoke(app, ["import", f"{tmp_path}/models.py:Unused", "--input", "3,8,8"])
+    assert done.exit_code == 1 and "Traceback" not in done.output, done.output
+    assert f"the module {3 * 4 * 9 + 4 + 10 * 10 + 10:,}" in done.output  # conv + spare
+    assert "not called in forward: spare" in done.output, done.output
+
+
+def test_output_onto_the_module_file_is_refused_and_leaves_it(tmp_path: Path) -> None:
+    # `-o models.py` for models.py:Residual wrote the spec over the module's source
+    source = textwrap.dedent(MODULES)
+    (tmp_path / "models.py").write_text(source)
+    target = f"{tmp_path}/models.py:Residual"
+    done = CliRunner().invoke(app, ["import", target, "--input", "8,6,6", "-o", f"{tmp_path}/./models.py"])
+    assert done.exit_code == 2 and "would replace it" in done.output, done.output
+    assert (tmp_path / "models.py").read_text() == source
+
+
+NAMED = """
+import torch
+from torch import nn
+
+
+class Named(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.add_module("input", nn.Conv2d(4, 8, 1))
+        self.add_module("1e3", nn.Conv2d(4, 4, 3, padding=1))
+
+    def forward(self, x):
+        return torch.cat([self.input(x), getattr(self, "1e3")(x)], 1)
+"""
+
+
+def test_module_names_the_spec_reads_otherwise_import_as_themselves(tmp_path: Path) -> None:
+    # a submodule named `input` was read as the network's input (the import failed as a mismatch);
+    # one named `1e3` was written plain, which cnnsize reads as the number 1000.0
+    (tmp_path / "models.py").write_text(NAMED)
+    done = CliRunner().invoke(app, ["import", f"{tmp_path}/models.py:Named", "--input", "4,8,8"])
+    assert done.exit_code == 0, done.output
+    report = cnnsize.analyze(cnnsize.load(done.output.split("\n", 1)[1]))
+    assert report.totals.params == (4 * 8 + 8) + (4 * 4 * 9 + 4)  # the 1x1 `input` + the 3x3 `1e3`
+    assert report.output_shape == (12, 8, 8)  # 8 + 4 channels
+    assert "name: '1e3'" in done.output and "name: input_module" in done.output
+
+
+def test_a_target_name_with_a_newline_stays_in_the_header_comment(tmp_path: Path) -> None:
+    # the header `# imported by cnnsize from TARGET` took the file name as it was: a newline in it
+    # wrote YAML after the comment (here a second `name:`, which makes the spec unreadable)
+    path = tmp_path / "evil\nname: pwned\n#.py"
+    path.write_text(textwrap.dedent(MODULES))
+    done = CliRunner().invoke(app, ["import", f"{path}:Residual", "--input", "8,6,6"])
+    assert done.exit_code == 0, done.output
+    assert "\nname: pwned" not in done.output and "evil\\nname: pwned" in done.output
+    assert cnnsize.load(done.output).name == "Residual"

@@ -155,6 +155,22 @@ class SELinear(nn.Module):
         return x * s.unsqueeze(-1).unsqueeze(-1)
 
 
+class SEExpand(SELinear):
+    # squeeze-and-excitation as torchvision-era code writes it: the gate expanded to the input's shape
+    def forward(self, x):
+        b, c, _, _ = x.size()
+        s = torch.sigmoid(self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(x, 1).view(b, c)))))
+        return x * s.view(b, c, 1, 1).expand_as(x)
+
+
+class ExpandRead(SELinear):
+    # the expanded gate read by a layer: it would see the gate's [8, 1, 1], not [8, 5, 5]
+    def forward(self, x):
+        b, c, _, _ = x.size()
+        s = self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(x, 1).view(b, c))))
+        return torch.sigmoid(s.view(b, c, 1, 1).expand_as(x)) * x
+
+
 class Computed(nn.Module):
     # sizes computed from the input's: read from the shapes the trace recorded
     def forward(self, x):
@@ -322,6 +338,8 @@ STYLED = [
     ("SE", (3, 6, 6), 224 + 18 + 24, 0),
     # linear 8*2+2, 2*8+8
     ("SELinear", (8, 5, 5), 18 + 24, 0),
+    # the same linear layers, 8*2+2 and 2*8+8 (expand_as was unmapped)
+    ("SEExpand", (8, 5, 5), 18 + 24, 0),
     ("Computed", (8, 4, 4), 0, 0),
     # 3*4*9+4
     ("Padded", (3, 6, 6), 112, 0),
@@ -358,7 +376,7 @@ def same(a, b) -> bool:
 
 @pytest.mark.parametrize(
     ("name", "shape", "params", "buffers"),
-    [s for s in STYLED if s[0] in ("UNet", "Functional", "SplitNorm", "SELinear")],
+    [s for s in STYLED if s[0] in ("UNet", "Functional", "SplitNorm", "SELinear", "SEExpand")],
 )
 def test_torch_export_maps_the_same_calls(styles, monkeypatch, name, shape, params, buffers):
     """Each style imported through torch.export (as if fx had failed) gives the spec fx gives,
@@ -519,6 +537,7 @@ def test_unmapped_calls_are_listed_with_their_reason_and_source_line(styles):
         ("Mished", (3, 4, 4), "act: Mish: no kind for this module at styles.py:"),
         ("KernelComputed", (3, 4, 4), "max_pool2d: an argument computed in forward at styles.py:"),
         ("Whole", (4, 2, 2), "cat: reads all of chunk's pieces as one value"),
+        ("ExpandRead", (8, 5, 5), "expand_as read by sigmoid: only + or * with a tensor of its shape"),
     ],
 )
 def test_what_no_kind_stands_for_fails_the_import(styles, name, shape, says):

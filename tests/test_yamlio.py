@@ -6,7 +6,7 @@ import tracemalloc
 import pytest
 
 from cnnsize.errors import PathArgumentError, SpecError, SpecFileError
-from cnnsize.yamlio import MAX_DEPTH, parse_bytes, parse_text, read_file
+from cnnsize.yamlio import MAX_DEPTH, dump_text, parse_bytes, parse_text, read_file
 
 
 def problem(exc):
@@ -164,3 +164,11 @@ def test_an_exponent_without_a_dot_is_a_number_as_yaml_1_2_reads_it():
     data = parse_text("a: 1e-6\nb: -2E+3\nc: .5e1\nd: '1e-6'\ne: 1e\nf: e5\n").data
     # 1e-6 = 0.000001; -2E+3 = -2000.0; .5e1 = 5.0; quoted or malformed stays text
     assert data == {"a": 1e-06, "b": -2000.0, "c": 5.0, "d": "1e-6", "e": "1e", "f": "e5"}
+
+
+def test_dump_text_quotes_what_this_reader_reads_as_a_number() -> None:
+    # PyYAML left `1e3` plain (YAML 1.1 wants a dot), which this reader takes for the float 1000.0
+    data = {"layers": [{"name": name} for name in ("1e3", "-2E+5", ".5e1", "yes", "null", "café", "a: b")]}
+    text = dump_text(data)
+    assert "'1e3'" in text and "café" in text  # quoted; unicode left readable
+    assert parse_text(text).data == data

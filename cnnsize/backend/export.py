@@ -52,12 +52,29 @@ def _identifier(text: str) -> str:
     return name if usable else f"m_{name}"
 
 
+_OWN_ATTRIBUTES = {"input_shapes", "example_input"}  # what the generated class defines besides forward
+
+
 def _fresh(name: str, taken: set[str]) -> str:
-    """`name`, or with `_` added until no other value, submodule or nn.Module attribute has it."""
-    while name in taken or hasattr(nn.Module, name):
+    """`name`, or with `_` added until no other value, submodule, nn.Module attribute or attribute of
+    the generated class has it (a layer named `example_input` replaced the method)."""
+    while name in taken or hasattr(nn.Module, name) or name in _OWN_ATTRIBUTES:
         name += "_"
     taken.add(name)
     return name
+
+
+def _comment(text: str) -> str:
+    """`text` on one line of source: each character that is not printable (a newline, a carriage
+    return, a null) written as its escape, so that a name in a spec never ends a comment (and
+    writes code after it)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _docstring_text(text: str) -> str:
+    """`text` inside a triple-quoted docstring: on one line, its backslashes and quotes escaped, so
+    that a spec's title never closes the docstring (and writes code after it)."""
+    return _comment(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _construction(module: nn.Module, where: str) -> tuple[str, set[type]]:
@@ -159,7 +176,7 @@ def export_torch(spec: Spec, class_name: str = "Net") -> str:
             attribute = _fresh(attribute, attributes)
             text, classes = _construction(module, where)
             used |= classes
-            inits.append(f"        self.{attribute} = {text}  # {label}: {node.layer.kind}")
+            inits.append(f"        self.{attribute} = {text}  # {_comment(label)}: {node.layer.kind}")
         if expression is None:
             attribute_of[index] = attribute
         outs = []
@@ -171,14 +188,15 @@ def export_torch(spec: Spec, class_name: str = "Net") -> str:
             outs.append(name)
         args = [value_name[v] for v in node.inputs]
         call = expression(args) if expression is not None else f"self.{attribute}({', '.join(args)})"
-        body.append(f"        {', '.join(outs)}{',' if len(outs) > 1 else ''} = {call}  # {label}")
+        body.append(f"        {', '.join(outs)}{',' if len(outs) > 1 else ''} = {call}  # {_comment(label)}")
     results = [value_name[v] for _, v in graph.outputs]
     inputs = ", ".join(value_name[v] for _, v in graph.inputs)
     shapes = [tuple(graph.values[v].shape) for _, v in graph.inputs]
+    heading = f"{spec.title}: written by cnnsize {__version__} from {spec.file or 'a spec'}"
     sources = "\n\n".join(inspect.getsource(cls) for cls in sorted(used, key=lambda c: c.__name__))
     return "\n".join(
         [
-            f'"""{spec.title}: written by cnnsize {__version__} from {spec.file or "a spec"}; needs only torch."""',
+            f'"""{_docstring_text(heading)}; needs only torch."""',
             "",
             "from __future__ import annotations",
             "",
@@ -203,5 +221,21 @@ def export_torch(spec: Spec, class_name: str = "Net") -> str:
             "    def example_input(self, batch_size: int = 1) -> torch.Tensor:",
             "        return torch.randn(batch_size, *self.input_shapes[0])",
             "",
+            "",
+            *_MAIN.replace("Net", class_name).splitlines(),
+            "",
         ]
     )
+
+
+# `python model.py`: the module run once on random inputs, with its parameter count and shapes
+# (a file that did nothing when run left its reader to guess whether it worked)
+_MAIN = """if __name__ == "__main__":
+    net = Net().eval()
+    inputs = [torch.randn(1, *shape) for shape in net.input_shapes]
+    with torch.no_grad():
+        outputs = net(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    print(f"{type(net).__name__}: {sum(p.numel() for p in net.parameters()):,} parameters")
+    print("inputs: ", ", ".join(str(tuple(x.shape)) for x in inputs))
+    print("outputs:", ", ".join(str(tuple(y.shape)) for y in outputs))"""

@@ -369,6 +369,26 @@ def _through(node: fx.Node) -> Mapped:
     return THROUGH
 
 
+_BROADCASTING = {operator.add, operator.iadd, torch.add, operator.mul, operator.imul, torch.mul}
+_BROADCASTING_NAMES = {"add", "add_", "mul", "mul_"}  # Tensor methods, and ATen's packets by name
+
+
+def _expand(node: fx.Node) -> Mapped:
+    """`y.expand_as(x)`, `y.expand(n, c, h, w)`: a view that broadcasts, as `+` and `*` do by
+    themselves; so it passes its input on where each reader is a `+` or `*` whose other operand has
+    the expanded shape (squeeze-and-excitation's `x * y.expand_as(x)`), else it is refused (a
+    layer reading it would see the smaller value)."""
+    full = shape(node)
+    for user in node.users:
+        target = user.target
+        name = str(getattr(target, "overloadpacket", target)).rpartition(".")[2]  # aten.mul.Tensor: mul
+        joins = name in _BROADCASTING_NAMES if isinstance(target, (str, torch._ops.OpOverload)) else False
+        joins = joins or any(target is f for f in _BROADCASTING)
+        if not joins or full not in [shape(a) for a in user.all_input_nodes if a is not node]:
+            refuse(f"{op_name(node)} read by {op_name(user)}: only + or * with a tensor of its shape broadcast alike")
+    return THROUGH
+
+
 # torch.fx's call_function targets: torch functions, torch.nn.functional, operators
 FUNCTIONS: dict[Any, Rule] = {
     operator.add: _join("add"),
@@ -434,6 +454,8 @@ METHODS: dict[str, Rule] = {
     "squeeze": _reshape,
     "unsqueeze": _reshape,
     "contiguous": _through,
+    "expand_as": _expand,
+    "expand": _expand,
     "mean": _mean,
     "transpose": _alone,
     "permute": _alone,
@@ -462,6 +484,8 @@ ATEN: dict[Any, Rule] = {
     aten.squeeze: _reshape,
     aten.unsqueeze: _reshape,
     aten.contiguous: _through,
+    aten.expand: _expand,
+    aten.expand_as: _expand,
     aten.mean: _mean,
     aten.transpose: _alone,
     aten.permute: _alone,

@@ -13,9 +13,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import math
 import operator
 import re
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -37,6 +39,19 @@ class Unmapped(UsageError):
     exit_code = 1
 
 
+def _raised(exc: BaseException) -> str:
+    """What the user's code raised, and where: the innermost frame of the traceback outside torch
+    and cnnsize (the line of the user's file that raised), so that one message says what to fix."""
+    ours = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1]))
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename and not frame.filename.startswith(ours) and not frame.filename.startswith("<"):
+            where = f" ({frame.filename}, line {frame.lineno})"
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r}){where}"
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
 def load_target(target: str, args: Optional[str] = None) -> nn.Module:
     """`path/to/file.py:Name` or `package.module:name`, called with `args` (JSON keyword arguments)
     when it is a class or a factory."""
@@ -53,8 +68,12 @@ def load_target(target: str, args: Optional[str] = None) -> nn.Module:
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(where)
+    except UsageError:
+        raise
     except (ImportError, OSError, SyntaxError) as exc:
         raise UsageError(f"cannot import {where}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # the user's file, run on import: whatever it raises or exits with
+        raise UsageError(f"cannot import {where}: {_raised(exc)}") from None
     found = getattr(module, name, None)
     if found is None:
         raise UsageError(f"{where} has no {name!r}")
@@ -66,8 +85,8 @@ def load_target(target: str, args: Optional[str] = None) -> nn.Module:
         raise UsageError("--args is a JSON object of keyword arguments")
     try:
         made = found if isinstance(found, nn.Module) else found(**kwargs)
-    except Exception as exc:  # the user's own code: whatever it raises is one message
-        raise UsageError(f"{target}(**{kwargs!r}) failed: {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # the user's own code: whatever it raises is one message
+        raise UsageError(f"{target}(**{kwargs!r}) failed: {_raised(exc)}") from None
     if not isinstance(made, nn.Module):
         raise UsageError(f"{target} gave a {type(made).__name__}, not an nn.Module")
     return made
@@ -203,8 +222,21 @@ def _module_layer(module: nn.Module) -> functions.Mapped:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
+    """What went wrong, in one line. fx's shape propagation wraps the module's own error in one line
+    that holds the node's whole metadata (its stack trace among it, hundreds of characters): the
+    module's error is given instead, with the source line fx recorded for the node."""
+    text = str(exc).strip()
+    if text.startswith("ShapeProp error") and exc.__cause__ is not None:
+        where = re.search(r'File "([^"]+)", line (\d+)', text)
+        at = f" (at {Path(where[1]).name}:{where[2]})" if where else ""
+        return _first_line(exc.__cause__) + at
+    lines = text.splitlines()
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+MAX_EXAMPLE = 2**26
+"""The most values one sample of the example input may hold (256 MiB in float32): the import runs a
+batch of 2 through the module on the CPU, and a spec read at one size holds at another (its `input:`)."""
 
 
 def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
@@ -212,6 +244,14 @@ def traced(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Traced:
     module the importer maps whole, or where fx cannot trace it, with torch.export; one message
     naming both failures when neither can. The example input has a batch of 2, so that the batch
     stands apart from every other size of 1 in the shapes the rules read."""
+    values = math.prod(input_shape)
+    if values > MAX_EXAMPLE:
+        sizes = ",".join(map(str, input_shape))
+        raise UsageError(
+            f"--input {sizes} is {values:,} values a sample; the import runs an example batch of 2 through"
+            f" the module, at most {MAX_EXAMPLE:,} values a sample: import at a smaller size, then set the"
+            " spec's input (or report it with --input)"
+        )
     example = torch.randn(2, *input_shape)
     tracer = import_blocks.MappedTracer(MODULES)
     try:
@@ -337,6 +377,7 @@ class _Walk:
         self.several: set[fx.Node] = set()  # chunk and split: their outputs are ports, `name.0`
         self.function_label = import_blocks.FunctionLabels(root, prefix)
         self.calls: dict[str, list[str]] = {}  # a module's layer name -> the names of its calls so far
+        self.renamed: dict[str, str] = {}  # a module path the spec reserves (`input`) -> its layer name
         self.previous: Optional[str] = None
         self.unmapped: list[str] = []
         self.outputs: list[fx.Node] = []
@@ -403,6 +444,10 @@ class _Walk:
         """A module call's layer name (its path as the spec's) and its layer (`{shares: ...}` when
         the module was called before)."""
         path = import_blocks.layer_name(call.path, self.prefix)
+        if path == "input":  # a submodule named `input`: the spec's name for the network's input
+            if path not in self.renamed:
+                self.renamed[path] = self.function_label.fresh("input_module")
+            path = self.renamed[path]
         return _called_again(path, mapped, call.module, self.calls, self.function_label.fresh)
 
     def add(self, node: fx.Node, mapped: functions.Mapped, reads: list[fx.Node], label: str) -> None:
@@ -459,14 +504,20 @@ def checked(model: nn.Module, data: dict[str, Any]) -> None:
     from cnnsize.loader import load
 
     report = analyze(load(json.dumps(data)))
-    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # every parameter, frozen ones too (`requires_grad=False`: a fine-tuned backbone's), which a spec
+    # counts as any other: the frozen ones made a true import fail as a mismatch
+    params = sum(p.numel() for p in model.parameters())
     buffers = running_stats(model)
     x = torch.randn(1, *data["input"])
     was = model.training
     model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
-    model.train(was)
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+    except Exception as exc:  # the user's forward, at a batch of 1 where the trace ran 2
+        raise UsageError(f"{data['name']} fails on one sample: {_raised(exc)}") from None
+    finally:
+        model.train(was)
     problems = []
     if report.totals.params != params:
         problems.append(f"parameters: the spec {report.totals.params:,}, the module {params:,}")
@@ -475,5 +526,23 @@ def checked(model: nn.Module, data: dict[str, Any]) -> None:
     if report.totals.flops != counter.get_total_flops():
         problems.append(f"FLOPs: the spec {report.totals.flops:,}, the module {counter.get_total_flops():,}")
     if problems:
-        differ = "; ".join(problems)
+        differ = "; ".join(problems) + _uncalled(model, data)
         raise Unmapped(f"{data['name']}: the spec would count something other than the module: {differ}")
+
+
+def _uncalled(model: nn.Module, data: dict[str, Any]) -> str:
+    """The modules holding parameters or buffers of their own that no layer is named after: most
+    often a module `forward` never calls, which the module counts and a trace cannot see."""
+    names = {str(layer.get("name", "")) for layer in data["layers"]}
+    found = [
+        name
+        for name, module in model.named_modules()
+        if name
+        and name not in names
+        and any(True for _ in module.parameters(recurse=False))
+        and not any(other.startswith(f"{name}.") for other in names)
+    ]
+    if not found:
+        return ""
+    shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    return f" (holding parameters, not called in forward: {shown})"

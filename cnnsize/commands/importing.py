@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -47,27 +48,44 @@ def import_module(
             require_torch()
         except TorchMissing:
             raise UsageError(f"cnnsize import needs PyTorch: {INSTALL_HINT}") from None
-        import yaml
-
         from cnnsize.backend.importer import checked, load_target, to_spec
+        from cnnsize.yamlio import dump_text
 
         shape = input_shape(input)
         assert shape is not None
+        _refuse_output_over_the_module(output, target)
         model = load_target(target, args)
         data = to_spec(model, shape, target.rpartition(":")[2])
         checked(model, data)
-        header = f"# imported by cnnsize from {target}\n"
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in target)  # one comment line
+        header = f"# imported by cnnsize from {shown}\n"
         if not no_fold:
             from cnnsize.backend.import_blocks import module_classes
             from cnnsize.folding import folded
 
             data, why = folded(data, module_classes(model))
             header += f"# not folded into blocks: {why}\n" if why else ""
-        text = header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
+        text = header + dump_text(data)
     except CnnsizeError as error:
         exit_on_user_error(error)
         raise  # pragma: no cover - exit_on_user_error always exits
     deliver(lambda: write_file(output, lambda out: emit(text, out)), 0)
+
+
+def _refuse_output_over_the_module(output: Optional[Path], target: str) -> None:
+    """`-o models.py` for `models.py:Net` would write the spec over the module's own source (it did):
+    a usage error before anything is traced."""
+    from cnnsize.errors import UsageError
+
+    where = target.rpartition(":")[0]
+    if output is None or not where.endswith(".py"):
+        return
+    try:
+        same = Path(where).exists() and Path(where).resolve() == output.resolve()
+    except OSError:
+        same = False
+    if same:
+        raise UsageError(f"--output {output} is the module's file {where}: writing there would replace it")
 
 
 __all__ = ["import_module"]
