@@ -42,6 +42,15 @@ class Reserve:
         return {"reserve_bytes": self.bytes, "reserve": self.why}
 
 
+def not_counted(mode: str, device: str, *, checkpointed: bool, sharded: bool, ranks: int) -> tuple[str, ...]:
+    """`NOT_COUNTED`, less what cannot occur in this plan: a step's backward and optimizer outside
+    training planned at the forward's end (checkpointed, or sharded by FSDP2), communication on one
+    rank, a CUDA context on the CPU."""
+    step, _, _, comms, _, cuda = NOT_COUNTED
+    left = {step: mode == "training" and (checkpointed or sharded), comms: ranks > 1, cuda: device == "cuda"}
+    return tuple(item for item in NOT_COUNTED if left.get(item, True))
+
+
 def default_reserve(device: str, limit: int) -> Reserve:
     """The reserve when `--reserve` is not given: on CUDA the context and a share of the memory for
     the allocator and workspaces; nothing on the CPU."""

@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence, Union
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError, SpecPath, UsageError
 from cnnsize.graph import resolve
-from cnnsize.headroom import NOT_COUNTED, Reserve, default_reserve, parse_reserve, usable
+from cnnsize.headroom import Reserve, default_reserve, not_counted, parse_reserve, usable
 from cnnsize.memory import Bytes, Precision, Segment, Trace, total, trace
 from cnnsize.memory_report import Footprint, MemoryReport
 from cnnsize.parallel import Layout, Parallel, check_rank, largest_rank, layout, peak_moment, rank_lines
@@ -177,7 +177,7 @@ class MemoryModel:
             if mode == "inference":
                 what = "the parameters alone take"
             elif parallel is not None:
-                what = f"what one rank holds before any sample ({parallel.strategy}, {parallel.world} ranks) takes"
+                what = f"what one rank holds before any sample ({parallel.strategy}, {parallel.world:,} ranks) takes"
             elif OPTIMIZERS[optimizer]:
                 extra = " (and the step's temporaries)" if optimizer_temporaries(optimizer, "cuda", [1]) else ""
                 what = f"the parameters, their gradients and {optimizer}'s state{extra} alone take"
@@ -293,6 +293,13 @@ class Plan:
         """Samples per optimizer step: the batch, times the ranks and accumulated steps."""
         return self.parallel.global_batch(self.batch_size) if self.parallel else self.batch_size
 
+    @property
+    def not_counted(self) -> tuple[str, ...]:
+        """What no line of this plan holds (`cnnsize.headroom.not_counted`)."""
+        par = self.parallel
+        return not_counted(self.footprint.mode, self.precision.device, checkpointed=self.checkpointing is not None,
+                           sharded=bool(par and par.sharded), ranks=par.world if par else 1)  # fmt: skip
+
     def stamp(self) -> Stamp:
         """What the plan was made at: the input, the batch that fits, the dtype."""
         return made_at(self.inputs, self.batch_size, self.precision.dtype)
@@ -316,7 +323,7 @@ class Plan:
             "global_batch_size": self.global_batch,
             "footprint": f.to_dict(),
             "next_batch_total_bytes": self.next_total,
-            "not_counted": list(NOT_COUNTED),
+            "not_counted": list(self.not_counted),
             "provenance": self.stamp().to_dict(),
             **({"checkpointing": self.checkpointing.to_dict()} if self.checkpointing is not None else {}),
         }

@@ -20,7 +20,7 @@ from typing import Any, Optional, Union
 
 from cnnsize.engine import analyze
 from cnnsize.errors import SpecError, UsageError
-from cnnsize.headroom import Reserve, usable
+from cnnsize.headroom import Reserve, not_counted, usable
 from cnnsize.loader import with_input
 from cnnsize.memory import Precision
 from cnnsize.memory_report import Footprint
@@ -59,6 +59,13 @@ class ResolutionPlan:
     @property
     def batch_size(self) -> int:
         return self.footprint.batch_size
+
+    @property
+    def not_counted(self) -> tuple[str, ...]:
+        """What no line of this plan holds (`cnnsize.headroom.not_counted`)."""
+        par = self.parallel
+        return not_counted(self.footprint.mode, self.precision.device, checkpointed=self.checkpoint != "none",
+                           sharded=bool(par and par.sharded), ranks=par.world if par else 1)  # fmt: skip
 
     @property
     def usable(self) -> int:

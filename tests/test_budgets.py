@@ -58,33 +58,46 @@ def test_no_budgets_no_problems():
     assert check_budgets(spec, analyze(spec)) == []
 
 
-# Memory of NET at batch 1, float32 (params 123,226 * 4 B = 492,904 B):
-# training with sgd: parameters 492,904 + gradients 492,904 + saved for backward: the conv's input
-# 3*32*32*4 = 12,288 (the input batch itself, so not counted again) and the linear's input, the
-# flattened conv output 12*32*32*4 = 49,152 -> 1,047,248; adam adds 2 * 492,904 -> 2,033,056
+# Memory of NET at batch 1, float32 (params 123,226 * 4 B = 492,904 B), a training step's peak
+# (docs/memory.md, "A step, moment by moment"):
+# sgd peaks in the linear's backward, the first: parameters 492,904 + the linear's gradients
+# 122,890 * 4 = 491,560 + still saved, the conv's input (the input batch itself, 3*32*32*4 = 12,288,
+# so no input line) and the linear's input 12*32*32*4 = 49,152 + activation gradients: the output's
+# 10*4 = 40, the linear's input's 49,152 and the loss's two 4 B scalars -> 1,095,104.
+# adam peaks at the optimizer's step (on CUDA, foreach: one square root per parameter): parameters,
+# gradients and the temporaries 3 * 492,904, two states 2 * 492,904, the input batch 12,288
+# -> 2,476,808.
 # inference: parameters 492,904 + the most alive at once: input 12,288 + conv output 49,152 (viewed
 # by flatten) + linear output 10*4 = 40 -> 61,480 -> 554,384
+SGD = 492_904 + 122_890 * 4 + (12_288 + 49_152) + (40 + 49_152 + 8)
+ADAM = 5 * 492_904 + 12_288
+
+
 def test_memory_budgets_hold_exactly_at_their_figures():
-    assert problems_for("  train_memory: 1047248\n  inference_memory: 554384\n") == []
-    assert problems_for("  train_memory: 2033056\n  optimizer: adam\n") == []
+    assert SGD == 1_095_104 and ADAM == 2_476_808
+    assert problems_for(f"  train_memory: {SGD}\n  inference_memory: 554384\n") == []
+    assert problems_for(f"  train_memory: {ADAM}\n  optimizer: adam\n") == []
 
 
 def test_memory_budgets_over_by_one_byte():
-    found = problems_for("  train_memory: 2033055\n  inference_memory: 554383\n  optimizer: adam\n")
+    found = problems_for(f"  train_memory: {ADAM - 1}\n  inference_memory: 554383\n  optimizer: adam\n")
     assert [(line, path) for line, path, _ in found] == [(7, "budgets.train_memory"), (8, "budgets.inference_memory")]
     assert found[0][2] == (
-        "training memory over budget at batch size 1 (adam): 2,033,056 (1.94 MiB) > 2,033,055 (1.94 MiB)"
+        "training memory over budget at batch size 1 (adam): 2,476,808 (2.36 MiB) > 2,476,807 (2.36 MiB)"
     )
     assert found[1][2].startswith("inference memory over budget at batch size 1: 554,384 (541.39 KiB)")
 
 
 def test_memory_budgets_follow_batch_size_and_mixed_precision():
-    # bf16 at batch 2: parameters and gradients stay float32 (2 * 492,904); autocast's bf16 copies
-    # of the conv's and linear's weights and biases 123,226*2 = 246,452; saved: the conv's bf16 copy
-    # of the input 2*3*32*32*2 = 12,288 and its bf16 output 2*12*32*32*2 = 49,152 (the linear's
-    # input); the float32 input batch 2*3*32*32*4 = 24,576 is not saved itself -> 1,318,276
+    # bf16 at batch 2 peaks in the linear's backward, casting its gradients to float32: parameters
+    # 492,904 (float32); the linear's bf16 gradients 122,890*2 = 245,780 and its weight's float32 one
+    # 122,880*4 = 491,520; autocast's saved bf16 copy of the conv's weight 324*2 = 648 (the linear's
+    # freed as backward passed it); still saved, the conv's bf16 copy of the input 2*3*32*32*2 =
+    # 12,288; the float32 input batch 2*3*32*32*4 = 24,576; the gradient of the linear's bf16 input
+    # 2*12*32*32*2 = 49,152 and the loss's 8 B -> 1,316,876
+    expected = 492_904 + 245_780 + 491_520 + 648 + 12_288 + 24_576 + 49_152 + 8
     found = problems_for("  train_memory: 1KiB\n  amp: bf16\n  batch_size: 2\n")
-    assert "at batch size 2 (sgd, bf16 mixed precision): 1,318,276 " in found[0][2]
+    assert f"at batch size 2 (sgd, bf16 mixed precision): {expected:,} " in found[0][2]
 
 
 def test_unknown_optimizer_in_budgets_is_a_spec_error():

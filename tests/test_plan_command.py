@@ -129,9 +129,14 @@ def test_every_plan_prints_its_reserve_usable_memory_and_what_is_not_counted():
     assert code == 0
     assert "Reserve" in out and "107,374,182 B" in out and "--reserve 10% of the memory" in out
     assert "Usable memory" in out and "966,367,642 B" in out
-    assert "Not counted in the lines (the reserve is for them): activation gradients" in out
+    # one GPU, no checkpointing: the step's backward is counted, no communication happens
+    assert "Not counted in the lines (the reserve is for them): batch norm's num_batches_tracked" in out
+    assert "communication" not in out and "the CUDA context." in out
     code, out, _ = invoke("plan", TOY, "-m", "1GiB", "--device", "cpu")
-    assert re.search(r"Reserve +0 B: none on the CPU", out)
+    assert re.search(r"Reserve +0 B: none on the CPU", out) and "CUDA context" not in out
+    code, out, _ = invoke("plan", TOY, "-m", "1GiB", "--gpus", "2", "--strategy", "fsdp", "--reserve", "0")
+    assert "activation gradients and the optimizer's temporaries under --checkpoint and FSDP2" in out
+    assert "communication libraries' own buffers" in out
 
 
 def test_a_multi_gpu_plan_shows_the_rank_the_global_batch_and_the_strategy_s_lines():

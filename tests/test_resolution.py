@@ -147,10 +147,10 @@ def test_with_several_gpus_the_side_is_what_one_rank_fits():
 
 def test_a_rectangular_input_is_searched_from_its_larger_side():
     # the tiny network on a 1x4x8 input: the search starts at the larger side, 8, as a square, and
-    # ends where 8 + 8 s^2 <= 808 B: side 10 (808 B), as on the square input
+    # ends where 12 + 16 s^2 <= 1,612 B: side 10 (1,612 B), as on the square input
     spec = cnnsize.load(TINY.replace("[1, 4, 4]", "[1, 4, 8]"))
-    answer = solve_resolution(spec, 808, device="cpu")
-    assert answer.resolution == 10 and answer.footprint.total_bytes == footprint(10) == 808
+    answer = solve_resolution(spec, 1612, device="cpu")
+    assert answer.resolution == 10 and answer.footprint.total_bytes == footprint(10) == 1612
 
 
 def test_a_rectangular_input_no_square_side_takes_is_a_usage_error():

@@ -271,7 +271,6 @@ def check_combination(checkpoint: str, solve: str, mode: str, batch_size: Option
 
 def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) -> None:
     """The plans in `fmt`, drawn whole, then written to `out`; JSON as `render.write_json` (`one`)."""
-    from cnnsize.headroom import NOT_COUNTED
     from cnnsize.listing import Document, Panel, Part, Text, write
     from cnnsize.parallel import PARALLEL_LINES
     from cnnsize.render import write_json
@@ -314,14 +313,14 @@ def show(plans: Sequence[Any], fmt: str, out: IO[str], one: bool | None = None) 
             par.accumulate if par else 1, "" if f.rank is None else f.rank, p.global_batch,
         ]  # fmt: skip
         extra = [f.lines.get(key, "") for key in PARALLEL_LINES]
-        row = settings + figures + [p.reserve.bytes, p.usable, *spread, *extra, "; ".join(NOT_COUNTED)]
+        row = settings + figures + [p.reserve.bytes, p.usable, *spread, *extra, "; ".join(p.not_counted)]
         stamp = p.stamp().text()
         title = f"At batch size {f.batch_size}" if par is None else f"Rank {f.rank} at batch size {f.batch_size}"
         parts: list[Part] = [
             Text(heading, bold=True),
             Text(stamp, stamp=True),
             Panel(title, lines),
-            Text(f"Not counted in the lines (the reserve is for them): {', '.join(NOT_COUNTED)}."),
+            Text(f"Not counted in the lines (the reserve is for them): {', '.join(p.not_counted)}."),
         ]
         c = p.checkpointing
         if c is not None:
@@ -361,7 +360,6 @@ def checkpoint_lines(c: Any) -> list[tuple[str, str]]:
 
 def resolution_document(p: Any) -> Any:
     """`--solve resolution`'s answer for one spec."""
-    from cnnsize.headroom import NOT_COUNTED
     from cnnsize.listing import Document, Panel, Part, Text
     from cnnsize.parallel import PARALLEL_LINES
     from cnnsize.render_memory import DEVICE_NAMES, bytes_text, rank_lines
@@ -390,7 +388,7 @@ def resolution_document(p: Any) -> Any:
     stamp = p.stamp().text()
     parts: list[Part] = [Text(heading, bold=True), Text(stamp, stamp=True), Panel(f"At {side}x{side}", lines)]
     parts += [Text(f"Note: {note}") for note in p.notes]
-    parts.append(Text(f"Not counted in the lines (the reserve is for them): {', '.join(NOT_COUNTED)}."))
+    parts.append(Text(f"Not counted in the lines (the reserve is for them): {', '.join(p.not_counted)}."))
     settings = [p.name, f.mode, f.optimizer or "", p.precision.dtype, p.precision.amp or "", p.precision.device,
                 p.checkpoint]  # fmt: skip
     figures = [p.limit, f.batch_size, side, f.total_bytes, *(f.lines.get(key, "") for key in CSV_LINES),
