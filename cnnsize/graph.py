@@ -342,12 +342,7 @@ class _Resolver:
 
     def sharing_owner(self, ref: str, scope: _Scope, i: int, where: SpecPath) -> _Entry:
         """The entry of the earlier layer named `ref`, looked up as `from:` looks up names."""
-        chain: list[tuple[_Scope, int]] = []
-        s: Optional[_Scope] = scope
-        at = i
-        while s is not None:
-            chain.append((s, at))
-            at, s = s.parent_position, s.parent
+        chain = _outward(scope, i)
         for s, at in chain:
             earlier = [p for p in s.named(ref) if p < at]
             if len(earlier) > 1:
@@ -459,12 +454,7 @@ class _Resolver:
         """The value `ref` names from position i of `scope`."""
         if isinstance(ref, int):
             return self.offset(ref, scope, i, where)
-        chain: list[tuple[_Scope, int]] = []
-        s: Optional[_Scope] = scope
-        at = i
-        while s is not None:
-            chain.append((s, at))
-            at, s = s.parent_position, s.parent
+        chain = _outward(scope, i)
         for s, at in chain:
             found = self.find(ref, s, at, where)
             if found is not None:
@@ -761,3 +751,15 @@ def _overwritten(spec: "Spec", graph: Graph) -> list[Problem]:
 
 
 __all__ = ["Graph", "Group", "Member", "Node", "Value", "resolve"]
+
+
+def _outward(scope: _Scope, i: int) -> list[tuple[_Scope, int]]:
+    """`scope` at position `i`, then each enclosing scope at the position of the list that holds it:
+    where a name is looked up, nearest first."""
+    chain: list[tuple[_Scope, int]] = []
+    s: Optional[_Scope] = scope
+    at = i
+    while s is not None:
+        chain.append((s, at))
+        at, s = s.parent_position, s.parent
+    return chain
