@@ -289,3 +289,14 @@ def test_a_target_name_with_a_newline_stays_in_the_header_comment(tmp_path: Path
     assert done.exit_code == 0, done.output
     assert "\nname: pwned" not in done.output and "evil\\nname: pwned" in done.output
     assert cnnsize.load(done.output).name == "Residual"
+
+
+def test_small_examples_run_in_one_thread_and_the_count_is_restored():
+    from cnnsize.backend.importer import SMALL_EXAMPLE, threads_for
+
+    before = torch.get_num_threads()
+    with threads_for((3, 32, 32)):  # 3,072 values a sample: one thread
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with threads_for((1, SMALL_EXAMPLE + 1)):  # over 2^20 values: torch's own threads
+        assert torch.get_num_threads() == before

@@ -48,15 +48,16 @@ def import_module(
             require_torch()
         except TorchMissing:
             raise UsageError(f"cnnsize import needs PyTorch: {INSTALL_HINT}") from None
-        from cnnsize.backend.importer import checked, load_target, to_spec
+        from cnnsize.backend.importer import checked, load_target, threads_for, to_spec
         from cnnsize.yamlio import dump_text
 
         shape = input_shape(input)
         assert shape is not None
         _refuse_output_over_the_module(output, target)
         model = load_target(target, args)
-        data = to_spec(model, shape, target.rpartition(":")[2])
-        checked(model, data)
+        with threads_for(shape):
+            data = to_spec(model, shape, target.rpartition(":")[2])
+            checked(model, data)
         shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in target)  # one comment line
         header = f"# imported by cnnsize from {shown}\n"
         if not no_fold:
