@@ -292,6 +292,8 @@ def test_a_target_name_with_a_newline_stays_in_the_header_comment(tmp_path: Path
 
 
 def test_small_examples_run_in_one_thread_and_the_count_is_restored():
+    import torch
+
     from cnnsize.backend.importer import SMALL_EXAMPLE, threads_for
 
     before = torch.get_num_threads()
