@@ -186,49 +186,27 @@ def plan(
             except UsageError as error:  # the options are checked: this spec cannot take them
                 raise SpecRefused(str(error)) from None
 
+        common: dict[str, Any] = {
+            "optimizer": optimizer.value,
+            "dtype": dtype.value if dtype else None,
+            "amp": amp.value if amp else None,
+            "device": device.value,
+            "parallel": parallel,
+            "reserve": reserve,
+        }
+
         def solved(spec: Any) -> Any:
             if solve == Solve.resolution:
                 from cnnsize.resolution import solve_resolution
 
                 return solve_resolution(
-                    spec,
-                    limit,
-                    batch_size=batch_size or 1,
-                    mode=mode.value,
-                    optimizer=optimizer.value,
-                    dtype=dtype.value if dtype else None,
-                    amp=amp.value if amp else None,
-                    device=device.value,
-                    checkpoint=checkpoint.value,
-                    parallel=parallel,
-                    reserve=reserve,
+                    spec, limit, batch_size=batch_size or 1, mode=mode.value, checkpoint=checkpoint.value, **common
                 )
             if checkpoint != Checkpoint.none:
                 from cnnsize.checkpointing import plan_checkpointed
 
-                return plan_checkpointed(
-                    spec,
-                    limit,
-                    checkpoint=checkpoint.value,
-                    batch_size=batch_size,
-                    optimizer=optimizer.value,
-                    dtype=dtype.value if dtype else None,
-                    amp=amp.value if amp else None,
-                    device=device.value,
-                    parallel=parallel,
-                    reserve=reserve,
-                )
-            return largest_batch(
-                spec,
-                limit,
-                mode=mode.value,
-                optimizer=optimizer.value,
-                dtype=dtype.value if dtype else None,
-                amp=amp.value if amp else None,
-                device=device.value,
-                parallel=parallel,
-                reserve=reserve,
-            )
+                return plan_checkpointed(spec, limit, checkpoint=checkpoint.value, batch_size=batch_size, **common)
+            return largest_batch(spec, limit, mode=mode.value, **common)
 
         plans, _, code = each(specs, one)  # the rule for several specs: see commands/several.py
     except CnnsizeError as error:  # a usage error that is no spec's own
