@@ -302,3 +302,26 @@ def test_small_examples_run_in_one_thread_and_the_count_is_restored():
     assert torch.get_num_threads() == before
     with threads_for((1, SMALL_EXAMPLE + 1)):  # over 2^20 values: torch's own threads
         assert torch.get_num_threads() == before
+
+
+def test_tied_tensors_in_two_modules_are_named_when_the_counts_differ():
+    import torch
+    from torch import nn
+
+    from cnnsize.backend.importer import Unmapped, checked, to_spec
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(2, 2, 1)
+            self.b = nn.Conv2d(2, 2, 1)
+            self.b.weight = self.a.weight  # the weights tied, the biases not: no whole layer is shared
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)))
+
+    model = Tied()
+    data = to_spec(model, (2, 4, 4), "tied")
+    # PyTorch counts the tied weight once: 4 + 2 + 2 = 8; the spec two whole convolutions: 2 x 6 = 12
+    with pytest.raises(Unmapped, match=r"parameters: the spec 12, the module 8 .*tied weights: b.weight is a.weight"):
+        checked(model, data)

@@ -547,8 +547,24 @@ def checked(model: nn.Module, data: dict[str, Any]) -> None:
     if report.totals.flops != counter.get_total_flops():
         problems.append(f"FLOPs: the spec {report.totals.flops:,}, the module {counter.get_total_flops():,}")
     if problems:
-        differ = "; ".join(problems) + _uncalled(model, data)
+        differ = "; ".join(problems) + _uncalled(model, data) + _tied(model)
         raise Unmapped(f"{data['name']}: the spec would count something other than the module: {differ}")
+
+
+def _tied(model: nn.Module) -> str:
+    """The parameters one tensor holds under two names (`self.b.weight = self.a.weight`): PyTorch
+    counts the tensor once, while a spec shares whole layers only (`shares:`), each of its tensors."""
+    first: dict[int, str] = {}
+    pairs = []
+    for name, tensor in model.named_parameters(remove_duplicate=False):
+        if id(tensor) in first:
+            pairs.append(f"{name} is {first[id(tensor)]}")
+        else:
+            first[id(tensor)] = name
+    if not pairs:
+        return ""
+    shown = ", ".join(pairs[:3]) + (f" and {len(pairs) - 3} more" if len(pairs) > 3 else "")
+    return f" (one tensor under two names, tied weights: {shown}; a spec shares whole layers only, `shares:`)"
 
 
 def _uncalled(model: nn.Module, data: dict[str, Any]) -> str:
