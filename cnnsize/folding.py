@@ -27,11 +27,11 @@ from typing import Any, Mapping, Optional, Union
 
 from cnnsize.engine import analyze
 from cnnsize.errors import CnnsizeError
-from cnnsize.kinds import KINDS
+from cnnsize.kinds import KINDS, Split
 from cnnsize.loader import load
 
 INPUT = "input"
-SPLITS = ("chunk", "split")
+SPLITS = tuple(name for name, kind in KINDS.items() if issubclass(kind, Split))  # chunk, split
 _NONE = object()  # no default
 _RESERVED = {"block", "repeat", "name", "if", "and", "or", "not", "else", "true", "false", "True", "False", "in"}
 

@@ -31,6 +31,7 @@ from cnnsize.backend import import_patterns as patterns
 from cnnsize.backend.import_functions import pair, refuse
 from cnnsize.backend.import_trace import Call, Traced, fx_traced
 from cnnsize.errors import UsageError
+from cnnsize.folding import SPLITS
 
 
 class Unmapped(UsageError):
@@ -468,7 +469,7 @@ class _Walk:
             self.layers.append(layer)
             self.previous = layer["name"]
         self.names[node] = label
-        if made[-1].get("type") in ("chunk", "split"):
+        if made[-1].get("type") in SPLITS:  # its outputs are read as ports
             self.several.add(node)
 
 
