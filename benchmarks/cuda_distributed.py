@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from benchmarks.distributed_memory import STRATEGIES, Row, rows_of, spec_of, table, throughput_table
+from benchmarks.distributed_memory import Row, every_strategy, spec_of, table, throughput_table
 from cnnsize.distributed_verification import DistributedVerification
 
 GPU_TARGET = 0.10  # each rank's planned peak within 10% of max_memory_allocated
@@ -88,29 +88,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     nproc = visible_gpus()
     import torch
 
-    from cnnsize.backend.distributed import DistributedOptions, run_several
-    from cnnsize.rank_plan import planned_per_rank
-
     rows: list[Row] = []
     runs: list[tuple[str, DistributedVerification]] = []
     for argument in args.specs:
         label, spec = spec_of(argument)
-        every = [
-            DistributedOptions(
-                nproc=nproc,
-                strategy=strategy,
-                device="cuda",
-                batch_size=args.batch_size,
-                optimizer=args.optimizer,
-                iterations=args.iterations,
-                timeout_s=900,
-            )
-            for strategy in STRATEGIES
-        ]
-        plans = [planned_per_rank(spec, nproc, o.strategy, o.optimizer, o.batch_size, o.dtype, "cuda") for o in every]
-        for run in run_several(spec, every, plans):
-            rows += rows_of(label, run)
-            runs.append((label, run))
+        _, found, done = every_strategy(label, spec, nproc, "cuda", args.batch_size, args.optimizer, args.iterations)
+        rows += found
+        runs += done
     settings = f"per-rank batch {args.batch_size}, {args.optimizer}, float32, 1 warm-up step, {args.iterations} timed"
     when = datetime.date.today().isoformat()
     text = section(torch.cuda.get_device_name(0), nproc, torch.__version__, settings, rows, runs, when)

@@ -128,6 +128,27 @@ def throughput_table(runs: Sequence[tuple[str, DistributedVerification]]) -> str
     return "\n".join(lines)
 
 
+def every_strategy(
+    label: str, spec: Spec, nproc: int, device: str, batch_size: int, optimizer: str, iterations: int
+) -> tuple[list[DistributedOptions], list[Row], list[tuple[str, DistributedVerification]]]:
+    """`spec` run under every strategy on `nproc` ranks from one launcher, each beside its plan:
+    the options, a row per rank, and the runs."""
+    every = [
+        DistributedOptions(
+            nproc=nproc, strategy=strategy, device=device, batch_size=batch_size, optimizer=optimizer,
+            iterations=iterations, timeout_s=900,
+        )
+        for strategy in STRATEGIES
+    ]  # fmt: skip
+    plans = [planned_per_rank(spec, nproc, o.strategy, o.optimizer, o.batch_size, o.dtype, device) for o in every]
+    rows: list[Row] = []
+    runs: list[tuple[str, DistributedVerification]] = []
+    for run in run_several(spec, every, plans):
+        rows += rows_of(label, run)
+        runs.append((label, run))
+    return every, rows, runs
+
+
 def one_process_row(label: str, spec: Spec, options: DistributedOptions) -> tuple[Row, str]:
     """Plain training in this process, measured as a rank is (`measure_training`: the allocator
     watched from before the build, the peak of the step after a warm-up), beside the planner's
@@ -162,24 +183,12 @@ def main() -> None:
     runs: list[tuple[str, DistributedVerification]] = []
     for argument in args.specs:
         label, spec = spec_of(argument)
-        every = [
-            DistributedOptions(
-                nproc=args.nproc,
-                strategy=strategy,
-                batch_size=args.batch_size,
-                optimizer=args.optimizer,
-                iterations=args.iterations,
-                timeout_s=900,
-            )
-            for strategy in STRATEGIES
-        ]
-        plans = [
-            planned_per_rank(spec, args.nproc, o.strategy, o.optimizer, o.batch_size, o.dtype, "cpu") for o in every
-        ]
+        every, found, done = every_strategy(
+            label, spec, args.nproc, "cpu", args.batch_size, args.optimizer, args.iterations
+        )
         rows.append(one_process_row(label, spec, every[0])[0])
-        for run in run_several(spec, every, plans):
-            rows += rows_of(label, run)
-            runs.append((label, run))
+        rows += found
+        runs += done
     print(table(rows, CPU_TARGET))
     print()
     print(throughput_table(runs))
