@@ -213,3 +213,11 @@ def test_the_global_batch_line_groups_the_accumulated_steps():
     code, out, _ = invoke("plan", TOY, "-m", "1GiB", "--gpus", "2", "--accumulate", "1000", "--reserve", "0")
     batch = int(re.search(r"batch size (\d+) per GPU", out).group(1))
     assert code == 0 and f"{batch:,} x 2 ranks x 1,000 steps = {batch * 2 * 1000:,}" in out
+
+
+def test_the_strategy_choices_are_the_planner_s():
+    # one enum for plan and verify, kept to cnnsize.parallel's list (a strategy added there shows here)
+    from cnnsize.commands.parallel_options import Strategy
+    from cnnsize.parallel import STRATEGIES
+
+    assert tuple(s.value for s in Strategy) == STRATEGIES

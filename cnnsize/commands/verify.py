@@ -21,6 +21,7 @@ from cnnsize.commands.options import (
     non_negative,
     positive,
 )
+from cnnsize.commands.parallel_options import Strategy
 from cnnsize.errors import CnnsizeError, UsageError
 
 
@@ -45,13 +46,6 @@ class Mode(str, Enum):
 class VerifyCheckpoint(str, Enum):
     none = "none"
     all = "all"
-
-
-class Strategy(str, Enum):
-    ddp = "ddp"
-    zero1 = "zero1"
-    zero2 = "zero2"
-    fsdp = "fsdp"
 
 
 def verify(
