@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cnnsize.engine import analyze
+from cnnsize.headroom import not_counted
 from cnnsize.memory import Precision
 from cnnsize.parallel import Parallel
 from cnnsize.planner import model_memory
@@ -21,9 +22,5 @@ def planned_per_rank(
         model.footprint("training", optimizer, batch_size, parallel, rank=rank).total_bytes for rank in range(nproc)
     )
     plan = f"cnnsize plan --gpus {nproc} --strategy {strategy} --device {device} --optimizer {optimizer}"
-    return planned, f"{plan}; not counted: {NOT_COUNTED}"
-
-
-NOT_COUNTED = (
-    "kernels' scratch, gloo's and NCCL's buffers, and under FSDP2 activation gradients and optimizer temporaries"
-)
+    left = not_counted("training", device, checkpointed=False, sharded=parallel.sharded, ranks=parallel.world)
+    return planned, f"{plan}; not counted: {', '.join(left)}"
