@@ -42,7 +42,7 @@ from cnnsize.graph import Graph, Group, Member, resolve
 from cnnsize.headroom import Reserve, usable
 from cnnsize.memory import Precision, Segment, total, trace
 from cnnsize.parallel import Parallel, peak_moment
-from cnnsize.planner import MemoryModel, NoBatchFits, Plan, check_optimizer, model_memory, reserve_of
+from cnnsize.planner import MemoryModel, NoBatchFits, Plan, check_limit, check_optimizer, model_memory, reserve_of
 from cnnsize.report import Report
 from cnnsize.schema import Spec
 from cnnsize.units import human_bytes
@@ -259,8 +259,7 @@ def plan_checkpointed(
     (`Plan.checkpointing`)."""
     check_choice(checkpoint)
     check_optimizer(optimizer)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise UsageError(f"the memory limit must be a positive number of bytes, got {limit!r}")
+    check_limit(limit)
     if batch_size is not None and checkpoint != "auto":
         raise UsageError("a wanted batch size is for --checkpoint auto, which picks blocks until it fits")
     held = reserve_of(reserve, limit, device)

@@ -347,8 +347,7 @@ def plan(
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}'; choose one of {', '.join(MODES)}")
     check_optimizer(optimizer)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise UsageError(f"the memory limit must be a positive number of bytes, got {limit!r}")
+    check_limit(limit)
     check_parallel_mode(parallel, mode)
     held = reserve_of(reserve, limit, device)
     room = usable(limit, held, explicit=reserve is not None)
@@ -373,6 +372,12 @@ def plan(
         parallel=parallel,
         peak=peak_moment(model.layout, parallel) if parallel and mode == "training" and model.layout else None,
     )
+
+
+def check_limit(limit: int) -> None:
+    """A memory limit is a positive number of bytes."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise UsageError(f"the memory limit must be a positive number of bytes, got {limit!r}")
 
 
 def check_parallel_mode(parallel: Optional[Parallel], mode: str) -> None:

@@ -25,7 +25,15 @@ from cnnsize.loader import with_input
 from cnnsize.memory import Precision
 from cnnsize.memory_report import Footprint
 from cnnsize.parallel import Parallel
-from cnnsize.planner import MODES, NoBatchFits, check_optimizer, check_parallel_mode, model_memory, reserve_of
+from cnnsize.planner import (
+    MODES,
+    NoBatchFits,
+    check_limit,
+    check_optimizer,
+    check_parallel_mode,
+    model_memory,
+    reserve_of,
+)
 from cnnsize.provenance import Stamp, made_at
 from cnnsize.schema import Spec
 from cnnsize.units import human_bytes
@@ -132,8 +140,7 @@ def solve_resolution(
         )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UsageError(f"the batch size must be a positive integer, got {batch_size!r}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise UsageError(f"the memory limit must be a positive number of bytes, got {limit!r}")
+    check_limit(limit)
     if spec.inputs is not None:
         raise UsageError(f"--solve resolution replaces a spec's one `input`; {spec.name} has several")
     shape = tuple(spec.input or ())
